@@ -1,0 +1,247 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Config } from './config.js';
+import type { Context, Services } from './context.js';
+import { initORM } from './db/orm.js';
+import { SqlStore } from './db/store.js';
+import { EventLog } from './engine/event-log.js';
+import { killAllProcessGroups } from './engine/processes.js';
+import { PubSub } from './engine/pubsub.js';
+import type { Logger, RunnerDeps } from './engine/runner.js';
+import { stepExecutors } from './engine/steps/registry.js';
+import { Worker } from './engine/worker.js';
+import { WorkflowRegistry } from './engine/workflows/registry.js';
+import { UserError } from './errors.js';
+import { schema } from './schema/index.js';
+
+export interface App {
+  /** Listens on the configured host and port (0 picks a free one); resolves with the base URL. */
+  start(): Promise<string>;
+  /** Stops the worker (cancelling runs in progress), closes sockets and the database. */
+  stop(): Promise<void>;
+  /** Base URL once started, such as http://127.0.0.1:8000. */
+  readonly url: string;
+  readonly services: Services;
+  /** In-process requests, for tests: `app.fetch('http://x/graphql', init)`. */
+  fetch(input: string, init?: RequestInit): Promise<Response>;
+}
+
+export interface AppOptions {
+  /** Workflows the server offers (the built-ins by default). */
+  workflows?: WorkflowRegistry;
+  logger?: Logger;
+}
+
+export function createLogger(level: Config['logLevel']): Logger {
+  if (level === 'silent') return { info: () => {}, error: () => {} };
+  const stamp = () => new Date().toISOString();
+  return {
+    info: (message) => console.log(`${stamp()} ${message}`),
+    error: (message, error) => console.error(`${stamp()} ERROR ${message}`, error ?? ''),
+  };
+}
+
+const UNAUTHENTICATED_MESSAGE = 'Missing or wrong API token: send the header "Authorization: Bearer <API_TOKEN>" (over WebSocket: connection_init payload {"authorization": "Bearer <API_TOKEN>"}).';
+
+/** Compares a presented Authorization header with the token without leaking timing. */
+function tokenMatches(token: string, presented: unknown): boolean {
+  if (typeof presented !== 'string') return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(presented), digest(`Bearer ${token}`));
+}
+
+/**
+ * User errors keep their message and get their code; GraphQL's own errors (syntax, validation,
+ * variables) pass as they are; anything else is logged and replaced, so no internal detail or stack
+ * trace reaches a client.
+ */
+function maskError(logger: Logger) {
+  return (error: unknown): Error => {
+    const original = error instanceof GraphQLError ? error.originalError : error;
+    if (original instanceof UserError) {
+      const located = error instanceof GraphQLError ? error : undefined;
+      return new GraphQLError(original.message, { nodes: located?.nodes, path: located?.path, extensions: { code: original.code } });
+    }
+    if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) return error;
+    logger.error('internal error in a GraphQL operation', original);
+    const located = error instanceof GraphQLError ? error : undefined;
+    return new GraphQLError('Internal server error: the operation could not be completed. The server log has the details.', {
+      nodes: located?.nodes,
+      path: located?.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * Builds the server: database (migrated), event log, worker, GraphQL over HTTP, SSE and WebSocket on
+ * one port. Nothing listens until `start()`.
+ */
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const orm = await initORM(config.databasePath, logger.info);
+  const store = new SqlStore(orm);
+  const pubsub = new PubSub((error) => logger.error('a subscriber failed', error));
+  const eventLog = new EventLog(store, pubsub);
+  const workflows = options.workflows ?? new WorkflowRegistry();
+  const runnerDeps: RunnerDeps = {
+    store,
+    eventLog,
+    pubsub,
+    workflows,
+    executors: stepExecutors,
+    settings: {
+      ollamaBaseUrl: config.ollamaBaseUrl,
+      heartbeatMs: config.llmHeartbeatMs,
+      coalesceMs: config.streamCoalesceMs,
+      coalesceBytes: config.streamCoalesceBytes,
+      outputCapBytes: 1024 * 1024,
+      killGraceMs: config.killGraceMs,
+    },
+    shellTimeoutSeconds: config.shellTimeoutSeconds,
+    logger,
+  };
+  const worker = new Worker(runnerDeps, {
+    enabled: !config.disableWorker,
+    concurrency: config.workerConcurrency,
+    checkIntervalSeconds: config.workerCheckIntervalSeconds,
+  });
+  const services: Services = { config, store, eventLog, pubsub, worker, workflows };
+
+  const authPlugin: Plugin = {
+    onRequest({ request, url, endResponse, fetchAPI }) {
+      if (!config.apiToken) return;
+      // The GraphiQL page itself holds no data; the operations it sends carry the token.
+      const wantsGraphiQL = request.method === 'GET' && !url.searchParams.has('query') && (request.headers.get('accept') ?? '').includes('text/html');
+      if (wantsGraphiQL || tokenMatches(config.apiToken, request.headers.get('authorization'))) return;
+      endResponse(
+        new fetchAPI.Response(JSON.stringify({ errors: [{ message: UNAUTHENTICATED_MESSAGE, extensions: { code: 'UNAUTHENTICATED' } }] }), {
+          status: 401,
+          headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Bearer' },
+        }),
+      );
+    },
+  };
+
+  const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    context: () => ({ services }),
+    graphiql: { title: 'agent-runner', subscriptionsProtocol: 'WS' },
+    renderGraphiQL,
+    landingPage: false,
+    maskedErrors: { maskError: maskError(logger) },
+    plugins: [authPlugin],
+    logging: config.logLevel === 'silent' ? false : 'warn',
+  });
+
+  const httpServer = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/ready') {
+      if (config.apiToken && !tokenMatches(config.apiToken, req.headers.authorization)) {
+        return sendJson(res, 401, { status: 'unauthenticated', error: UNAUTHENTICATED_MESSAGE });
+      }
+      store.ping().then(
+        () => sendJson(res, 200, { status: 'ready' }),
+        (error) => sendJson(res, 503, { status: 'unavailable', error: `Database not reachable: ${(error as Error).message}` }),
+      );
+      return;
+    }
+    if (path === '/' && req.method === 'GET') {
+      res.writeHead(302, { location: '/graphql' });
+      return res.end();
+    }
+    if (path === '/graphql') return void yoga.requestListener(req, res);
+    sendJson(res, 404, { error: `Nothing at ${path}. The GraphQL API and GraphiQL are at /graphql; /health and /ready report status.` });
+  });
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
+  const wsHandle = useServer(
+    {
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onConnect: (ctx) => {
+        // Returning false closes the socket with 4403 Forbidden.
+        if (config.apiToken && !tokenMatches(config.apiToken, ctx.connectionParams?.authorization)) return false;
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+        });
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        }
+        const errors = validate(envelopedSchema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema: envelopedSchema,
+          operationName: payload.operationName,
+          document,
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wsServer,
+  );
+
+  let url = '';
+  let stopping: Promise<void> | null = null;
+
+  return {
+    get url() {
+      return url;
+    },
+    services,
+    fetch: (input, init = {}) => Promise.resolve(yoga.fetch(new URL(input), init)),
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(config.port, config.host, () => {
+          httpServer.off('error', reject);
+          resolve();
+        });
+      });
+      const address = httpServer.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      url = `http://${host}:${address.port}`;
+      worker.start();
+      return url;
+    },
+    stop() {
+      stopping ??= (async () => {
+        await worker.stop();
+        await wsHandle.dispose();
+        await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        httpServer.closeAllConnections();
+        if (httpServer.listening) await closed;
+        await eventLog.flush();
+        await orm.close(true);
+        killAllProcessGroups();
+      })();
+      return stopping;
+    },
+  };
+}

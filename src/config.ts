@@ -1,0 +1,139 @@
+/**
+ * Configuration, read in one place. `loadConfig(env)` is the only reader of environment variables;
+ * everything else is given a `Config`. Tests pass their own values instead of mutating `process.env`.
+ */
+
+export interface Config {
+  /** Port the HTTP and WebSocket server listens on (8000, as the seed). `PORT`; 0 picks a free port. */
+  port: number;
+  /** Interface to listen on (127.0.0.1: this server runs shell commands for whoever can reach it). `HOST` */
+  host: string;
+  /** SQLite database file (./data/agent-runner.db; its folder is created on first start). `DATABASE_PATH` */
+  databasePath: string;
+  /** When set, every request needs `Authorization: Bearer <token>` (unset). `API_TOKEN` */
+  apiToken: string | null;
+  /** Where Ollama listens (http://localhost:11434). `OLLAMA_BASE_URL` */
+  ollamaBaseUrl: string;
+  /** LLM step timeout in seconds unless the step or the run says otherwise (300). `OLLAMA_TIMEOUT_SECONDS` */
+  ollamaTimeoutSeconds: number;
+  /**
+   * Model overrides by step name, from `OLLAMA_<STEP>_MODEL` (e.g. `OLLAMA_PLANNER_MODEL` → `planner`).
+   * They beat the workflow's default and lose to a run's own `options.models`.
+   */
+  stepModels: Record<string, string>;
+  /** Shell and Maven step timeout in seconds unless the step says otherwise (600, as the seed). `SHELL_TIMEOUT_SECONDS` */
+  shellTimeoutSeconds: number;
+  /** Turns the in-process worker off (false). `DISABLE_WORKER` */
+  disableWorker: boolean;
+  /** Seconds between polls of the queue; new runs start at once regardless (5). `WORKER_CHECK_INTERVAL` */
+  workerCheckIntervalSeconds: number;
+  /** Runs executed at once (2). `WORKER_CONCURRENCY` */
+  workerConcurrency: number;
+  /** Interval of LLM_HEARTBEAT events while a model has not answered yet, in ms (15000). `LLM_HEARTBEAT_MS` */
+  llmHeartbeatMs: number;
+  /** LLM_TOKEN / SHELL_OUTPUT events are flushed this often, in ms (100) … `STREAM_COALESCE_MS` */
+  streamCoalesceMs: number;
+  /** … or once this many bytes wait (4096). `STREAM_COALESCE_BYTES` */
+  streamCoalesceBytes: number;
+  /** Grace between SIGTERM and SIGKILL when a command's process group is killed, in ms (5000). `KILL_GRACE_MS` */
+  killGraceMs: number;
+  /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
+  logLevel: 'info' | 'silent';
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected a whole number from ${min} to ${max}.`);
+  }
+  return value;
+}
+
+function positiveNumber(env: Env, name: string, fallback: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected a number of seconds greater than 0.`);
+  }
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const lower = raw.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+  if (['false', '0', 'no', 'off'].includes(lower)) return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected true or false.`);
+}
+
+function httpUrl(env: Env, name: string, fallback: string): string {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected an http(s) URL such as http://localhost:11434.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected an http(s) URL such as http://localhost:11434.`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+const STEP_MODEL_VARIABLE = /^OLLAMA_([A-Z0-9_]+)_MODEL$/;
+
+/** Step models from `OLLAMA_<STEP>_MODEL`; the step name is the lower-cased middle (`MAVEN_TEST` → `maven_test`). */
+function stepModels(env: Env): Record<string, string> {
+  const models: Record<string, string> = {};
+  for (const name of Object.keys(env).sort()) {
+    const match = STEP_MODEL_VARIABLE.exec(name);
+    const value = read(env, name);
+    if (match && value !== undefined) models[match[1].toLowerCase()] = value;
+  }
+  return models;
+}
+
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const logLevel = read(env, 'LOG_LEVEL') ?? 'info';
+  if (logLevel !== 'info' && logLevel !== 'silent') {
+    throw new ConfigError(`LOG_LEVEL=${JSON.stringify(logLevel)} is invalid: expected info or silent.`);
+  }
+  return {
+    port: integer(env, 'PORT', 8000, 0, 65535),
+    host: read(env, 'HOST') ?? '127.0.0.1',
+    databasePath: read(env, 'DATABASE_PATH') ?? './data/agent-runner.db',
+    apiToken: read(env, 'API_TOKEN') ?? null,
+    ollamaBaseUrl: httpUrl(env, 'OLLAMA_BASE_URL', 'http://localhost:11434'),
+    ollamaTimeoutSeconds: positiveNumber(env, 'OLLAMA_TIMEOUT_SECONDS', 300),
+    stepModels: stepModels(env),
+    shellTimeoutSeconds: positiveNumber(env, 'SHELL_TIMEOUT_SECONDS', 600),
+    disableWorker: boolean(env, 'DISABLE_WORKER', false),
+    workerCheckIntervalSeconds: positiveNumber(env, 'WORKER_CHECK_INTERVAL', 5),
+    workerConcurrency: integer(env, 'WORKER_CONCURRENCY', 2, 1, 64),
+    llmHeartbeatMs: integer(env, 'LLM_HEARTBEAT_MS', 15_000, 10, 3_600_000),
+    streamCoalesceMs: integer(env, 'STREAM_COALESCE_MS', 100, 0, 60_000),
+    streamCoalesceBytes: integer(env, 'STREAM_COALESCE_BYTES', 4096, 1, 1_048_576),
+    killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
+    logLevel,
+    ...overrides,
+  };
+}

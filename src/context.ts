@@ -1,0 +1,20 @@
+import type { Config } from './config.js';
+import type { SqlStore } from './db/store.js';
+import type { EventLog } from './engine/event-log.js';
+import type { PubSub } from './engine/pubsub.js';
+import type { Worker } from './engine/worker.js';
+import type { WorkflowRegistry } from './engine/workflows/registry.js';
+
+/** Everything a GraphQL resolver may use: built once by the app, shared by every request. */
+export interface Services {
+  config: Config;
+  store: SqlStore;
+  eventLog: EventLog;
+  pubsub: PubSub;
+  worker: Worker;
+  workflows: WorkflowRegistry;
+}
+
+export interface Context {
+  services: Services;
+}

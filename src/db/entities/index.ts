@@ -1,0 +1,5 @@
+export { ProjectSchema } from './project.entity.js';
+export { RunSchema } from './run.entity.js';
+export { EventSchema } from './event.entity.js';
+export { ArtifactSchema } from './artifact.entity.js';
+export { StepRunSchema } from './step-run.entity.js';

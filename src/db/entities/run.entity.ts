@@ -1,0 +1,43 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type { RunOptions, RunStatus, RunType, StepModel } from '../../engine/types.js';
+
+/** One execution of a workflow. Times are milliseconds since the epoch (UTC). */
+export interface RunEntity {
+  id: number;
+  projectId: number;
+  name: string | null;
+  goal: string;
+  runType: RunType;
+  status: RunStatus;
+  workflowName: string | null;
+  options: RunOptions;
+  models: StepModel[];
+  timeoutSeconds: number | null;
+  error: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export const RunSchema = new EntitySchema<RunEntity>({
+  name: 'RunEntity',
+  tableName: 'runs',
+  indexes: [{ properties: ['projectId', 'id'] }, { properties: ['status', 'id'] }],
+  properties: {
+    id: { type: 'integer', primary: true, autoincrement: true },
+    // A plain column rather than a relation: the store joins explicitly and the engine sees ids only.
+    projectId: { type: 'integer' },
+    name: { type: 'string', length: 200, nullable: true },
+    goal: { type: 'text' },
+    runType: { type: 'string', length: 16 },
+    status: { type: 'string', length: 16 },
+    workflowName: { type: 'string', length: 200, nullable: true },
+    options: { type: 'json' },
+    models: { type: 'json' },
+    timeoutSeconds: { type: 'integer', nullable: true },
+    error: { type: 'text', nullable: true },
+    createdAt: { type: 'integer' },
+    startedAt: { type: 'integer', nullable: true },
+    finishedAt: { type: 'integer', nullable: true },
+  },
+});

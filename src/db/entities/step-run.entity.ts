@@ -1,0 +1,36 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type { StepStatus, StepType } from '../../engine/types.js';
+
+/** Where one step of one run stands: status, attempt, times, error. */
+export interface StepRunEntity {
+  id: number;
+  runId: number;
+  index: number;
+  name: string;
+  type: StepType;
+  status: StepStatus;
+  description: string;
+  attempt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+}
+
+export const StepRunSchema = new EntitySchema<StepRunEntity>({
+  name: 'StepRunEntity',
+  tableName: 'step_runs',
+  uniques: [{ properties: ['runId', 'index'] }],
+  properties: {
+    id: { type: 'integer', primary: true, autoincrement: true },
+    runId: { type: 'integer' },
+    index: { type: 'integer', fieldName: 'step_index' },
+    name: { type: 'string', length: 200 },
+    type: { type: 'string', length: 32 },
+    status: { type: 'string', length: 16 },
+    description: { type: 'text' },
+    attempt: { type: 'integer' },
+    startedAt: { type: 'integer', nullable: true },
+    finishedAt: { type: 'integer', nullable: true },
+    error: { type: 'text', nullable: true },
+  },
+});

@@ -1,0 +1,303 @@
+import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/sqlite';
+import type { RunPatch, RunStore, StepRunPatch } from '../engine/store.js';
+import type {
+  ArtifactKind,
+  ArtifactRecord,
+  EventRecord,
+  EventType,
+  ProjectRecord,
+  RunRecord,
+  RunStatus,
+  StepRunRecord,
+} from '../engine/types.js';
+import { ArtifactSchema, ProjectSchema, RunSchema, StepRunSchema } from './entities/index.js';
+import type { ArtifactEntity } from './entities/artifact.entity.js';
+import type { ProjectEntity } from './entities/project.entity.js';
+import type { RunEntity } from './entities/run.entity.js';
+import type { StepRunEntity } from './entities/step-run.entity.js';
+
+export class DuplicateProjectNameError extends Error {
+  constructor(readonly projectName: string) {
+    super(`A project named "${projectName}" already exists.`);
+  }
+}
+
+export interface NewRun {
+  projectId: number;
+  name: string | null;
+  goal: string;
+  runType: RunRecord['runType'];
+  workflowName: string | null;
+  options: RunRecord['options'];
+  models: RunRecord['models'];
+  timeoutSeconds: number | null;
+  steps: Array<Pick<StepRunRecord, 'name' | 'type' | 'description'>>;
+}
+
+export interface RunFilter {
+  projectId?: number;
+  status?: RunStatus;
+  first: number;
+  /** Only runs with a smaller id (older), for paging newest first. */
+  before?: number;
+}
+
+const date = (ms: number): Date => new Date(ms);
+const maybeDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+const millis = (value: Date | null | undefined): number | null => (value ? value.getTime() : null);
+
+function toProject(e: ProjectEntity): ProjectRecord {
+  return { id: e.id, name: e.name, localPath: e.localPath, createdAt: date(e.createdAt) };
+}
+
+function toRun(e: RunEntity): RunRecord {
+  return {
+    id: e.id,
+    projectId: e.projectId,
+    name: e.name,
+    goal: e.goal,
+    runType: e.runType,
+    status: e.status,
+    workflowName: e.workflowName,
+    options: e.options,
+    models: e.models,
+    timeoutSeconds: e.timeoutSeconds,
+    error: e.error,
+    createdAt: date(e.createdAt),
+    startedAt: maybeDate(e.startedAt),
+    finishedAt: maybeDate(e.finishedAt),
+  };
+}
+
+function toStepRun(e: StepRunEntity): StepRunRecord {
+  return {
+    runId: e.runId,
+    index: e.index,
+    name: e.name,
+    type: e.type,
+    status: e.status,
+    description: e.description,
+    attempt: e.attempt,
+    startedAt: maybeDate(e.startedAt),
+    finishedAt: maybeDate(e.finishedAt),
+    error: e.error,
+  };
+}
+
+function toArtifact(e: ArtifactEntity): ArtifactRecord {
+  return { id: e.id, runId: e.runId, stepName: e.stepName, kind: e.kind, path: e.path, sizeBytes: e.sizeBytes, createdAt: date(e.createdAt) };
+}
+
+/** Row shape of the `events` table as the event log reads and writes it directly. */
+interface EventRow {
+  id: number;
+  run_id: number;
+  seq: number;
+  type: string;
+  message: string;
+  step_name: string | null;
+  data: string | null;
+  created_at: number;
+}
+
+function toEvent(row: EventRow): EventRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    seq: row.seq,
+    type: row.type as EventType,
+    message: row.message,
+    stepName: row.step_name,
+    data: row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>),
+    createdAt: date(row.created_at),
+  };
+}
+
+/** Rows per INSERT statement: well under SQLite's limit of bound variables. */
+const EVENT_INSERT_CHUNK = 500;
+
+/**
+ * Storage for everything: projects, runs, step runs, artifacts through MikroORM; the event log's
+ * hot path (batched inserts, replay reads) through the same connection with plain SQL, since it
+ * is the one table written many times a second.
+ */
+export class SqlStore implements RunStore {
+  constructor(private readonly orm: MikroORM) {}
+
+  private em(): EntityManager {
+    return this.orm.em.fork();
+  }
+
+  private knex() {
+    return this.orm.em.getKnex();
+  }
+
+  async ping(): Promise<void> {
+    await this.knex().raw('select 1');
+  }
+
+  // Projects ------------------------------------------------------------------------------------
+
+  async createProject(name: string, localPath: string): Promise<ProjectRecord> {
+    const em = this.em();
+    const entity = em.create(ProjectSchema, { name, localPath, createdAt: Date.now() });
+    try {
+      await em.flush();
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw new DuplicateProjectNameError(name);
+      throw error;
+    }
+    return toProject(entity);
+  }
+
+  async findProjectByName(name: string): Promise<ProjectRecord | null> {
+    const entity = await this.em().findOne(ProjectSchema, { name });
+    return entity ? toProject(entity) : null;
+  }
+
+  async getProject(id: number): Promise<ProjectRecord | null> {
+    const entity = await this.em().findOne(ProjectSchema, { id });
+    return entity ? toProject(entity) : null;
+  }
+
+  async listProjects(): Promise<ProjectRecord[]> {
+    const entities = await this.em().find(ProjectSchema, {}, { orderBy: { id: 'asc' } });
+    return entities.map(toProject);
+  }
+
+  // Runs ----------------------------------------------------------------------------------------
+
+  /** Creates the run and its pending step records in one transaction. */
+  async createRun(input: NewRun): Promise<RunRecord> {
+    const em = this.em();
+    return em.transactional(async (tx) => {
+      const now = Date.now();
+      const { steps, ...fields } = input;
+      const run = tx.create(RunSchema, { ...fields, status: 'QUEUED', error: null, createdAt: now, startedAt: null, finishedAt: null });
+      await tx.flush();
+      steps.forEach((step, index) =>
+        tx.create(StepRunSchema, { ...step, runId: run.id, index, status: 'PENDING', attempt: 0, startedAt: null, finishedAt: null, error: null }),
+      );
+      await tx.flush();
+      return toRun(run);
+    });
+  }
+
+  async getRun(id: number): Promise<RunRecord | null> {
+    const entity = await this.em().findOne(RunSchema, { id });
+    return entity ? toRun(entity) : null;
+  }
+
+  async listRuns(filter: RunFilter): Promise<RunRecord[]> {
+    const where: Record<string, unknown> = {};
+    if (filter.projectId !== undefined) where.projectId = filter.projectId;
+    if (filter.status !== undefined) where.status = filter.status;
+    if (filter.before !== undefined) where.id = { $lt: filter.before };
+    const entities = await this.em().find(RunSchema, where, { orderBy: { id: 'desc' }, limit: filter.first });
+    return entities.map(toRun);
+  }
+
+  async countRuns(status: RunStatus): Promise<number> {
+    return this.em().count(RunSchema, { status });
+  }
+
+  async queuedRunIds(limit: number): Promise<number[]> {
+    const entities = await this.em().find(RunSchema, { status: 'QUEUED' }, { orderBy: { id: 'asc' }, limit, fields: ['id'] });
+    return entities.map((e) => e.id);
+  }
+
+  async transitionRun(id: number, from: RunStatus, patch: RunPatch & { status: RunStatus }): Promise<RunRecord | null> {
+    const em = this.em();
+    const changes: Partial<RunEntity> = { status: patch.status };
+    if (patch.error !== undefined) changes.error = patch.error;
+    if (patch.startedAt !== undefined) changes.startedAt = millis(patch.startedAt);
+    if (patch.finishedAt !== undefined) changes.finishedAt = millis(patch.finishedAt);
+    // One conditional UPDATE: two workers racing for the same run cannot both see it succeed.
+    const updated = await em.nativeUpdate(RunSchema, { id, status: from }, changes);
+    if (updated === 0) return null;
+    return this.getRun(id);
+  }
+
+  // Step runs -----------------------------------------------------------------------------------
+
+  async listStepRuns(runId: number): Promise<StepRunRecord[]> {
+    const entities = await this.em().find(StepRunSchema, { runId }, { orderBy: { index: 'asc' } });
+    return entities.map(toStepRun);
+  }
+
+  async updateStepRun(runId: number, index: number, patch: StepRunPatch): Promise<void> {
+    const changes: Partial<StepRunEntity> = {};
+    if (patch.status !== undefined) changes.status = patch.status;
+    if (patch.attempt !== undefined) changes.attempt = patch.attempt;
+    if (patch.error !== undefined) changes.error = patch.error;
+    if (patch.description !== undefined) changes.description = patch.description;
+    if (patch.startedAt !== undefined) changes.startedAt = millis(patch.startedAt);
+    if (patch.finishedAt !== undefined) changes.finishedAt = millis(patch.finishedAt);
+    await this.em().nativeUpdate(StepRunSchema, { runId, index }, changes);
+  }
+
+  // Artifacts -----------------------------------------------------------------------------------
+
+  async createArtifact(input: { runId: number; stepName: string | null; kind: ArtifactKind; path: string; sizeBytes: number }): Promise<ArtifactRecord> {
+    const em = this.em();
+    const entity = em.create(ArtifactSchema, { ...input, createdAt: Date.now() });
+    await em.flush();
+    return toArtifact(entity);
+  }
+
+  async listArtifacts(runId: number): Promise<ArtifactRecord[]> {
+    const entities = await this.em().find(ArtifactSchema, { runId }, { orderBy: { id: 'asc' } });
+    return entities.map(toArtifact);
+  }
+
+  async getArtifact(id: number): Promise<ArtifactRecord | null> {
+    const entity = await this.em().findOne(ArtifactSchema, { id });
+    return entity ? toArtifact(entity) : null;
+  }
+
+  // Events --------------------------------------------------------------------------------------
+
+  async listEvents(runId: number, after: number, first: number): Promise<EventRecord[]> {
+    const rows = await this.knex()<EventRow>('events').where('run_id', runId).andWhere('seq', '>', after).orderBy('seq', 'asc').limit(first);
+    return rows.map(toEvent);
+  }
+
+  async lastEvent(runId: number): Promise<EventRecord | null> {
+    const row = await this.knex()<EventRow>('events').where('run_id', runId).orderBy('seq', 'desc').first();
+    return row ? toEvent(row) : null;
+  }
+
+  async maxSeqs(runIds: number[]): Promise<Map<number, number>> {
+    const rows: Array<{ run_id: number; max_seq: number }> = await this.knex()('events')
+      .select('run_id')
+      .max({ max_seq: 'seq' })
+      .whereIn('run_id', runIds)
+      .groupBy('run_id');
+    return new Map(rows.map((r) => [r.run_id, r.max_seq]));
+  }
+
+  async insertEvents(rows: Array<Omit<EventRecord, 'id'>>): Promise<EventRecord[]> {
+    const stored: EventRecord[] = [];
+    await this.knex().transaction(async (trx) => {
+      for (let start = 0; start < rows.length; start += EVENT_INSERT_CHUNK) {
+        const chunk = rows.slice(start, start + EVENT_INSERT_CHUNK);
+        const inserted: Array<{ id: number }> = await trx('events')
+          .insert(
+            chunk.map((r) => ({
+              run_id: r.runId,
+              seq: r.seq,
+              type: r.type,
+              message: r.message,
+              step_name: r.stepName,
+              data: r.data === null ? null : JSON.stringify(r.data),
+              created_at: r.createdAt.getTime(),
+            })),
+          )
+          .returning('id');
+        chunk.forEach((r, i) => stored.push({ ...r, id: inserted[i].id }));
+      }
+    });
+    return stored;
+  }
+}
+

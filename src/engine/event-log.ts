@@ -1,0 +1,100 @@
+import type { PubSub } from './pubsub.js';
+import { TERMINAL_EVENT_TYPES, type EventRecord, type NewEvent } from './types.js';
+
+/** What the event log needs from storage. */
+export interface EventStore {
+  /** The highest stored `seq` of each run (0 when it has none). */
+  maxSeqs(runIds: number[]): Promise<Map<number, number>>;
+  /** Stores the rows in one transaction, in order; returns them with their ids. */
+  insertEvents(rows: Array<Omit<EventRecord, 'id'>>): Promise<EventRecord[]>;
+}
+
+interface Pending {
+  runId: number;
+  event: NewEvent;
+  createdAt: Date;
+  resolve: (record: EventRecord) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The one way anything that happens to a run is recorded: assigns `seq`, persists, then publishes.
+ *
+ * Appends made in the same event-loop turn are written in one transaction (a group commit), so a
+ * burst of streamed tokens costs one fsync instead of one per event. Batches are written one at a
+ * time, in call order, so `seq` follows the order of `append` calls and subscribers always receive
+ * a run's events in `seq` order. `seq` counters live in memory (loaded from the database the first
+ * time a run is seen), which is correct while one process writes a run's events.
+ */
+export class EventLog {
+  private readonly nextSeqs = new Map<number, number>();
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly pubsub: PubSub,
+  ) {}
+
+  /** Records an event; resolves once it is stored (and published), rejects if storing failed. */
+  append(runId: number, event: NewEvent): Promise<EventRecord> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ runId, event, createdAt: new Date(), resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.writing = this.writing.then(() => this.writeBatch());
+        });
+      }
+    });
+  }
+
+  /** Resolves when everything appended so far is stored. */
+  async flush(): Promise<void> {
+    while (this.pending.length > 0 || this.scheduled) {
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.writing;
+    }
+    await this.writing;
+  }
+
+  private async writeBatch(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    try {
+      const unknownRuns = [...new Set(batch.map((p) => p.runId))].filter((id) => !this.nextSeqs.has(id));
+      if (unknownRuns.length > 0) {
+        const maxSeqs = await this.store.maxSeqs(unknownRuns);
+        for (const id of unknownRuns) this.nextSeqs.set(id, (maxSeqs.get(id) ?? 0) + 1);
+      }
+      const rows = batch.map((p) => {
+        const seq = this.nextSeqs.get(p.runId)!;
+        this.nextSeqs.set(p.runId, seq + 1);
+        return {
+          runId: p.runId,
+          seq,
+          type: p.event.type,
+          message: p.event.message,
+          stepName: p.event.stepName ?? null,
+          data: p.event.data ?? null,
+          createdAt: p.createdAt,
+        };
+      });
+      const stored = await this.store.insertEvents(rows);
+      for (let i = 0; i < batch.length; i++) {
+        const record = stored[i];
+        // A finished run's counter is dropped; it is reloaded from the database if the run continues.
+        if (TERMINAL_EVENT_TYPES.has(record.type)) this.nextSeqs.delete(record.runId);
+        this.pubsub.publish('runEvent', record.runId, record);
+        batch[i].resolve(record);
+      }
+    } catch (error) {
+      // Nothing of the batch was stored: forget the counters so they are read again from the database.
+      for (const p of batch) this.nextSeqs.delete(p.runId);
+      for (const p of batch) p.reject(error);
+    }
+  }
+}

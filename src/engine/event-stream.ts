@@ -1,0 +1,88 @@
+import type { PubSub } from './pubsub.js';
+import type { RunStore } from './store.js';
+import { FINAL_RUN_STATUSES, TERMINAL_EVENT_TYPES, type EventRecord } from './types.js';
+
+/** How long a stream of an ended run waits for a terminal event that is not stored yet. */
+const TERMINAL_EVENT_GRACE_MS = 2000;
+
+/** Events read from the database per query while replaying. */
+const REPLAY_PAGE = 1000;
+
+/**
+ * Live events held for one subscriber that has not taken them yet. A subscriber this far behind
+ * is cut off with `SubscriberTooSlowError` rather than holding memory without bound; it resumes
+ * with `after` set to the last `seq` it received and misses nothing.
+ */
+export const MAX_BUFFERED_EVENTS = 10_000;
+
+export class SubscriberTooSlowError extends Error {
+  constructor(readonly lastSeq: number) {
+    super(`This subscriber fell more than ${MAX_BUFFERED_EVENTS} events behind and was disconnected; subscribe again with after: ${lastSeq} to continue.`);
+    this.name = 'SubscriberTooSlowError';
+  }
+}
+
+/**
+ * A run's events with `seq > after`: first those already stored, then live ones, with no gap and no
+ * duplicate, ending after the terminal event. It listens before it reads the backlog, so an event
+ * stored during the replay arrives either in the backlog or live (or both, and is dropped once).
+ */
+export async function* streamRunEvents(
+  deps: { store: Pick<RunStore, 'listEvents' | 'getRun' | 'lastEvent'>; pubsub: PubSub },
+  runId: number,
+  after: number,
+): AsyncGenerator<EventRecord, void, undefined> {
+  const live: EventRecord[] = [];
+  let wake: (() => void) | null = null;
+  let overflowed = false;
+  const unsubscribe = deps.pubsub.subscribe('runEvent', runId, (event) => {
+    if (overflowed) return;
+    if (live.length >= MAX_BUFFERED_EVENTS) {
+      overflowed = true;
+    } else {
+      live.push(event);
+    }
+    wake?.();
+  });
+
+  let lastSeq = after;
+  try {
+    for (;;) {
+      const page = await deps.store.listEvents(runId, lastSeq, REPLAY_PAGE);
+      for (const event of page) {
+        lastSeq = event.seq;
+        yield event;
+        if (TERMINAL_EVENT_TYPES.has(event.type)) return;
+      }
+      if (page.length < REPLAY_PAGE) break;
+    }
+    // Nothing left to replay. A run that has ended and whose terminal event is stored has nothing
+    // more to say. One that has ended without it is either about to store it (status changes
+    // before the terminal event is written) or was cut off by a crash: wait briefly, then end.
+    let deadline: number | null = null;
+    const run = await deps.store.getRun(runId);
+    if (run && FINAL_RUN_STATUSES.has(run.status)) {
+      const last = await deps.store.lastEvent(runId);
+      if (last && TERMINAL_EVENT_TYPES.has(last.type) && last.seq <= lastSeq) return;
+      deadline = Date.now() + TERMINAL_EVENT_GRACE_MS;
+    }
+    for (;;) {
+      while (live.length > 0) {
+        const event = live.shift()!;
+        if (event.seq <= lastSeq) continue;
+        lastSeq = event.seq;
+        yield event;
+        if (TERMINAL_EVENT_TYPES.has(event.type)) return;
+      }
+      if (overflowed) throw new SubscriberTooSlowError(lastSeq);
+      if (deadline !== null && Date.now() >= deadline) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (deadline !== null) setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      });
+      wake = null;
+    }
+  } finally {
+    unsubscribe();
+  }
+}

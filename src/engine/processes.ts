@@ -1,0 +1,100 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Process groups of the commands steps run. Each command starts detached (`setsid`: its own group
+ * and session, led by the shell), so signalling `-pid` reaches the shell and everything it forked;
+ * signalling the shell alone would leave its children running and holding the output pipes open.
+ */
+const liveGroups = new Set<number>();
+const POLL_MS = 25;
+/** How long to wait for the kernel to finish off a group after SIGKILL. */
+const AFTER_SIGKILL_MS = 2_000;
+
+export function trackProcessGroup(pid: number): void {
+  liveGroups.add(pid);
+}
+
+export function untrackProcessGroup(pid: number): void {
+  liveGroups.delete(pid);
+}
+
+/** Process groups started and not yet known to be gone. */
+export function trackedProcessGroups(): number[] {
+  return [...liveGroups];
+}
+
+/**
+ * SIGTERM to every member of the group, then SIGKILL to whatever is still alive after `graceMs`.
+ * Resolves once no member is left running (or, at worst, shortly after the SIGKILL).
+ */
+export async function killProcessGroup(pid: number, graceMs: number): Promise<void> {
+  try {
+    if (!signalGroup(pid, 'SIGTERM')) return;
+    if (await waitUntilGone(pid, graceMs)) return;
+    signalGroup(pid, 'SIGKILL');
+    await waitUntilGone(pid, AFTER_SIGKILL_MS);
+  } finally {
+    liveGroups.delete(pid);
+  }
+}
+
+/** For server exit: SIGKILL every tracked group at once, synchronously. */
+export function killAllProcessGroups(): void {
+  for (const pid of liveGroups) signalGroup(pid, 'SIGKILL');
+  liveGroups.clear();
+}
+
+/** False when the group has no member left. */
+function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
+async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!(await isGroupRunning(pid))) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+  }
+}
+
+/**
+ * Whether a member of the group is still running. `kill(-pgid, 0)` also counts zombies, and
+ * orphans of a killed shell stay zombies for good where PID 1 does not reap (as in some
+ * containers), so on Linux the members' states are read from /proc.
+ */
+export async function isGroupRunning(pid: number): Promise<boolean> {
+  if (!signalGroup(pid, 0)) return false;
+  const states = await groupMemberStates(pid);
+  return states === undefined || states.some((state) => state !== 'Z' && state !== 'X');
+}
+
+/** The states (R, S, Z, …) of the group's members, or undefined without /proc. */
+async function groupMemberStates(pgid: number): Promise<string[] | undefined> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return undefined;
+  }
+  const states: string[] = [];
+  await Promise.all(
+    entries
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(async (entry) => {
+        const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
+        if (stat === undefined) return;
+        // "pid (command) state ppid pgrp …": the command may itself hold spaces and parentheses.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(fields[2]) === pgid) states.push(fields[0]!);
+      }),
+  );
+  return states;
+}

@@ -1,0 +1,32 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { StepError, type StepExecutor } from '../types.js';
+import { runCommand } from './shell-command.js';
+
+/** MAVEN_COMMAND: `mvn <command>` (or the command as written if it already calls mvn or the wrapper). */
+export const mavenCommand: StepExecutor = async (ctx) => {
+  const written = ctx.step.command?.trim();
+  if (!written) throw new StepError(`Step "${ctx.step.name}" has no Maven command to run (for example "test")`, { retryable: false });
+  const usesWrapper = /^(?:\.\/)?mvnw(?:\s|$)/.test(written);
+  const command = usesWrapper || /^mvn(?:\s|$)/.test(written) ? written : `mvn ${written}`;
+  if (!usesWrapper && (await findExecutable('mvn')) === undefined) {
+    throw new StepError('Maven (mvn) is not installed or not on PATH', { retryable: false, data: { command } });
+  }
+  return runCommand(ctx, command);
+};
+
+/** The first executable named `name` in the directories of PATH. */
+export async function findExecutable(name: string, searchPath = process.env.PATH ?? ''): Promise<string | undefined> {
+  for (const directory of searchPath.split(path.delimiter)) {
+    if (directory === '') continue;
+    const candidate = path.join(directory, name);
+    try {
+      await access(candidate, constants.X_OK);
+      if ((await stat(candidate)).isFile()) return candidate;
+    } catch {
+      // Not here: try the next directory.
+    }
+  }
+  return undefined;
+}

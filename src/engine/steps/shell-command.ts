@@ -1,0 +1,148 @@
+import { mkdir } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { execa } from 'execa';
+import { Coalescer } from '../coalesce.js';
+import { killProcessGroup, trackProcessGroup } from '../processes.js';
+import { StepError, type StepContext, type StepExecutor, type StepResult } from '../types.js';
+
+/** SHELL_COMMAND: runs `step.command` with `sh -c` in the workspace. */
+export const shellCommand: StepExecutor = async (ctx) => {
+  if (!ctx.step.command?.trim()) throw new StepError(`Step "${ctx.step.name}" has no command to run`, { retryable: false });
+  return runCommand(ctx, ctx.step.command);
+};
+
+type StreamName = 'stdout' | 'stderr';
+/** Lines of output quoted in the message of a failed command. */
+const FAILURE_TAIL_LINES = 20;
+/** Combined output kept for that quote. */
+const FAILURE_TAIL_BYTES = 16 * 1024;
+
+/**
+ * Runs `command` with `sh -c` in the workspace, in a process group of its own, streaming its output
+ * as SHELL_OUTPUT events. On abort of `ctx.signal` the whole group is killed and the signal's reason
+ * is thrown; a non-zero exit throws a StepError unless `step.continueOnError`.
+ */
+export async function runCommand(ctx: StepContext, command: string): Promise<StepResult> {
+  const { step, settings, signal, workspace } = ctx;
+  signal.throwIfAborted();
+  await mkdir(workspace.root, { recursive: true });
+  ctx.emit('SHELL_EXECUTING', `Running: ${command}`, { command });
+
+  const startedAt = Date.now();
+  const captured = { stdout: new OutputTail(settings.outputCapBytes), stderr: new OutputTail(settings.outputCapBytes) };
+  const combined = new OutputTail(FAILURE_TAIL_BYTES);
+  const live = {
+    stdout: new Coalescer((text) => ctx.emit('SHELL_OUTPUT', text, { stream: 'stdout', text }), settings),
+    stderr: new Coalescer((text) => ctx.emit('SHELL_OUTPUT', text, { stream: 'stderr', text }), settings),
+  };
+
+  // execa's own timeout and cancelSignal would signal only the shell, not what it forked.
+  const subprocess = execa(command, {
+    shell: true,
+    cwd: workspace.root,
+    detached: true,
+    reject: false,
+    buffer: false,
+    stdin: 'ignore',
+  });
+  const pid = subprocess.pid;
+  let groupKilled: Promise<void> | undefined;
+  const killGroup = (): Promise<void> => (groupKilled ??= pid === undefined ? Promise.resolve() : killProcessGroup(pid, settings.killGraceMs));
+  if (pid !== undefined) trackProcessGroup(pid);
+  signal.addEventListener('abort', killGroup, { once: true });
+  // Children the shell left running in the background would hold the output pipes open, so the
+  // step would hang until its timeout: when the shell exits, its group goes with it.
+  subprocess.once('exit', () => void killGroup());
+
+  for (const name of ['stdout', 'stderr'] as const) {
+    const decoder = new StringDecoder('utf8');
+    subprocess[name]?.on('data', (chunk: Buffer) => {
+      captured[name].push(chunk);
+      combined.push(chunk);
+      live[name].push(decoder.write(chunk));
+    });
+    subprocess[name]?.once('end', () => live[name].push(decoder.end()));
+  }
+
+  const result = await subprocess;
+  signal.removeEventListener('abort', killGroup);
+  await killGroup();
+  live.stdout.close();
+  live.stderr.close();
+  if (signal.aborted) throw signal.reason;
+
+  if (result.exitCode === undefined && result.signal === undefined) {
+    throw new StepError(`Could not start "${command}": ${result.originalMessage ?? result.shortMessage}`, { retryable: false, data: { command } });
+  }
+
+  const exitCode = result.exitCode ?? null;
+  const stdout = captured.stdout.text();
+  const stderr = captured.stderr.text();
+  const truncated = captured.stdout.droppedBytes > 0 || captured.stderr.droppedBytes > 0;
+  const data: Record<string, unknown> = { exitCode, command, durationMs: Date.now() - startedAt, ...(truncated ? { truncated: true } : {}) };
+  if (result.signal !== undefined) data.signal = result.signal;
+
+  if (step.saveArtifact) {
+    const artifactPath = `${step.name}_output.txt`;
+    await workspace.writeFile(artifactPath, formatCommandOutput(command, exitCode, result.signal, stdout, stderr));
+    await ctx.recordArtifact(artifactPath, 'COMMAND_OUTPUT');
+  }
+
+  const outcome = result.signal !== undefined ? `was killed by ${result.signal}` : `exited with code ${exitCode}`;
+  if (exitCode !== 0 && !step.continueOnError) {
+    const lastLines = lastLinesOf(combined.text(), FAILURE_TAIL_LINES);
+    throw new StepError(`Command "${command}" ${outcome}. Last lines of output:\n${lastLines || '(no output)'}`, { data });
+  }
+  return { output: stdout, data, summary: `Command "${command}" ${outcome}` };
+}
+
+/** The `<step>_output.txt` artifact, laid out as the Python seed wrote it. */
+function formatCommandOutput(command: string, exitCode: number | null, signal: string | undefined, stdout: string, stderr: string): string {
+  const returnCode = exitCode ?? `none (killed by ${signal})`;
+  return `Command: ${command}\nReturn code: ${returnCode}\n\nSTDOUT:\n${stdout}\n\nSTDERR:\n${stderr}\n`;
+}
+
+function lastLinesOf(text: string, count: number): string {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
+  return lines.slice(-count).join('\n');
+}
+
+/** Keeps the last `capBytes` bytes of a stream and counts what it dropped. */
+class OutputTail {
+  private chunks: Buffer[] = [];
+  private keptBytes = 0;
+  droppedBytes = 0;
+
+  constructor(private readonly capBytes: number) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.keptBytes += chunk.length;
+    while (this.keptBytes > this.capBytes) {
+      const first = this.chunks[0]!;
+      const excess = this.keptBytes - this.capBytes;
+      if (first.length <= excess) {
+        this.chunks.shift();
+        this.keptBytes -= first.length;
+        this.droppedBytes += first.length;
+      } else {
+        this.chunks[0] = first.subarray(excess);
+        this.keptBytes -= excess;
+        this.droppedBytes += excess;
+      }
+    }
+  }
+
+  /** The kept text, headed by a note when earlier output was dropped. */
+  text(): string {
+    let kept = Buffer.concat(this.chunks);
+    let dropped = this.droppedBytes;
+    // Do not start in the middle of a UTF-8 character.
+    while (dropped > 0 && kept.length > 0 && (kept[0]! & 0xc0) === 0x80) {
+      kept = kept.subarray(1);
+      dropped += 1;
+    }
+    const body = kept.toString('utf8');
+    return dropped > 0 ? `[… ${dropped} bytes of earlier output dropped …]\n${body}` : body;
+  }
+}

@@ -1,0 +1,30 @@
+import type { EventStore } from './event-log.js';
+import type {
+  ArtifactKind,
+  ArtifactRecord,
+  EventRecord,
+  ProjectRecord,
+  RunRecord,
+  RunStatus,
+  StepRunRecord,
+} from './types.js';
+
+export type RunPatch = Partial<Pick<RunRecord, 'status' | 'error' | 'startedAt' | 'finishedAt'>>;
+export type StepRunPatch = Partial<Pick<StepRunRecord, 'status' | 'attempt' | 'startedAt' | 'finishedAt' | 'error' | 'description'>>;
+
+/** What the engine (runner and worker) needs from storage; the database layer implements it. */
+export interface RunStore extends EventStore {
+  getProject(id: number): Promise<ProjectRecord | null>;
+  getRun(id: number): Promise<RunRecord | null>;
+  /** Moves the run from `from` to `patch.status` only if it is still in `from`; null if it was not. */
+  transitionRun(id: number, from: RunStatus, patch: RunPatch & { status: RunStatus }): Promise<RunRecord | null>;
+  /** Ids of queued runs, oldest first. */
+  queuedRunIds(limit: number): Promise<number[]>;
+  countRuns(status: RunStatus): Promise<number>;
+  listStepRuns(runId: number): Promise<StepRunRecord[]>;
+  updateStepRun(runId: number, index: number, patch: StepRunPatch): Promise<void>;
+  createArtifact(artifact: { runId: number; stepName: string | null; kind: ArtifactKind; path: string; sizeBytes: number }): Promise<ArtifactRecord>;
+  listEvents(runId: number, after: number, first: number): Promise<EventRecord[]>;
+  /** The run's event with the highest `seq`, or null. */
+  lastEvent(runId: number): Promise<EventRecord | null>;
+}

@@ -1,0 +1,35 @@
+import SchemaBuilder from '@pothos/core';
+import type { Context } from '../context.js';
+
+/** The one SchemaBuilder: scalars and context. Types are defined in one file each, next to this one. */
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+    ID: { Input: string; Output: string | number };
+  };
+}>({
+  defaultFieldNullability: false,
+});
+
+builder.scalarType('DateTime', {
+  description: 'A point in time: an ISO-8601 string in UTC with milliseconds, such as 2026-11-26T03:15:45.123Z.',
+  serialize: (value) => value.toISOString(),
+  parseValue: (value) => {
+    const date = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
+    if (Number.isNaN(date.getTime())) throw new TypeError('DateTime must be an ISO-8601 string such as 2026-11-26T03:15:45.123Z.');
+    return date;
+  },
+});
+
+builder.scalarType('JSON', {
+  description: 'Any JSON value: structured details whose shape depends on where it appears.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+});
+
+builder.queryType({ description: 'Reading projects, runs, their events and artifacts, workflows and the worker.' });
+builder.mutationType({ description: 'Creating projects and runs, and asking the worker to look at the queue.' });
+builder.subscriptionType({ description: 'Live updates over WebSocket (graphql-ws) or Server-Sent Events, on /graphql.' });

@@ -1,0 +1,11 @@
+import { builder } from './builder.js';
+import './project.js';
+import './run.js';
+import './step-run.js';
+import './step-model.js';
+import './event.js';
+import './artifact.js';
+import './workflow.js';
+import './worker.js';
+
+export const schema = builder.toSchema();

@@ -1,0 +1,52 @@
+import type { ProjectRecord } from '../engine/types.js';
+import { createProject } from '../services/projects.js';
+import { boundedInt, parseId } from './args.js';
+import { builder } from './builder.js';
+import { RunRef } from './run.js';
+
+export const ProjectRef = builder.objectRef<ProjectRecord>('Project');
+
+ProjectRef.implement({
+  description: 'A named workspace: a folder on the server where runs write files and run commands.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The project id.' }),
+    name: t.exposeString('name', { description: 'Unique name of the project.' }),
+    localPath: t.exposeString('localPath', { description: 'Absolute path of the workspace folder on the server.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the project was created.' }),
+    runs: t.field({
+      type: [RunRef],
+      description: "The project's runs, newest first.",
+      args: { first: t.arg.int({ defaultValue: 50, description: 'How many runs to return (1 to 500).' }) },
+      resolve: (project, args, { services }) =>
+        services.store.listRuns({ projectId: project.id, first: boundedInt(args.first, 'first', 50, 1, 500) }),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  projects: t.field({
+    type: [ProjectRef],
+    description: 'Every project, oldest first.',
+    resolve: (_root, _args, { services }) => services.store.listProjects(),
+  }),
+  project: t.field({
+    type: ProjectRef,
+    nullable: true,
+    description: 'One project by id, or null if there is none with that id.',
+    args: { id: t.arg.id({ required: true, description: 'The project id.' }) },
+    resolve: (_root, args, { services }) => services.store.getProject(parseId(args.id, 'id')),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createProject: t.field({
+    type: ProjectRef,
+    description:
+      'Creates a project. `localPath` must be an absolute path to a folder the server can write; a missing folder is created. Fails with BAD_USER_INPUT for a bad name or path, CONFLICT for a name already taken.',
+    args: {
+      name: t.arg.string({ required: true, description: 'A unique, non-empty name (at most 200 characters).' }),
+      localPath: t.arg.string({ required: true, description: 'Absolute path of the workspace folder on the server.' }),
+    },
+    resolve: (_root, args, { services }) => createProject(services.store, args.name, args.localPath),
+  }),
+}));

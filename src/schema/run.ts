@@ -1,0 +1,214 @@
+import type { PubSub } from '../engine/pubsub.js';
+import { RUN_STATUSES, RUN_TYPES, type RunRecord, type RunStatus } from '../engine/types.js';
+import { notFound } from '../errors.js';
+import { createRun } from '../services/runs.js';
+import { boundedInt, parseId } from './args.js';
+import { ArtifactRef } from './artifact.js';
+import { builder } from './builder.js';
+import { EventRef } from './event.js';
+import { ProjectRef } from './project.js';
+import { StepModelRef } from './step-model.js';
+import { StepRunRef } from './step-run.js';
+
+export const RunStatusEnum = builder.enumType('RunStatus', {
+  description: 'Where a run stands. Status only moves forward: QUEUED → RUNNING → COMPLETED | FAILED.',
+  values: {
+    QUEUED: { description: 'Waiting for the worker.' },
+    RUNNING: { description: 'Its steps are executing.' },
+    PAUSED: { description: 'Waiting between steps until resumed (run control, not available yet).' },
+    STOPPED: { description: 'Stopped by a user (run control, not available yet).' },
+    COMPLETED: { description: 'Every step completed.' },
+    FAILED: { description: 'A step failed; see error.' },
+  } satisfies Record<(typeof RUN_STATUSES)[number], { description: string }>,
+});
+
+export const RunTypeEnum = builder.enumType('RunType', {
+  description: 'How a run decides its steps.',
+  values: {
+    WORKFLOW: { description: 'Executes a predefined workflow (the default).' },
+    AGENT: { description: 'An agent choosing its own steps (not available yet: createRun refuses it).' },
+  } satisfies Record<(typeof RUN_TYPES)[number], { description: string }>,
+});
+
+export const RunRef = builder.objectRef<RunRecord>('Run');
+
+RunRef.implement({
+  description: "One execution of a workflow for a goal, in a project's workspace.",
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The run id.' }),
+    project: t.field({
+      type: ProjectRef,
+      description: 'The project whose workspace the run uses.',
+      resolve: async (run, _args, { services }) => {
+        const project = await services.store.getProject(run.projectId);
+        if (!project) throw new Error(`Run ${run.id} refers to missing project ${run.projectId}`);
+        return project;
+      },
+    }),
+    name: t.exposeString('name', { nullable: true, description: 'An optional label given when the run was created.' }),
+    goal: t.exposeString('goal', { description: 'What the run should achieve; given to the workflow’s prompts.' }),
+    runType: t.expose('runType', { type: RunTypeEnum, description: 'How the run decides its steps.' }),
+    status: t.expose('status', { type: RunStatusEnum, description: 'Where the run stands.' }),
+    workflowName: t.exposeString('workflowName', { nullable: true, description: 'The workflow the run executes.' }),
+    models: t.field({
+      type: [StepModelRef],
+      description: 'The model each LLM step uses, and where that choice came from (run options > environment > workflow default).',
+      resolve: (run) => run.models,
+    }),
+    timeoutSeconds: t.exposeInt('timeoutSeconds', { nullable: true, description: 'The LLM timeout in force for this run, in seconds.' }),
+    steps: t.field({
+      type: [StepRunRef],
+      description: 'The steps of the run, in order, with their status.',
+      resolve: (run, _args, { services }) => services.store.listStepRuns(run.id),
+    }),
+    events: t.field({
+      type: [EventRef],
+      description: 'The run’s events with seq greater than `after`, ordered by seq.',
+      args: {
+        after: t.arg.int({ defaultValue: 0, description: 'Return events after this seq (0 for all).' }),
+        first: t.arg.int({ defaultValue: 1000, description: 'How many events at most (1 to 10000).' }),
+      },
+      resolve: (run, args, { services }) =>
+        services.store.listEvents(run.id, boundedInt(args.after, 'after', 0, 0, Number.MAX_SAFE_INTEGER), boundedInt(args.first, 'first', 1000, 1, 10_000)),
+    }),
+    artifacts: t.field({
+      type: [ArtifactRef],
+      description: 'Files the run’s steps produced, oldest first.',
+      resolve: (run, _args, { services }) => services.store.listArtifacts(run.id),
+    }),
+    error: t.exposeString('error', { nullable: true, description: 'Why the run failed, in words a user can act on.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the run was created.' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When the worker started it.' }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true, description: 'When it ended.' }),
+  }),
+});
+
+const ModelOverrideInput = builder.inputType('ModelOverrideInput', {
+  description: 'The model to use for one LLM step of this run.',
+  fields: (t) => ({
+    step: t.string({ required: true, description: 'The step name, such as planner or coder.' }),
+    model: t.string({ required: true, description: 'The Ollama model, such as llama2:latest.' }),
+  }),
+});
+
+const RunOptionsInput = builder.inputType('RunOptionsInput', {
+  description: 'Choices for one run.',
+  fields: (t) => ({
+    workflowName: t.string({ description: 'The workflow to execute (default quarkus-bootstrap-v1).' }),
+    models: t.field({ type: [ModelOverrideInput], description: 'Per-step models; they beat OLLAMA_<STEP>_MODEL and the workflow defaults.' }),
+    timeoutSeconds: t.int({ description: 'LLM step timeout for this run, in seconds (beats OLLAMA_TIMEOUT_SECONDS).' }),
+  }),
+});
+
+const CreateRunInput = builder.inputType('CreateRunInput', {
+  description: 'A new run.',
+  fields: (t) => ({
+    projectId: t.id({ required: true, description: 'The project whose workspace the run uses.' }),
+    goal: t.string({ required: true, description: 'What the run should achieve (at most 100 KB).' }),
+    name: t.string({ description: 'An optional label.' }),
+    runType: t.field({ type: RunTypeEnum, defaultValue: 'WORKFLOW', description: 'WORKFLOW (the default).' }),
+    options: t.field({ type: RunOptionsInput, description: 'Workflow, models and timeout for this run.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  runs: t.field({
+    type: [RunRef],
+    description: 'Runs, newest first, optionally of one project and in one status. Page with `before` (the last id seen).',
+    args: {
+      projectId: t.arg.id({ description: 'Only runs of this project.' }),
+      status: t.arg({ type: RunStatusEnum, description: 'Only runs in this status.' }),
+      first: t.arg.int({ defaultValue: 50, description: 'How many runs (1 to 500).' }),
+      before: t.arg.id({ description: 'Only runs older than this run id.' }),
+    },
+    resolve: (_root, args, { services }) =>
+      services.store.listRuns({
+        projectId: args.projectId == null ? undefined : parseId(args.projectId, 'projectId'),
+        status: (args.status ?? undefined) as RunStatus | undefined,
+        first: boundedInt(args.first, 'first', 50, 1, 500),
+        before: args.before == null ? undefined : parseId(args.before, 'before'),
+      }),
+  }),
+  run: t.field({
+    type: RunRef,
+    nullable: true,
+    description: 'One run by id, or null if there is none with that id.',
+    args: { id: t.arg.id({ required: true, description: 'The run id.' }) },
+    resolve: (_root, args, { services }) => services.store.getRun(parseId(args.id, 'id')),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createRun: t.field({
+    type: RunRef,
+    description:
+      'Queues a run; the worker starts it at once if a slot is free. Fails with NOT_FOUND for an unknown project and BAD_USER_INPUT for an empty goal, an unknown workflow (listing those that exist) or bad options.',
+    args: { input: t.arg({ type: CreateRunInput, required: true, description: 'The run to create.' }) },
+    resolve: async (_root, { input }, { services }) => {
+      const run = await createRun(
+        {
+          store: services.store,
+          eventLog: services.eventLog,
+          workflows: services.workflows,
+          settings: {
+            stepModels: services.config.stepModels,
+            ollamaTimeoutSeconds: services.config.ollamaTimeoutSeconds,
+            shellTimeoutSeconds: services.config.shellTimeoutSeconds,
+          },
+        },
+        {
+          projectId: parseId(input.projectId, 'input.projectId'),
+          goal: input.goal,
+          name: input.name ?? null,
+          runType: input.runType ?? 'WORKFLOW',
+          options: {
+            ...(input.options?.workflowName != null ? { workflowName: input.options.workflowName } : {}),
+            ...(input.options?.models != null ? { models: input.options.models.map((m) => ({ step: m.step, model: m.model })) } : {}),
+            ...(input.options?.timeoutSeconds != null ? { timeoutSeconds: input.options.timeoutSeconds } : {}),
+          },
+        },
+      );
+      services.pubsub.publish('runUpdated', 'all', run);
+      services.worker.notify();
+      return run;
+    },
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  runUpdated: t.field({
+    type: RunRef,
+    description: 'Every status change of any run (of one project, if given), including a new run being queued.',
+    args: { projectId: t.arg.id({ description: 'Only runs of this project.' }) },
+    subscribe: async (_root, args, { services }) => {
+      // Validated before the stream exists, so a bad argument is an error result, not a broken stream.
+      const projectId = args.projectId == null ? null : parseId(args.projectId, 'projectId');
+      if (projectId !== null && !(await services.store.getProject(projectId))) {
+        throw notFound(`No project has id ${projectId}. List projects with the "projects" query.`);
+      }
+      return runUpdates(services.pubsub, projectId);
+    },
+    resolve: (run) => run,
+  }),
+}));
+
+async function* runUpdates(pubsub: PubSub, projectId: number | null): AsyncGenerator<RunRecord, void, undefined> {
+  const queue: RunRecord[] = [];
+  let wake: (() => void) | null = null;
+  const unsubscribe = pubsub.subscribe('runUpdated', 'all', (run) => {
+    if (projectId !== null && run.projectId !== projectId) return;
+    queue.push(run);
+    wake?.();
+  });
+  try {
+    for (;;) {
+      while (queue.length > 0) yield queue.shift()!;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = null;
+    }
+  } finally {
+    unsubscribe();
+  }
+}

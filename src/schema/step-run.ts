@@ -1,0 +1,41 @@
+import { STEP_STATUSES, STEP_TYPES, type StepRunRecord } from '../engine/types.js';
+import { builder } from './builder.js';
+
+export const StepTypeEnum = builder.enumType('StepType', {
+  description: 'What kind of work a step does.',
+  values: {
+    LLM_GENERATE: { description: 'Generates text with an Ollama model, streaming it, and writes it to a file (or extracts project files from it).' },
+    FILE_WRITE: { description: 'Writes given content, or an earlier step’s output, to a workspace file.' },
+    SHELL_COMMAND: { description: 'Runs a shell command in the workspace.' },
+    MAVEN_COMMAND: { description: 'Runs a Maven command (mvn is prepended unless present) in the workspace.' },
+  } satisfies Record<(typeof STEP_TYPES)[number], { description: string }>,
+});
+
+export const StepStatusEnum = builder.enumType('StepStatus', {
+  description: 'Where one step of a run stands.',
+  values: {
+    PENDING: { description: 'Not started yet.' },
+    RUNNING: { description: 'In progress.' },
+    COMPLETED: { description: 'Finished successfully.' },
+    FAILED: { description: 'Failed; see error.' },
+    SKIPPED: { description: 'Not run because an earlier step failed.' },
+    STOPPED: { description: 'Cut off because the run was stopped.' },
+  } satisfies Record<(typeof STEP_STATUSES)[number], { description: string }>,
+});
+
+export const StepRunRef = builder.objectRef<StepRunRecord>('StepRun');
+
+StepRunRef.implement({
+  description: "One step of one run: so a client sees where a run is without reading its events.",
+  fields: (t) => ({
+    index: t.exposeInt('index', { description: 'Position of the step in the workflow, from 0.' }),
+    name: t.exposeString('name', { description: 'The step name, such as planner.' }),
+    type: t.expose('type', { type: StepTypeEnum, description: 'What kind of work the step does.' }),
+    status: t.expose('status', { type: StepStatusEnum, description: 'Where the step stands.' }),
+    description: t.exposeString('description', { description: 'What the step does, with its model, such as "Create project plan using llama2".' }),
+    attempt: t.exposeInt('attempt', { description: 'Attempts made so far (0 before the step starts).' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When the latest attempt started.' }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true, description: 'When the step finished.' }),
+    error: t.exposeString('error', { nullable: true, description: 'Why the step failed, in words a user can act on.' }),
+  }),
+});

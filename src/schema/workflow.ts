@@ -1,0 +1,49 @@
+import type { WorkflowDefinition, WorkflowStepDefinition } from '../engine/types.js';
+import { builder } from './builder.js';
+import { StepTypeEnum } from './step-run.js';
+
+export const WorkflowStepRef = builder.objectRef<WorkflowStepDefinition>('WorkflowStep');
+
+WorkflowStepRef.implement({
+  description: 'One step of a workflow definition.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'Stable name of the step; model overrides use it (planner, coder).' }),
+    type: t.expose('type', { type: StepTypeEnum, description: 'What kind of work the step does.' }),
+    description: t.string({
+      description: 'What the step does; "{model}" stands for the model in force.',
+      resolve: (step) => step.description,
+    }),
+    model: t.exposeString('model', { nullable: true, description: 'LLM steps: the default model.' }),
+    outputFile: t.exposeString('outputFile', { nullable: true, description: 'The workspace file the step writes its output to.' }),
+    command: t.exposeString('command', { nullable: true, description: 'Command steps: the command line.' }),
+    saveArtifact: t.exposeBoolean('saveArtifact', { description: 'Whether the output is recorded as an artifact.' }),
+    timeoutSeconds: t.exposeInt('timeoutSeconds', { nullable: true, description: 'The step’s own timeout, if it sets one.' }),
+  }),
+});
+
+export const WorkflowRef = builder.objectRef<WorkflowDefinition>('Workflow');
+
+WorkflowRef.implement({
+  description: 'A named, versioned sequence of steps a run can execute.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'Unique name, such as quarkus-bootstrap-v1.' }),
+    version: t.exposeString('version', { description: 'Version of the definition.' }),
+    description: t.exposeString('description', { description: 'What the workflow does.' }),
+    steps: t.field({ type: [WorkflowStepRef], description: 'The steps, in order.', resolve: (w) => [...w.steps] }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  workflows: t.field({
+    type: [WorkflowRef],
+    description: 'Every workflow this server can run, by name.',
+    resolve: (_root, _args, { services }) => services.workflows.list(),
+  }),
+  workflow: t.field({
+    type: WorkflowRef,
+    nullable: true,
+    description: 'One workflow by name, or null if there is none.',
+    args: { name: t.arg.string({ required: true, description: 'The workflow name.' }) },
+    resolve: (_root, args, { services }) => services.workflows.get(args.name) ?? null,
+  }),
+}));

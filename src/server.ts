@@ -1,0 +1,50 @@
+/**
+ * The entry point: `npm start`. The only file that touches the process (environment, signals,
+ * exit code); everything else is built by `buildApp`.
+ */
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`agent-runner: ${error.message}`);
+    process.exit(2);
+  }
+  throw error;
+}
+
+const app = await buildApp(config).catch((error: unknown) => {
+  console.error(`agent-runner: cannot open the database at ${config.databasePath}: ${(error as Error).message}`);
+  process.exit(1);
+});
+
+try {
+  const url = await app.start();
+  console.log(`agent-runner listening on ${url}`);
+  console.log(`GraphiQL: ${url}/graphql  (database ${config.databasePath}, Ollama ${config.ollamaBaseUrl}, worker ${config.disableWorker ? 'disabled' : 'enabled'})`);
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  const hint = code === 'EADDRINUSE' ? ` Port ${config.port} is taken: stop the other server or set PORT.` : '';
+  console.error(`agent-runner: cannot listen on ${config.host}:${config.port}: ${(error as Error).message}.${hint}`);
+  await app.stop();
+  process.exit(1);
+}
+
+let shuttingDown = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    console.log(`agent-runner: ${signal} received, shutting down`);
+    app.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('agent-runner: error while shutting down', error);
+        process.exit(1);
+      },
+    );
+  });
+}

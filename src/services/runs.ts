@@ -1,0 +1,73 @@
+import type { SqlStore } from '../db/store.js';
+import type { EventLog } from '../engine/event-log.js';
+import { planRun, RunInputError } from '../engine/run-plan.js';
+import { resolveStep } from '../engine/run-plan.js';
+import type { RunOptions, RunRecord, RunType } from '../engine/types.js';
+import type { WorkflowRegistry } from '../engine/workflows/registry.js';
+import { badInput, notFound } from '../errors.js';
+
+/** Largest goal accepted, in bytes of UTF-8. */
+export const MAX_GOAL_BYTES = 100 * 1024;
+
+export interface CreateRunRequest {
+  projectId: number;
+  goal: string;
+  name: string | null;
+  runType: RunType;
+  options: RunOptions;
+}
+
+export interface RunSettings {
+  stepModels: Record<string, string>;
+  ollamaTimeoutSeconds: number;
+  shellTimeoutSeconds: number;
+}
+
+/**
+ * Validates a run request and stores it QUEUED with its steps PENDING and a RUN_QUEUED event.
+ * Everything is checked here, when the run is created, so a run that is queued can start.
+ */
+export async function createRun(
+  deps: { store: SqlStore; eventLog: EventLog; workflows: WorkflowRegistry; settings: RunSettings },
+  request: CreateRunRequest,
+): Promise<RunRecord> {
+  const goal = request.goal.trim();
+  if (goal === '') throw badInput('Argument "input.goal" must not be empty: say what the run should achieve.');
+  const goalBytes = Buffer.byteLength(request.goal, 'utf8');
+  if (goalBytes > MAX_GOAL_BYTES) throw badInput(`Argument "input.goal" is too large (${goalBytes} bytes; at most ${MAX_GOAL_BYTES}).`);
+  if (request.name !== null && request.name.length > 200) throw badInput('Argument "input.name" is too long (at most 200 characters).');
+  if (request.runType === 'AGENT') {
+    throw badInput('Argument "input.runType": AGENT runs are not available yet on this server; use WORKFLOW.');
+  }
+  const project = await deps.store.getProject(request.projectId);
+  if (!project) throw notFound(`No project has id ${request.projectId}. List projects with the "projects" query.`);
+
+  let plan;
+  try {
+    plan = planRun(deps.workflows, request.options, deps.settings);
+  } catch (error) {
+    if (error instanceof RunInputError) throw badInput(`Argument "input.${error.argument}": ${error.message}`);
+    throw error;
+  }
+  const timeouts = { llmTimeoutSeconds: plan.timeoutSeconds, shellTimeoutSeconds: deps.settings.shellTimeoutSeconds };
+  const run = await deps.store.createRun({
+    projectId: project.id,
+    name: request.name,
+    goal,
+    runType: request.runType,
+    workflowName: plan.workflow.name,
+    options: request.options,
+    models: plan.models,
+    timeoutSeconds: plan.timeoutSeconds,
+    steps: plan.workflow.steps.map((step) => {
+      const resolved = resolveStep(step, plan.models, timeouts);
+      return { name: step.name, type: step.type, description: resolved.description };
+    }),
+  });
+  await deps.eventLog.append(run.id, {
+    type: 'RUN_QUEUED',
+    message: `Run queued: workflow ${plan.workflow.name} in project ${project.name}`,
+    data: { workflow: plan.workflow.name, projectId: String(project.id), models: plan.models, timeoutSeconds: plan.timeoutSeconds },
+  });
+  return run;
+}

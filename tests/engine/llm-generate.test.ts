@@ -1,0 +1,210 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { llmGenerate } from '../../src/engine/steps/llm-generate.js';
+import { RunStoppedError, StepError, StepTimeoutError, type ResolvedStep, type StepSettings } from '../../src/engine/types.js';
+import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
+import { createTestStepContext, makeTempFolder, type TestStepContext } from './step-context.js';
+
+const MODEL = 'coder:latest';
+let fake: FakeOllama;
+let folder: Awaited<ReturnType<typeof makeTempFolder>>;
+let root: string;
+
+beforeAll(async () => {
+  fake = await startFakeOllama({ models: [MODEL] });
+});
+afterAll(() => fake.close());
+beforeEach(async () => {
+  folder = await makeTempFolder('llm-');
+  root = path.join(folder.path, 'project');
+  fake.requests.length = 0;
+});
+afterEach(() => folder.remove());
+
+function llmStep(step: Partial<ResolvedStep> = {}, settings: Partial<StepSettings> = {}): TestStepContext {
+  return createTestStepContext({
+    root,
+    goal: 'a GraphQL service',
+    outputs: { planner: 'PLAN TEXT' },
+    step: { type: 'LLM_GENERATE', name: 'coder', model: MODEL, prompt: 'Goal: {goal}\nPlan: {output:planner}', ...step },
+    settings: { ollamaBaseUrl: fake.url, heartbeatMs: 60_000, ...settings },
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<StepError> {
+  const error = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(StepError);
+  return error as StepError;
+}
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; waited < 5_000; waited += 10) {
+    if (condition()) return;
+    await sleep(10);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('LLM_GENERATE', () => {
+  it('streams the answer as events in order, ending with metrics', async () => {
+    fake.script(MODEL, { tokens: ['Hello', ', ', 'world', '!'], tokenDelayMs: 20 });
+    const test = llmStep({ system: 'You write {goal}.', outputFile: 'PLAN.md', saveArtifact: true });
+    const result = await llmGenerate(test.ctx);
+
+    expect(fake.requests.at(-1)?.body).toMatchObject({ model: MODEL, prompt: 'Goal: a GraphQL service\nPlan: PLAN TEXT', system: 'You write a GraphQL service.', stream: true });
+    const types = test.events.map((event) => event.type);
+    expect(types[0]).toBe('LLM_LOADING_MODEL');
+    expect(types[1]).toBe('LLM_GENERATING');
+    expect(types.slice(2, types.indexOf('LLM_DONE')).every((type) => type === 'LLM_TOKEN')).toBe(true);
+    expect(types.slice(types.indexOf('LLM_DONE'))).toEqual(['LLM_DONE', 'ARTIFACT_CREATED']);
+    expect(test.events[0]).toEqual({ type: 'LLM_LOADING_MODEL', message: `Loading model: ${MODEL}`, data: { model: MODEL } });
+    expect(test.events[1]?.message).toBe(`Generating with ${MODEL}`);
+    expect(test.eventsOfType('LLM_TOKEN').map((event) => event.data?.text).join('')).toBe('Hello, world!');
+
+    const done = test.eventsOfType('LLM_DONE')[0]!;
+    expect(done.data).toMatchObject({ model: MODEL, characters: 13, tokens: 4, doneReason: 'stop' });
+    expect(done.data?.tokensPerSecond).toBeGreaterThan(0);
+    expect(typeof done.data?.loadSeconds).toBe('number');
+    expect(typeof done.data?.totalSeconds).toBe('number');
+    expect(done.message).toMatch(new RegExp(`^Generated 13 characters \\(4 tokens, [\\d.]+ tokens/s\\) with ${MODEL}$`));
+
+    expect(result.output).toBe('Hello, world!');
+    expect(result.data).toMatchObject({ model: MODEL, characters: 13, tokens: 4, files: [] });
+    expect(await readFile(path.join(root, 'PLAN.md'), 'utf8')).toBe('Hello, world!');
+    expect(test.artifacts).toEqual([{ path: 'PLAN.md', kind: 'GENERATED_FILE', sizeBytes: 13 }]);
+    expect(test.eventsOfType('LLM_HEARTBEAT')).toEqual([]);
+  });
+
+  it('sends heartbeats while the model loads, and stops them at the first token', async () => {
+    fake.script(MODEL, { tokens: ['a', 'b', 'c'], firstByteDelayMs: 400, tokenDelayMs: 100 });
+    const test = llmStep({}, { heartbeatMs: 50 });
+    await llmGenerate(test.ctx);
+
+    const heartbeats = test.eventsOfType('LLM_HEARTBEAT');
+    expect(heartbeats.length).toBeGreaterThanOrEqual(3);
+    expect(heartbeats[0]?.message).toMatch(new RegExp(`^Still waiting on ${MODEL}… \\d+s elapsed$`));
+    expect(heartbeats[0]?.data).toEqual({ model: MODEL, elapsedSeconds: expect.any(Number) });
+    const types = test.events.map((event) => event.type);
+    expect(types.lastIndexOf('LLM_HEARTBEAT')).toBeLessThan(types.indexOf('LLM_TOKEN'));
+  });
+
+  it('closes the connection and rethrows the abort reason while the model is still loading', async () => {
+    fake.script(MODEL, { stallBeforeHeaders: true });
+    const test = llmStep();
+    const disconnectsBefore = fake.disconnects;
+    const running = llmGenerate(test.ctx);
+    await waitFor(() => fake.activeStreams() === 1, 'the request to arrive');
+
+    const reason = new StepTimeoutError(1_000);
+    test.abort(reason);
+    await expect(running).rejects.toBe(reason);
+    await fake.waitForDisconnects(disconnectsBefore + 1);
+    await waitFor(() => fake.activeStreams() === 0, 'the stream to close');
+  });
+
+  it('closes the connection and rethrows the abort reason in the middle of the answer', async () => {
+    fake.script(MODEL, { tokens: Array.from({ length: 100 }, (_, index) => `t${index} `), tokenDelayMs: 30 });
+    const test = llmStep();
+    const disconnectsBefore = fake.disconnects;
+    const running = llmGenerate(test.ctx);
+    await waitFor(() => test.eventsOfType('LLM_TOKEN').length > 0, 'the first token');
+
+    const reason = new RunStoppedError();
+    test.abort(reason);
+    await expect(running).rejects.toBe(reason);
+    await fake.waitForDisconnects(disconnectsBefore + 1);
+    expect(test.eventsOfType('LLM_DONE')).toEqual([]);
+  });
+
+  it('says how to install a model Ollama does not have', async () => {
+    const error = await failure(llmGenerate(llmStep({ model: 'nope:7b' }).ctx));
+    expect(error.message).toBe("Model 'nope:7b' is not installed in Ollama. Run: ollama pull nope:7b");
+    expect(error.retryable).toBe(false);
+  });
+
+  it('says Ollama cannot be reached on a closed port', async () => {
+    const port = await closedPort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const error = await failure(llmGenerate(llmStep({}, { ollamaBaseUrl: baseUrl }).ctx));
+    expect(error.message).toBe(`Cannot reach Ollama at ${baseUrl}: is it running? Try: curl ${baseUrl}/api/tags`);
+    expect(error.retryable).toBe(true);
+  });
+
+  it('describes errors before and during the answer', async () => {
+    fake.script(MODEL, { errorBeforeHeaders: { status: 500, error: 'llama runner process has terminated: exit status 2' } });
+    expect((await failure(llmGenerate(llmStep().ctx))).message).toBe('Ollama refused the request (HTTP 500): llama runner process has terminated: exit status 2');
+
+    fake.script(MODEL, { tokens: ['a', 'b', 'c'], errorAfterTokens: { after: 2, error: 'out of memory' } });
+    expect((await failure(llmGenerate(llmStep().ctx))).message).toBe(`Ollama reported an error while generating with ${MODEL}: out of memory`);
+
+    fake.script(MODEL, { tokens: ['a', 'b', 'c'], dropAfterTokens: 2 });
+    expect((await failure(llmGenerate(llmStep().ctx))).message).toMatch(new RegExp(`^Ollama closed the connection in the middle of the answer from ${MODEL}`));
+
+    fake.script(MODEL, { tokens: ['a', 'b'], endWithoutDone: true });
+    expect((await failure(llmGenerate(llmStep().ctx))).message).toMatch(/without its final "done" line/);
+  });
+
+  it('writes the files the answer holds into the workspace', async () => {
+    const answer = [
+      'Here is the project.',
+      '=== FILE: pom.xml ===',
+      '<project><artifactId>demo</artifactId></project>',
+      '=== END FILE ===',
+      '**src/main/java/com/example/App.java**',
+      '```java',
+      'package com.example;',
+      'public class App {}',
+      '```',
+    ].join('\n');
+    fake.script(MODEL, { response: answer });
+    const test = llmStep({ outputFile: 'project_files.txt', extractFiles: true, saveArtifact: true });
+    const result = await llmGenerate(test.ctx);
+
+    expect(await readFile(path.join(root, 'project_files.txt'), 'utf8')).toBe(answer);
+    expect(await readFile(path.join(root, 'pom.xml'), 'utf8')).toBe('<project><artifactId>demo</artifactId></project>\n');
+    expect(await readFile(path.join(root, 'src/main/java/com/example/App.java'), 'utf8')).toBe('package com.example;\npublic class App {}\n');
+    expect(test.artifacts.map((artifact) => [artifact.path, artifact.kind])).toEqual([
+      ['project_files.txt', 'GENERATED_FILE'],
+      ['pom.xml', 'GENERATED_FILE'],
+      ['src/main/java/com/example/App.java', 'GENERATED_FILE'],
+    ]);
+    expect(result.data?.files).toEqual(['pom.xml', 'src/main/java/com/example/App.java']);
+  });
+
+  it('refuses an answer with a path outside the workspace and writes none of its files', async () => {
+    const answer = ['=== FILE: pom.xml ===', '<project/>', '=== END FILE ===', '=== FILE: ../escape.txt ===', 'gotcha', '=== END FILE ==='].join('\n');
+    fake.script(MODEL, { response: answer });
+    const test = llmStep({ outputFile: 'project_files.txt', extractFiles: true });
+    const error = await failure(llmGenerate(test.ctx));
+
+    expect(error.message).toBe(`Refused path "../escape.txt": it leads outside the project folder ${root}`);
+    expect(error.retryable).toBe(false);
+    expect(await readdir(folder.path)).toEqual(['project']);
+    expect(await readdir(root)).toEqual(['project_files.txt']);
+  });
+
+  it('fails when the answer holds no files, keeping the raw answer', async () => {
+    fake.script(MODEL, { response: 'Sorry, I cannot write that project.' });
+    const test = llmStep({ outputFile: 'project_files.txt', extractFiles: true });
+    const error = await failure(llmGenerate(test.ctx));
+    expect(error.message).toContain('=== FILE: path ===');
+    expect(error.message).toContain('the raw answer was kept in project_files.txt');
+    expect(await readFile(path.join(root, 'project_files.txt'), 'utf8')).toBe('Sorry, I cannot write that project.');
+  });
+});
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}

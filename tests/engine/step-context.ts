@@ -1,0 +1,78 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Workspace } from '../../src/engine/workspace.js';
+import type { ArtifactKind, ArtifactRecord, EventType, ResolvedStep, StepContext, StepSettings, StepType } from '../../src/engine/types.js';
+
+export interface RecordedEvent {
+  type: EventType;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+export interface TestStepContext {
+  ctx: StepContext;
+  events: RecordedEvent[];
+  artifacts: Array<{ path: string; kind: ArtifactKind; sizeBytes: number }>;
+  /** Aborts the step's signal with `reason` (a StepTimeoutError or RunStoppedError, as the runner does). */
+  abort(reason: unknown): void;
+  eventsOfType(type: EventType): RecordedEvent[];
+}
+
+export const testSettings: StepSettings = {
+  ollamaBaseUrl: 'http://127.0.0.1:1',
+  heartbeatMs: 50,
+  coalesceMs: 10,
+  coalesceBytes: 4096,
+  outputCapBytes: 1024 * 1024,
+  killGraceMs: 500,
+};
+
+export interface TestStepOptions {
+  root: string;
+  step: Partial<ResolvedStep> & { type: StepType };
+  goal?: string;
+  outputs?: Record<string, string>;
+  settings?: Partial<StepSettings>;
+}
+
+/** A StepContext over a real workspace folder that records events and artifacts in arrays. */
+export function createTestStepContext(options: TestStepOptions): TestStepContext {
+  const events: RecordedEvent[] = [];
+  const artifacts: TestStepContext['artifacts'] = [];
+  const controller = new AbortController();
+  const workspace = new Workspace(options.root);
+  const step: ResolvedStep = { name: 'step', description: 'a test step', saveArtifact: false, timeoutMs: 60_000, ...options.step };
+  const emit = (type: EventType, message: string, data?: Record<string, unknown>): void => {
+    events.push({ type, message, data });
+  };
+  const ctx: StepContext = {
+    runId: 1,
+    goal: options.goal ?? 'Build a thing',
+    step,
+    workspace,
+    outputs: new Map(Object.entries(options.outputs ?? {})),
+    settings: { ...testSettings, ...options.settings },
+    emit,
+    async recordArtifact(relativePath: string, kind: ArtifactKind): Promise<ArtifactRecord> {
+      const { size } = await stat(await workspace.resolve(relativePath));
+      artifacts.push({ path: relativePath, kind, sizeBytes: size });
+      emit('ARTIFACT_CREATED', `Created ${relativePath}`, { path: relativePath, kind });
+      return { id: artifacts.length, runId: 1, stepName: step.name, kind, path: relativePath, sizeBytes: size, createdAt: new Date() };
+    },
+    signal: controller.signal,
+  };
+  return {
+    ctx,
+    events,
+    artifacts,
+    abort: (reason) => controller.abort(reason),
+    eventsOfType: (type) => events.filter((event) => event.type === type),
+  };
+}
+
+/** A fresh temporary folder; `remove()` deletes it. */
+export async function makeTempFolder(prefix = 'engine-'): Promise<{ path: string; remove(): Promise<void> }> {
+  const folder = await mkdtemp(path.join(tmpdir(), prefix));
+  return { path: folder, remove: () => rm(folder, { recursive: true, force: true }) };
+}
