@@ -22,10 +22,10 @@ const MAX_BLANK_LINES_BEFORE_FENCE = 1;
  *                                    ```
  *
  * A path line may also be `pom.xml`, `### src/x/Y.java`, `File: path`, `` `path` ``, or a sentence
- * holding exactly one backticked or bold path. A fence wrapped around a FILE block's content is
- * removed. When a path appears twice, the later content wins. Paths are returned as written (minus
- * a leading `./`): confining them is the workspace's job, so a hostile path is refused loudly rather
- * than dropped silently.
+ * ending in a colon that holds exactly one backticked or bold path. A fence wrapped around a FILE
+ * block's content is removed. When a path appears twice, the later content wins. Paths are returned
+ * as written (minus a leading `./`): confining them is the workspace's job, so a hostile path is
+ * refused loudly rather than dropped silently.
  */
 export function extractFiles(text: string): ExtractedFile[] {
   const lines = text.split(/\r?\n/);
@@ -101,6 +101,9 @@ function pathBeforeFence(lines: string[], fenceIndex: number): string | undefine
 function pathFromLine(line: string): string | undefined {
   const whole = cleanPath(stripDecorations(line));
   if (looksLikePath(whole)) return whole;
+  // A sentence names the file only when it announces the block ("Update `pom.xml` as follows:");
+  // otherwise a snippet after "set the port in `application.properties`" would overwrite that file.
+  if (!line.trimEnd().endsWith(':')) return undefined;
   const quoted = [...line.matchAll(/`([^`\s]+)`|\*\*([^*\s]+)\*\*/g)]
     .map((match) => cleanPath(match[1] ?? match[2] ?? ''))
     .filter(looksLikePath);

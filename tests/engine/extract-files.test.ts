@@ -74,6 +74,11 @@ describe('extractFiles', () => {
     ]);
   });
 
+  it('does not take a file name mentioned in passing for a path line', () => {
+    const text = ['Set the port in `application.properties` if needed', '```properties', 'quarkus.http.port=8081', '```'].join('\n');
+    expect(extractFiles(text)).toEqual([]);
+  });
+
   it('ignores fenced blocks with no path line before them', () => {
     const text = ['Run it with:', '```bash', 'mvn test', '```', 'The layout:', '```', 'src/', '  App.java', '```'].join('\n');
     expect(extractFiles(text)).toEqual([]);

@@ -50,6 +50,7 @@ export async function runCommand(ctx: StepContext, command: string): Promise<Ste
   const killGroup = (): Promise<void> => (groupKilled ??= pid === undefined ? Promise.resolve() : killProcessGroup(pid, settings.killGraceMs));
   if (pid !== undefined) trackProcessGroup(pid);
   signal.addEventListener('abort', killGroup, { once: true });
+  if (signal.aborted) void killGroup();
   // Children the shell left running in the background would hold the output pipes open, so the
   // step would hang until its timeout: when the shell exits, its group goes with it.
   subprocess.once('exit', () => void killGroup());
@@ -66,9 +67,9 @@ export async function runCommand(ctx: StepContext, command: string): Promise<Ste
 
   const result = await subprocess;
   signal.removeEventListener('abort', killGroup);
-  await killGroup();
   live.stdout.close();
   live.stderr.close();
+  await killGroup();
   if (signal.aborted) throw signal.reason;
 
   if (result.exitCode === undefined && result.signal === undefined) {

@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp, type App, type AppOptions } from '../../src/app.js';
+import { AgentRunnerClient } from '../../src/client/client.js';
+import { loadConfig, type Config } from '../../src/config.js';
+
+export interface TestApp {
+  app: App;
+  url: string;
+  config: Config;
+  /** Typed client for this app (HTTP + WebSocket). */
+  client: AgentRunnerClient;
+  /** A temporary folder of this test app: the database lives here; use it for project folders too. */
+  dir: string;
+  /** Stops the app (and its client); `keepFiles` leaves the folder for a restart on the same database. */
+  close(options?: { keepFiles?: boolean }): Promise<void>;
+}
+
+/** A temporary folder removed by the caller (or by TestApp.close). */
+export function makeTempDir(prefix = 'agent-runner-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * Starts the real app on a free port with a real SQLite file in a temporary folder. Settings come
+ * from `overrides` (never from the test process's environment); the Ollama URL defaults to a port
+ * where nothing listens, so a test that needs Ollama must pass a fake's URL.
+ */
+export async function startTestApp(overrides: Partial<Config> = {}, options: AppOptions & { dir?: string; env?: Record<string, string> } = {}): Promise<TestApp> {
+  const dir = options.dir ?? makeTempDir();
+  const config = loadConfig(options.env ?? {}, {
+    port: 0,
+    databasePath: join(dir, 'agent-runner.db'),
+    ollamaBaseUrl: 'http://127.0.0.1:9',
+    logLevel: 'silent',
+    killGraceMs: 500,
+    ...overrides,
+  });
+  const app = await buildApp(config, options);
+  const url = await app.start();
+  const client = new AgentRunnerClient({ url, token: config.apiToken ?? undefined });
+  return {
+    app,
+    url,
+    config,
+    client,
+    dir,
+    async close({ keepFiles = false } = {}) {
+      await client.close();
+      await app.stop();
+      if (!keepFiles) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value (returned) or the time runs out (throws). */
+export async function waitFor<T>(check: () => T | Promise<T>, { timeoutMs = 10_000, intervalMs = 20, what = 'condition' } = {}): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Collects every item of a subscription until it completes (or the time runs out). */
+export async function collect<T>(iterable: AsyncIterable<T>, { timeoutMs = 15_000 } = {}): Promise<T[]> {
+  const items: T[] = [];
+  const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`subscription did not complete within ${timeoutMs} ms (got ${items.length} items)`)), timeoutMs).unref());
+  const drain = (async () => {
+    for await (const item of iterable) items.push(item);
+    return items;
+  })();
+  return Promise.race([drain, timer]);
+}
