@@ -1,0 +1,60 @@
+/**
+ * Serves the test suite's fake Ollama on a port, for trying agent-runner (the demo, GraphiQL) on a
+ * machine without Ollama: `npx tsx scripts/fake-ollama.ts [port]` (11434 by default), then start
+ * the server with OLLAMA_BASE_URL=http://127.0.0.1:<port>. The planner streams a short plan and the
+ * coder answers with a small Maven project in `=== FILE: … ===` blocks. It is not a model.
+ */
+import { startFakeOllama } from '../tests/helpers/fake-ollama.js';
+
+const port = Number(process.argv[2] ?? 11434);
+
+const PLAN = `# Plan: Quarkus GraphQL + OpenTelemetry service
+
+1. Maven project \`org.acme:greeting\` on the Quarkus BOM.
+2. Extensions: quarkus-smallrye-graphql, quarkus-opentelemetry, quarkus-junit5, rest-assured.
+3. \`GreetingResource\`: a GraphQL query \`hello(name)\`.
+4. A test that calls the query through /graphql.
+`;
+
+const FILES = `Here is the project.
+
+=== FILE: pom.xml ===
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>org.acme</groupId>
+  <artifactId>greeting</artifactId>
+  <version>1.0.0-SNAPSHOT</version>
+</project>
+=== END FILE ===
+
+=== FILE: src/main/java/org/acme/GreetingResource.java ===
+package org.acme;
+
+import org.eclipse.microprofile.graphql.GraphQLApi;
+import org.eclipse.microprofile.graphql.Query;
+
+@GraphQLApi
+public class GreetingResource {
+    @Query
+    public String hello(String name) {
+        return "Hello " + name;
+    }
+}
+=== END FILE ===
+
+=== FILE: src/test/java/org/acme/GreetingResourceTest.java ===
+package org.acme;
+
+class GreetingResourceTest {
+}
+=== END FILE ===
+`;
+
+const words = (text: string) => text.match(/\S+\s*/g) ?? [];
+
+const fake = await startFakeOllama({ port, models: ['gemma3:27b', 'qwen3-coder:latest', 'llama2:latest'] });
+fake.script('gemma3:27b', { tokens: words(PLAN), firstByteDelayMs: 1500, tokenDelayMs: 40 });
+fake.script('llama2:latest', { tokens: words(PLAN), firstByteDelayMs: 500, tokenDelayMs: 20 });
+fake.script('qwen3-coder:latest', { tokens: words(FILES), firstByteDelayMs: 1000, tokenDelayMs: 5 });
+console.log(`Fake Ollama listening on ${fake.url} (models: gemma3:27b, qwen3-coder:latest, llama2:latest). Ctrl-C to stop.`);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void fake.close().then(() => process.exit(0)));
