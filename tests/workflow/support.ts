@@ -1,0 +1,160 @@
+/**
+ * Shared pieces of the workflow tests: a project per test, running a run to its end through the
+ * real `runEvents` subscription, small test workflows, and the Quarkus answers the fake models give.
+ */
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import {
+  CreateProjectDocument,
+  CreateRunDocument,
+  EventsDocument,
+  RunDocument,
+  RunEventsDocument,
+  type CreateRunMutationVariables,
+  type EventFieldsFragment,
+  type RunQuery,
+} from '../../src/client/generated/graphql.js';
+import type { WorkflowDefinition, WorkflowStepDefinition } from '../../src/engine/types.js';
+import { collect, type TestApp } from '../helpers/test-app.js';
+
+export type RunOptionsInput = NonNullable<CreateRunMutationVariables['input']['options']>;
+export type FullRun = NonNullable<RunQuery['run']>;
+
+let projectCounter = 0;
+
+/** A project whose workspace is a (not yet existing) folder inside the test app's temporary folder. */
+export async function createProject(t: TestApp, name = `project-${++projectCounter}`): Promise<{ id: string; path: string }> {
+  const path = join(t.dir, 'workspaces', name);
+  const { createProject: project } = await t.client.request(CreateProjectDocument, { name, localPath: path });
+  return { id: project.id, path };
+}
+
+export async function createRun(t: TestApp, projectId: string, options?: RunOptionsInput, goal = 'Generate Quarkus GraphQL + OpenTelemetry project') {
+  const { createRun: run } = await t.client.request(CreateRunDocument, { input: { projectId, goal, ...(options ? { options } : {}) } });
+  return run;
+}
+
+export async function getRun(t: TestApp, runId: string): Promise<FullRun> {
+  const { run } = await t.client.request(RunDocument, { id: runId });
+  if (!run) throw new Error(`run ${runId} not found`);
+  return run;
+}
+
+/** Every event of the run, from the subscription, until it completes after the terminal event. */
+export async function streamToEnd(t: TestApp, runId: string, timeoutMs = 25_000): Promise<EventFieldsFragment[]> {
+  const items = await collect(t.client.subscribe(RunEventsDocument, { runId, after: 0 }), { timeoutMs });
+  return items.map((item) => item.runEvents);
+}
+
+/** Creates a run, follows it to its end over the subscription, and returns its events and final state. */
+export async function runToEnd(t: TestApp, projectId: string, options?: RunOptionsInput, goal?: string) {
+  const created = await createRun(t, projectId, options, goal);
+  const events = await streamToEnd(t, created.id);
+  const run = await getRun(t, created.id);
+  return { created, events, run };
+}
+
+/** The run's events from the `events` query. */
+export async function queryEvents(t: TestApp, runId: string): Promise<EventFieldsFragment[]> {
+  const { events } = await t.client.request(EventsDocument, { runId, after: 0, first: 10_000 });
+  return events;
+}
+
+/** The event types, with runs of the same streamed type (LLM_TOKEN, SHELL_OUTPUT) collapsed into one. */
+export function collapsedTypes(events: ReadonlyArray<{ type: string }>): string[] {
+  const types: string[] = [];
+  for (const { type } of events) {
+    if ((type === 'LLM_TOKEN' || type === 'SHELL_OUTPUT') && types.at(-1) === type) continue;
+    types.push(type);
+  }
+  return types;
+}
+
+export function ofType<T extends { type: string }>(events: readonly T[], type: string): T[] {
+  return events.filter((event) => event.type === type);
+}
+
+/** Asserts that the events are numbered 1, 2, 3 … with no gap. */
+export function expectGaplessSeqs(events: ReadonlyArray<{ seq: number }>): void {
+  expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+}
+
+/** A one-off workflow built from plain step definitions. */
+export function testWorkflow(name: string, steps: Array<Partial<WorkflowStepDefinition> & Pick<WorkflowStepDefinition, 'name' | 'type'>>): WorkflowDefinition {
+  return {
+    name,
+    version: '0.0.1',
+    description: `Test workflow ${name}`,
+    steps: steps.map((step) => ({ description: `Test step ${step.name}`, saveArtifact: false, ...step })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the fake models answer in the quarkus-bootstrap-v1 run.
+
+export const PLANNER_MODEL = 'gemma3:27b';
+export const CODER_MODEL = 'qwen3-coder:latest';
+
+export const PLAN_TOKENS = [
+  '# Project plan\n\n',
+  'A Quarkus service ',
+  'exposing a GraphQL API ',
+  'with OpenTelemetry tracing.\n\n',
+  '## Files\n',
+  '- pom.xml\n',
+  '- GreetingResource.java\n',
+  '- GreetingResourceTest.java\n',
+];
+export const PLAN_TEXT = PLAN_TOKENS.join('');
+
+export const PROJECT_FILES: Record<string, string> = {
+  'pom.xml': [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<project xmlns="http://maven.apache.org/POM/4.0.0">',
+    '  <modelVersion>4.0.0</modelVersion>',
+    '  <groupId>org.acme</groupId>',
+    '  <artifactId>greeting</artifactId>',
+    '  <version>1.0.0-SNAPSHOT</version>',
+    '</project>',
+  ].join('\n'),
+  'src/main/java/org/acme/GreetingResource.java': [
+    'package org.acme;',
+    '',
+    'import org.eclipse.microprofile.graphql.GraphQLApi;',
+    'import org.eclipse.microprofile.graphql.Query;',
+    '',
+    '@GraphQLApi',
+    'public class GreetingResource {',
+    '    @Query',
+    '    public String hello() {',
+    '        return "Hello from Quarkus";',
+    '    }',
+    '}',
+  ].join('\n'),
+  'src/test/java/org/acme/GreetingResourceTest.java': [
+    'package org.acme;',
+    '',
+    'import io.quarkus.test.junit.QuarkusTest;',
+    'import org.junit.jupiter.api.Test;',
+    '',
+    '@QuarkusTest',
+    'class GreetingResourceTest {',
+    '    @Test',
+    '    void hello() {}',
+    '}',
+  ].join('\n'),
+};
+
+/** The coder's answer: every project file in a `=== FILE: … ===` block. */
+export function coderAnswer(files: Record<string, string> = PROJECT_FILES): string {
+  const blocks = Object.entries(files).map(([path, content]) => `=== FILE: ${path} ===\n${content}\n=== END FILE ===`);
+  return `Here is the project.\n\n${blocks.join('\n\n')}\n`;
+}
+
+/** The answer split into tokens of a few lines each, so it streams as several LLM_TOKEN events. */
+export function tokensOf(text: string, linesPerToken = 3): string[] {
+  const lines = text.split(/(?<=\n)/);
+  const tokens: string[] = [];
+  for (let i = 0; i < lines.length; i += linesPerToken) tokens.push(lines.slice(i, i + linesPerToken).join(''));
+  return tokens;
+}
