@@ -1,6 +1,12 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // One copy of graphql for everyone: yoga, Pothos and graphql-ws load its CommonJS build, so the
+    // project's own imports must too, or `instanceof GraphQLError` and schema printing fail across copies.
+    alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }],
+  },
   test: {
     include: ['tests/**/*.test.ts'],
     // Tests start real servers, child processes and SQLite files: give them room on a 2-core machine.

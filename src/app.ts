@@ -63,20 +63,35 @@ function tokenMatches(token: string, presented: unknown): boolean {
  */
 function maskError(logger: Logger) {
   return (error: unknown): Error => {
-    const original = error instanceof GraphQLError ? error.originalError : error;
-    if (original instanceof UserError) {
-      const located = error instanceof GraphQLError ? error : undefined;
-      return new GraphQLError(original.message, { nodes: located?.nodes, path: located?.path, extensions: { code: original.code } });
+    const located = isGraphQLError(error) ? error : undefined;
+    const userError = findUserError(error);
+    if (userError) {
+      return new GraphQLError(userError.message, { nodes: located?.nodes, path: located?.path, extensions: { code: userError.code } });
     }
-    if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) return error;
-    logger.error('internal error in a GraphQL operation', original);
-    const located = error instanceof GraphQLError ? error : undefined;
+    if (located && (!located.originalError || isGraphQLError(located.originalError))) {
+      // GraphQL's own refusals (syntax, validation, variable coercion) are about the request.
+      if (located.extensions?.code) return located;
+      return new GraphQLError(located.message, { nodes: located.nodes, source: located.source, positions: located.positions, path: located.path, extensions: { ...located.extensions, code: 'BAD_USER_INPUT' } });
+    }
+    logger.error('internal error in a GraphQL operation', located?.originalError ?? error);
     return new GraphQLError('Internal server error: the operation could not be completed. The server log has the details.', {
       nodes: located?.nodes,
       path: located?.path,
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     });
   };
+}
+
+/** By name as well as class: graphql can be loaded twice (its ESM and CommonJS builds). */
+function isGraphQLError(value: unknown): value is GraphQLError {
+  return value instanceof GraphQLError || (value instanceof Error && value.name === 'GraphQLError');
+}
+
+function findUserError(error: unknown): UserError | null {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; current = (current as GraphQLError).originalError, depth++) {
+    if (current instanceof UserError) return current;
+  }
+  return null;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
