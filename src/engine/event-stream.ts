@@ -1,3 +1,4 @@
+import { closable } from './closable.js';
 import type { PubSub } from './pubsub.js';
 import type { RunStore } from './store.js';
 import { FINAL_RUN_STATUSES, TERMINAL_EVENT_TYPES, type EventRecord } from './types.js';
@@ -26,14 +27,27 @@ export class SubscriberTooSlowError extends Error {
  * A run's events with `seq > after`: first those already stored, then live ones, with no gap and no
  * duplicate, ending after the terminal event. It listens before it reads the backlog, so an event
  * stored during the replay arrives either in the backlog or live (or both, and is dropped once).
+ * Closing it (`return()`, as a server does when the client unsubscribes or disconnects) ends it at
+ * once, even while it waits for the next live event.
  */
-export async function* streamRunEvents(
+export function streamRunEvents(
   deps: { store: Pick<RunStore, 'listEvents' | 'getRun' | 'lastEvent'>; pubsub: PubSub },
   runId: number,
   after: number,
+): AsyncIterableIterator<EventRecord, void, undefined> {
+  return closable((closed) => runEvents(deps, runId, after, closed));
+}
+
+async function* runEvents(
+  deps: { store: Pick<RunStore, 'listEvents' | 'getRun' | 'lastEvent'>; pubsub: PubSub },
+  runId: number,
+  after: number,
+  closed: AbortSignal,
 ): AsyncGenerator<EventRecord, void, undefined> {
   const live: EventRecord[] = [];
   let wake: (() => void) | null = null;
+  const onClose = (): void => wake?.();
+  closed.addEventListener('abort', onClose, { once: true });
   let overflowed = false;
   const unsubscribe = deps.pubsub.subscribe('runEvent', runId, (event) => {
     if (overflowed) return;
@@ -76,13 +90,16 @@ export async function* streamRunEvents(
       }
       if (overflowed) throw new SubscriberTooSlowError(lastSeq);
       if (deadline !== null && Date.now() >= deadline) return;
+      if (closed.aborted) return;
       await new Promise<void>((resolve) => {
         wake = resolve;
         if (deadline !== null) setTimeout(resolve, Math.max(0, deadline - Date.now()));
       });
       wake = null;
+      if (closed.aborted) return;
     }
   } finally {
+    closed.removeEventListener('abort', onClose);
     unsubscribe();
   }
 }

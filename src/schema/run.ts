@@ -1,3 +1,4 @@
+import { closable } from '../engine/closable.js';
 import type { PubSub } from '../engine/pubsub.js';
 import { RUN_STATUSES, RUN_TYPES, type RunRecord, type RunStatus } from '../engine/types.js';
 import { notFound } from '../errors.js';
@@ -149,6 +150,7 @@ builder.mutationFields((t) => ({
         {
           store: services.store,
           eventLog: services.eventLog,
+          pubsub: services.pubsub,
           workflows: services.workflows,
           settings: {
             stepModels: services.config.stepModels,
@@ -168,7 +170,6 @@ builder.mutationFields((t) => ({
           },
         },
       );
-      services.pubsub.publish('runUpdated', 'all', run);
       services.worker.notify();
       return run;
     },
@@ -186,29 +187,34 @@ builder.subscriptionFields((t) => ({
       if (projectId !== null && !(await services.store.getProject(projectId))) {
         throw notFound(`No project has id ${projectId}. List projects with the "projects" query.`);
       }
-      return runUpdates(services.pubsub, projectId);
+      return closable((closed) => runUpdates(services.pubsub, projectId, closed));
     },
     resolve: (run) => run,
   }),
 }));
 
-async function* runUpdates(pubsub: PubSub, projectId: number | null): AsyncGenerator<RunRecord, void, undefined> {
+/** Ends as soon as `closed` is aborted (the client left), even while it waits for the next change. */
+async function* runUpdates(pubsub: PubSub, projectId: number | null, closed: AbortSignal): AsyncGenerator<RunRecord, void, undefined> {
   const queue: RunRecord[] = [];
   let wake: (() => void) | null = null;
+  const onClose = (): void => wake?.();
+  closed.addEventListener('abort', onClose, { once: true });
   const unsubscribe = pubsub.subscribe('runUpdated', 'all', (run) => {
     if (projectId !== null && run.projectId !== projectId) return;
     queue.push(run);
     wake?.();
   });
   try {
-    for (;;) {
+    while (!closed.aborted) {
       while (queue.length > 0) yield queue.shift()!;
+      if (closed.aborted) return;
       await new Promise<void>((resolve) => {
         wake = resolve;
       });
       wake = null;
     }
   } finally {
+    closed.removeEventListener('abort', onClose);
     unsubscribe();
   }
 }

@@ -1,5 +1,6 @@
 import type { SqlStore } from '../db/store.js';
 import type { EventLog } from '../engine/event-log.js';
+import type { PubSub } from '../engine/pubsub.js';
 import { planRun, RunInputError } from '../engine/run-plan.js';
 import { resolveStep } from '../engine/run-plan.js';
 import type { RunOptions, RunRecord, RunType } from '../engine/types.js';
@@ -24,11 +25,12 @@ export interface RunSettings {
 }
 
 /**
- * Validates a run request and stores it QUEUED with its steps PENDING and a RUN_QUEUED event.
+ * Validates a run request and stores it QUEUED with its steps PENDING, announces it on `runUpdated`
+ * and records RUN_QUEUED.
  * Everything is checked here, when the run is created, so a run that is queued can start.
  */
 export async function createRun(
-  deps: { store: SqlStore; eventLog: EventLog; workflows: WorkflowRegistry; settings: RunSettings },
+  deps: { store: SqlStore; eventLog: EventLog; pubsub: PubSub; workflows: WorkflowRegistry; settings: RunSettings },
   request: CreateRunRequest,
 ): Promise<RunRecord> {
   const goal = request.goal.trim();
@@ -64,6 +66,8 @@ export async function createRun(
       return { name: step.name, type: step.type, description: resolved.description };
     }),
   });
+  // Announced before anything else can be awaited, so no worker claim can be announced first.
+  deps.pubsub.publish('runUpdated', 'all', run);
   await deps.eventLog.append(run.id, {
     type: 'RUN_QUEUED',
     message: `Run queued: workflow ${plan.workflow.name} in project ${project.name}`,

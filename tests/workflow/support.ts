@@ -2,20 +2,23 @@
  * Shared pieces of the workflow tests: a project per test, running a run to its end through the
  * real `runEvents` subscription, small test workflows, and the Quarkus answers the fake models give.
  */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import {
   CreateProjectDocument,
   CreateRunDocument,
   EventsDocument,
   RunDocument,
   RunEventsDocument,
+  RunUpdatedDocument,
   type CreateRunMutationVariables,
   type EventFieldsFragment,
   type RunQuery,
+  type RunUpdatedSubscription,
 } from '../../src/client/generated/graphql.js';
 import type { WorkflowDefinition, WorkflowStepDefinition } from '../../src/engine/types.js';
-import { collect, type TestApp } from '../helpers/test-app.js';
+import { collect, waitFor, type TestApp } from '../helpers/test-app.js';
 
 export type RunOptionsInput = NonNullable<CreateRunMutationVariables['input']['options']>;
 export type FullRun = NonNullable<RunQuery['run']>;
@@ -52,6 +55,30 @@ export async function runToEnd(t: TestApp, projectId: string, options?: RunOptio
   const events = await streamToEnd(t, created.id);
   const run = await getRun(t, created.id);
   return { created, events, run };
+}
+
+/**
+ * Subscribes to `runUpdated` and gathers what arrives; resolves once the server has registered the
+ * subscription, so no update after this call is missed. `close()` ends it and waits for the end.
+ */
+export async function watchRunUpdates(t: TestApp, projectId: string | null) {
+  const pubsub = t.app.services.pubsub;
+  const before = pubsub.listenerCount('runUpdated', 'all');
+  const subscription = t.client.subscribe(RunUpdatedDocument, { projectId });
+  const received: Array<RunUpdatedSubscription['runUpdated']> = [];
+  const pump = (async () => {
+    for await (const { runUpdated } of subscription) received.push(runUpdated);
+  })();
+  await waitFor(() => pubsub.listenerCount('runUpdated', 'all') > before, { what: 'the runUpdated subscription' });
+  return {
+    received,
+    /** The statuses one run went through, in the order they arrived. */
+    statusesOf: (runId: string) => received.filter((u) => u.id === runId).map((u) => u.status),
+    async close() {
+      subscription.close();
+      await pump;
+    },
+  };
 }
 
 /** The run's events from the `events` query. */
@@ -157,4 +184,30 @@ export function tokensOf(text: string, linesPerToken = 3): string[] {
   const tokens: string[] = [];
   for (let i = 0; i < lines.length; i += linesPerToken) tokens.push(lines.slice(i, i + linesPerToken).join(''));
   return tokens;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A stand-in for Maven.
+
+const MVN_STUB = `#!/bin/sh
+echo "[INFO] Scanning for projects..."
+echo "[INFO] stub mvn called with: $*"
+if [ -f pom.xml ]; then echo "[INFO] pom.xml exists"; else echo "[ERROR] pom.xml is missing"; exit 1; fi
+echo "[WARNING] this is a stub, not Maven" >&2
+echo "[INFO] Tests run: 1, Failures: 0, Errors: 0, Skipped: 0"
+echo "[INFO] BUILD SUCCESS"
+exit 0
+`;
+
+/**
+ * Writes an executable `mvn` script into `<dir>/bin` and puts that folder first on PATH (of this test
+ * process, where the app runs). The caller restores PATH with `vi.unstubAllEnvs()`.
+ */
+export function installStubMvn(dir: string): string {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'mvn'), MVN_STUB);
+  chmodSync(join(bin, 'mvn'), 0o755);
+  vi.stubEnv('PATH', `${bin}:${process.env.PATH ?? ''}`);
+  return bin;
 }
