@@ -13,6 +13,7 @@ import { SqlStore } from './db/store.js';
 import { EventLog } from './engine/event-log.js';
 import { killAllProcessGroups } from './engine/processes.js';
 import { PubSub } from './engine/pubsub.js';
+import { recoverInterruptedRuns } from './engine/recovery.js';
 import type { Logger, RunnerDeps } from './engine/runner.js';
 import { stepExecutors } from './engine/steps/registry.js';
 import { Worker } from './engine/worker.js';
@@ -23,7 +24,10 @@ import { schema } from './schema/index.js';
 export interface App {
   /** Listens on the configured host and port (0 picks a free one); resolves with the base URL. */
   start(): Promise<string>;
-  /** Stops the worker (cancelling runs in progress), closes sockets and the database. */
+  /**
+   * Stops taking runs, lets running steps finish for up to SHUTDOWN_GRACE_SECONDS (runs cut off are
+   * continued by crash recovery at the next start), then closes sockets and the database.
+   */
   stop(): Promise<void>;
   /** Base URL once started, such as http://127.0.0.1:8000. */
   readonly url: string;
@@ -132,7 +136,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     concurrency: config.workerConcurrency,
     checkIntervalSeconds: config.workerCheckIntervalSeconds,
   });
-  const services: Services = { config, store, eventLog, pubsub, worker, workflows };
+  const services: Services = { config, store, eventLog, pubsub, worker, workflows, logger };
 
   const authPlugin: Plugin = {
     onRequest({ request, url, endResponse, fetchAPI }) {
@@ -241,12 +245,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       const address = httpServer.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       url = `http://${host}:${address.port}`;
+      // Before any run is taken: no run may stay RUNNING with no process working on it.
+      await recoverInterruptedRuns(runnerDeps);
       worker.start();
       return url;
     },
     stop() {
       stopping ??= (async () => {
-        await worker.stop();
+        await worker.stop(config.shutdownGraceSeconds * 1000);
         await wsHandle.dispose();
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));

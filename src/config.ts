@@ -37,6 +37,8 @@ export interface Config {
   streamCoalesceBytes: number;
   /** Grace between SIGTERM and SIGKILL when a command's process group is killed, in ms (5000). `KILL_GRACE_MS` */
   killGraceMs: number;
+  /** On SIGTERM, how long running steps may finish before they are cut off and left to crash recovery (10). `SHUTDOWN_GRACE_SECONDS` */
+  shutdownGraceSeconds: number;
   /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
   logLevel: 'info' | 'silent';
 }
@@ -71,6 +73,16 @@ function positiveNumber(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0) {
     throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected a number of seconds greater than 0.`);
+  }
+  return value;
+}
+
+function nonNegativeNumber(env: Env, name: string, fallback: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected a number of seconds, 0 or more.`);
   }
   return value;
 }
@@ -133,6 +145,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     streamCoalesceMs: integer(env, 'STREAM_COALESCE_MS', 100, 0, 60_000),
     streamCoalesceBytes: integer(env, 'STREAM_COALESCE_BYTES', 4096, 1, 1_048_576),
     killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
+    shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
     logLevel,
     ...overrides,
   };

@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import type { SqlStore } from './db/store.js';
 import type { EventLog } from './engine/event-log.js';
 import type { PubSub } from './engine/pubsub.js';
+import type { Logger } from './engine/runner.js';
 import type { Worker } from './engine/worker.js';
 import type { WorkflowRegistry } from './engine/workflows/registry.js';
 
@@ -13,6 +14,7 @@ export interface Services {
   pubsub: PubSub;
   worker: Worker;
   workflows: WorkflowRegistry;
+  logger: Logger;
 }
 
 export interface Context {

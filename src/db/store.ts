@@ -81,6 +81,7 @@ function toStepRun(e: StepRunEntity): StepRunRecord {
     startedAt: maybeDate(e.startedAt),
     finishedAt: maybeDate(e.finishedAt),
     error: e.error,
+    output: e.output,
   };
 }
 
@@ -176,7 +177,7 @@ export class SqlStore implements RunStore {
       const run = tx.create(RunSchema, { ...fields, status: 'QUEUED', error: null, createdAt: now, startedAt: null, finishedAt: null });
       await tx.flush();
       steps.forEach((step, index) =>
-        tx.create(StepRunSchema, { ...step, runId: run.id, index, status: 'PENDING', attempt: 0, startedAt: null, finishedAt: null, error: null }),
+        tx.create(StepRunSchema, { ...step, runId: run.id, index, status: 'PENDING', attempt: 0, startedAt: null, finishedAt: null, error: null, output: null }),
       );
       await tx.flush();
       return toRun(run);
@@ -201,8 +202,8 @@ export class SqlStore implements RunStore {
     return this.em().count(RunSchema, { status });
   }
 
-  async queuedRunIds(limit: number): Promise<number[]> {
-    const entities = await this.em().find(RunSchema, { status: 'QUEUED' }, { orderBy: { id: 'asc' }, limit, fields: ['id'] });
+  async runIdsWithStatus(status: RunStatus, limit: number): Promise<number[]> {
+    const entities = await this.em().find(RunSchema, { status }, { orderBy: { id: 'asc' }, limit, fields: ['id'] });
     return entities.map((e) => e.id);
   }
 
@@ -231,6 +232,7 @@ export class SqlStore implements RunStore {
     if (patch.attempt !== undefined) changes.attempt = patch.attempt;
     if (patch.error !== undefined) changes.error = patch.error;
     if (patch.description !== undefined) changes.description = patch.description;
+    if (patch.output !== undefined) changes.output = patch.output;
     if (patch.startedAt !== undefined) changes.startedAt = millis(patch.startedAt);
     if (patch.finishedAt !== undefined) changes.finishedAt = millis(patch.finishedAt);
     await this.em().nativeUpdate(StepRunSchema, { runId, index }, changes);
@@ -243,6 +245,12 @@ export class SqlStore implements RunStore {
     const entity = em.create(ArtifactSchema, { ...input, createdAt: Date.now() });
     await em.flush();
     return toArtifact(entity);
+  }
+
+  /** Forgets the artifact records of these steps of a run (their files stay where they are). */
+  async deleteArtifacts(runId: number, stepNames: string[]): Promise<void> {
+    if (stepNames.length === 0) return;
+    await this.em().nativeDelete(ArtifactSchema, { runId, stepName: { $in: stepNames } });
   }
 
   async listArtifacts(runId: number): Promise<ArtifactRecord[]> {

@@ -25,7 +25,7 @@ export class SubscriberTooSlowError extends Error {
 
 /**
  * A run's events with `seq > after`: first those already stored, then live ones, with no gap and no
- * duplicate, ending after the terminal event. It listens before it reads the backlog, so an event
+ * duplicate, ending after the terminal event (the latest one, for a run that was retried). It listens before it reads the backlog, so an event
  * stored during the replay arrives either in the backlog or live (or both, and is dropped once).
  * Closing it (`return()`, as a server does when the client unsubscribes or disconnects) ends it at
  * once, even while it waits for the next live event.
@@ -61,14 +61,19 @@ async function* runEvents(
 
   let lastSeq = after;
   try {
-    for (;;) {
-      const page = await deps.store.listEvents(runId, lastSeq, REPLAY_PAGE);
-      for (const event of page) {
+    // A terminal event in the stored log ends the stream only if it is the run's latest event: a
+    // retried run has terminal events in the middle of its log (retryRun records RUN_QUEUED before
+    // the run leaves its final status, so the latest event of a requeued run is never terminal).
+    let page = await deps.store.listEvents(runId, lastSeq, REPLAY_PAGE);
+    while (page.length > 0) {
+      const next = page.length === REPLAY_PAGE ? await deps.store.listEvents(runId, page[page.length - 1].seq, REPLAY_PAGE) : [];
+      for (const [i, event] of page.entries()) {
         lastSeq = event.seq;
         yield event;
-        if (TERMINAL_EVENT_TYPES.has(event.type)) return;
+        const latest = i === page.length - 1 && next.length === 0;
+        if (latest && TERMINAL_EVENT_TYPES.has(event.type)) return;
       }
-      if (page.length < REPLAY_PAGE) break;
+      page = next;
     }
     // Nothing left to replay. A run that has ended and whose terminal event is stored has nothing
     // more to say. One that has ended without it is either about to store it (status changes

@@ -98,3 +98,40 @@ async function groupMemberStates(pgid: number): Promise<string[] | undefined> {
   );
   return states;
 }
+
+/** Set in the environment of every command a step runs, so its processes can be found again after a crash. */
+export const RUN_ID_VARIABLE = 'AGENT_RUNNER_RUN_ID';
+
+/**
+ * Kills, with SIGKILL, every process group that holds a live process started for this run — found
+ * by `AGENT_RUNNER_RUN_ID` in its environment, which children inherit. For crash recovery: a server
+ * killed with SIGKILL leaves its detached commands running. Returns the groups killed. Linux only
+ * (reads /proc); elsewhere it finds nothing.
+ */
+export async function killLeftoverProcessGroups(runId: number): Promise<number[]> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return [];
+  }
+  const marker = `${RUN_ID_VARIABLE}=${runId}`;
+  const groups = new Set<number>();
+  await Promise.all(
+    entries
+      .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+      .map(async (entry) => {
+        const environ = await readFile(`/proc/${entry}/environ`, 'latin1').catch(() => undefined);
+        if (!environ?.split('\0').includes(marker)) return;
+        const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
+        if (stat === undefined) return;
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (fields[0] === 'Z') return;
+        const pgid = Number(fields[2]);
+        // Only groups of their own (detached commands); never this server's group.
+        if (pgid > 1 && pgid !== process.pid) groups.add(pgid);
+      }),
+  );
+  for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
+  return [...groups];
+}

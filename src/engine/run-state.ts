@@ -2,16 +2,22 @@ import type { RunStatus } from './types.js';
 
 /**
  * The run state machine, in one place. Status only moves along these edges; anything else is
- * refused. PAUSED and STOPPED edges belong to run control (pause, resume, stop), which is not built
- * yet: they are listed so the machine is whole, and nothing takes them today.
+ * refused. Who takes each edge:
+ * - QUEUED → RUNNING: the worker claims the run.           QUEUED → STOPPED: stopRun before it starts.
+ * - RUNNING → COMPLETED | FAILED: the runner, at the end.  RUNNING → STOPPED: stopRun (at once).
+ * - RUNNING → PAUSED: pauseRun, at the next step boundary.
+ * - RUNNING → QUEUED: crash recovery, for a run a previous server process left running.
+ * - PAUSED → QUEUED: resumeRun (the run waits for a free worker slot, then continues).
+ * - PAUSED → STOPPED: stopRun.
+ * - FAILED | STOPPED → QUEUED: retryRun, from a chosen step.
  */
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   QUEUED: ['RUNNING', 'STOPPED'],
-  RUNNING: ['COMPLETED', 'FAILED', 'PAUSED', 'STOPPED'],
-  PAUSED: ['RUNNING', 'STOPPED'],
-  STOPPED: [],
+  RUNNING: ['COMPLETED', 'FAILED', 'PAUSED', 'STOPPED', 'QUEUED'],
+  PAUSED: ['QUEUED', 'STOPPED'],
+  STOPPED: ['QUEUED'],
   COMPLETED: [],
-  FAILED: [],
+  FAILED: ['QUEUED'],
 };
 
 export function canTransition(from: RunStatus, to: RunStatus): boolean {

@@ -1,4 +1,5 @@
 import { mkdir, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventLog } from './event-log.js';
 import type { PubSub } from './pubsub.js';
 import { assertTransition } from './run-state.js';
@@ -6,6 +7,7 @@ import { resolveStep } from './run-plan.js';
 import type { RunPatch, RunStore } from './store.js';
 import {
   RunStoppedError,
+  ServerShutdownError,
   StepError,
   StepTimeoutError,
   coerceError,
@@ -16,8 +18,10 @@ import {
   type RunStatus,
   type StepContext,
   type StepExecutor,
+  type StepResult,
   type StepSettings,
   type StepType,
+  type WorkflowDefinition,
 } from './types.js';
 import { Workspace } from './workspace.js';
 import type { WorkflowRegistry } from './workflows/registry.js';
@@ -39,13 +43,16 @@ export interface RunnerDeps {
   logger: Logger;
 }
 
-/** Why a shutdown aborted a run that was in progress. */
-export class ServerShutdownError extends Error {
-  constructor() {
-    super('the server shut down while the step was running');
-    this.name = 'ServerShutdownError';
-  }
+/** What the worker tells a run while it executes. */
+export interface RunControl {
+  /** Aborted by a stop (reason RunStoppedError) or by a shutdown past its grace (ServerShutdownError). */
+  signal: AbortSignal;
+  /** Asked between steps: carry on, pause (pauseRun), or leave the run for recovery (shutdown). */
+  atStepBoundary(): 'continue' | 'pause' | 'shutdown';
 }
+
+/** A completed step's output kept in its record, for `{output:NAME}` after a pause or restart. */
+const MAX_STORED_OUTPUT_CHARS = 1024 * 1024;
 
 /**
  * Moves a run to a new status (only along the state machine's edges, only if no one moved it
@@ -62,32 +69,72 @@ export async function changeRunStatus(
   return updated;
 }
 
+/** Records an event; a failure to record is logged, never thrown into the run. */
+export function recordEvent(
+  deps: Pick<RunnerDeps, 'eventLog' | 'logger'>,
+  runId: number,
+  type: EventType,
+  message: string,
+  stepName?: string | null,
+  data?: Record<string, unknown>,
+): Promise<unknown> {
+  return deps.eventLog.append(runId, { type, message, stepName: stepName ?? null, data: data ?? null }).catch((error) => {
+    deps.logger.error(`run ${runId}: could not record ${type}`, error);
+  });
+}
+
+/**
+ * Ends a run as STOPPED: its unfinished steps are marked (the one cut off STOPPED, the rest SKIPPED),
+ * then RUN_STOPPED. Returns null if the run had already left `run.status`.
+ */
+export async function recordStopped(
+  deps: Pick<RunnerDeps, 'store' | 'pubsub' | 'eventLog' | 'logger'>,
+  run: Pick<RunRecord, 'id' | 'status'>,
+  message: string,
+): Promise<RunRecord | null> {
+  const stopped = await changeRunStatus(deps, run, { status: 'STOPPED', finishedAt: new Date() });
+  if (!stopped) return null;
+  const now = new Date();
+  for (const step of await deps.store.listStepRuns(run.id)) {
+    if (step.status === 'RUNNING') await deps.store.updateStepRun(run.id, step.index, { status: 'STOPPED', finishedAt: now, error: 'Stopped by request.' });
+    if (step.status === 'PENDING') await deps.store.updateStepRun(run.id, step.index, { status: 'SKIPPED' });
+  }
+  await recordEvent(deps, run.id, 'RUN_STOPPED', message);
+  deps.logger.info(`run ${run.id} stopped`);
+  return stopped;
+}
+
 function seconds(ms: number): string {
-  return `${Math.round(ms / 100) / 10}s`;
+  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 100) / 10}s`;
 }
 
 /** The setting a user raises when a step of this kind times out. */
 function timeoutAdvice(step: ResolvedStep): string {
-  if (step.timeoutSeconds !== undefined) return `Raise the step's timeoutSeconds in the workflow definition.`;
+  if (step.timeoutSeconds !== undefined) return "Raise the step's timeoutSeconds in the workflow definition.";
   return step.type === 'LLM_GENERATE'
-    ? `Raise the run's options.timeoutSeconds or OLLAMA_TIMEOUT_SECONDS, or use a smaller model.`
-    : `Raise SHELL_TIMEOUT_SECONDS or the step's timeoutSeconds.`;
+    ? "Raise the run's options.timeoutSeconds or OLLAMA_TIMEOUT_SECONDS, or use a smaller model."
+    : "Raise SHELL_TIMEOUT_SECONDS or the step's timeoutSeconds.";
 }
 
+function describeFailure(step: ResolvedStep, reason: Error): string {
+  return reason instanceof StepTimeoutError ? `Step "${step.name}" timed out after ${seconds(reason.timeoutMs)}. ${timeoutAdvice(step)}` : reason.message;
+}
+
+const label = (workflow: WorkflowDefinition, index: number): string => `step ${index + 1}/${workflow.steps.length} (${workflow.steps[index]?.name})`;
+
 /**
- * Executes one claimed (RUNNING) run: its workflow's steps in order, in the project's workspace,
- * recording every step in the event log and the step records. Never throws: whatever happens, the
- * run ends COMPLETED or FAILED with its reason recorded, or STOPPED if `signal` was aborted by a stop.
+ * Executes one claimed (RUNNING) run: the workflow's steps that have not completed yet, in order,
+ * in the project's workspace, recording every step in the event log and the step records. Never
+ * throws. The run ends COMPLETED or FAILED with its reason recorded; STOPPED when stopped; PAUSED at
+ * a step boundary when a pause was asked for; or stays RUNNING when a shutdown cut it off, for
+ * crash recovery to continue at the next start.
  */
-export async function executeRun(deps: RunnerDeps, claimed: RunRecord, signal: AbortSignal): Promise<void> {
-  const { store, eventLog, logger } = deps;
+export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: RunControl): Promise<void> {
+  const { store, logger } = deps;
   const runId = claimed.id;
   let run = claimed;
-
-  const emit = (type: EventType, message: string, stepName?: string | null, data?: Record<string, unknown>): Promise<unknown> =>
-    eventLog.append(runId, { type, message, stepName: stepName ?? null, data: data ?? null }).catch((error) => {
-      logger.error(`run ${runId}: could not record ${type}`, error);
-    });
+  const emit = (type: EventType, message: string, stepName?: string | null, data?: Record<string, unknown>) =>
+    recordEvent(deps, runId, type, message, stepName, data);
 
   const fail = async (message: string): Promise<void> => {
     const failed = await changeRunStatus(deps, run, { status: 'FAILED', error: message, finishedAt: new Date() });
@@ -116,75 +163,62 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, signal: A
     }
     const workspace = new Workspace(project.localPath);
 
-    await emit('WORKFLOW_STARTED', `Starting workflow ${workflow.name} v${workflow.version} (${workflow.steps.length} steps) in ${project.localPath}`, null, {
-      workflow: workflow.name,
-      version: workflow.version,
-      steps: workflow.steps.map((s) => s.name),
-      workspace: project.localPath,
-    });
-
-    const outputs = new Map<string, string>();
     const stepRuns = await store.listStepRuns(runId);
+    const outputs = new Map<string, string>();
+    for (const record of stepRuns) if (record.status === 'COMPLETED' && record.output !== null) outputs.set(record.name, record.output);
+    const completed = (index: number) => stepRuns.find((s) => s.index === index)?.status === 'COMPLETED';
+    let first = 0;
+    while (first < workflow.steps.length && completed(first)) first++;
+
+    await emit(
+      'WORKFLOW_STARTED',
+      first === 0
+        ? `Starting workflow ${workflow.name} v${workflow.version} (${workflow.steps.length} steps) in ${project.localPath}`
+        : `Continuing workflow ${workflow.name} v${workflow.version} from ${label(workflow, first)} in ${project.localPath}; earlier steps already completed`,
+      null,
+      { workflow: workflow.name, version: workflow.version, steps: workflow.steps.map((s) => s.name), workspace: project.localPath, fromStep: workflow.steps[first]?.name ?? null },
+    );
+
     const timeouts = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.shellTimeoutSeconds };
-
-    for (const [index, definition] of workflow.steps.entries()) {
-      const step = resolveStep(definition, run.models, timeouts);
-      const attempt = (stepRuns.find((s) => s.index === index)?.attempt ?? 0) + 1;
-      const position = `Step ${index + 1}/${workflow.steps.length}`;
-      await store.updateStepRun(runId, index, { status: 'RUNNING', attempt, startedAt: new Date(), finishedAt: null, error: null, description: step.description });
-      await emit('STEP_STARTED', `${position}: ${step.description}`, step.name, {
-        index,
-        type: step.type,
-        attempt,
-        ...(step.model ? { model: step.model } : {}),
-        timeoutSeconds: step.timeoutMs / 1000,
-      });
-
-      const started = Date.now();
-      const outcome = await runStep(deps, { runId, goal: run.goal, step, workspace, outputs, emit }, signal);
-      const elapsed = Date.now() - started;
-
-      if (outcome.ok) {
-        if (outcome.result.output !== undefined) outputs.set(step.name, outcome.result.output);
-        await store.updateStepRun(runId, index, { status: 'COMPLETED', finishedAt: new Date() });
-        const summary = outcome.result.summary ?? step.description;
-        await emit('STEP_COMPLETED', `${position} completed in ${seconds(elapsed)}: ${summary}`, step.name, {
-          index,
-          durationMs: elapsed,
-          ...outcome.result.data,
-        });
-        continue;
-      }
-
-      const reason = outcome.reason;
-      if (reason instanceof RunStoppedError || reason instanceof ServerShutdownError) {
-        // Run control (stop) and shutdown recovery build on this; today only shutdown aborts a run.
-        const message = `${step.description}: ${reason.message}. Create a new run to try again.`;
-        await store.updateStepRun(runId, index, { status: 'FAILED', finishedAt: new Date(), error: message });
-        await emit('STEP_FAILED', `${position} failed: ${message}`, step.name, { index, durationMs: elapsed, error: message });
-        await skipRemaining(store, runId, index + 1, workflow.steps.length);
-        await fail(`Step "${step.name}" was interrupted: ${reason.message}.`);
+    for (let index = first; index < workflow.steps.length; index++) {
+      if (control.signal.aborted) {
+        await endInterrupted(coerceError(control.signal.reason), `before ${label(workflow, index)}`);
         return;
       }
-      const message =
-        reason instanceof StepTimeoutError
-          ? `Step "${step.name}" timed out after ${seconds(reason.timeoutMs)}. ${timeoutAdvice(step)}`
-          : reason.message;
-      await store.updateStepRun(runId, index, { status: 'FAILED', finishedAt: new Date(), error: message });
-      await emit('STEP_FAILED', `${position} failed: ${message}`, step.name, {
-        index,
-        durationMs: elapsed,
-        error: message,
-        retryable: reason instanceof StepError ? reason.retryable : true,
-        ...(reason instanceof StepError ? reason.data : {}),
-      });
+      if (index > first) {
+        const decision = control.atStepBoundary();
+        if (decision === 'shutdown') {
+          logger.info(`run ${runId}: left for recovery at ${label(workflow, index)} (server shutting down)`);
+          return;
+        }
+        if (decision === 'pause') {
+          const paused = await changeRunStatus(deps, run, { status: 'PAUSED' });
+          if (paused) run = paused;
+          await emit('RUN_PAUSED', `Paused after ${label(workflow, index - 1)}. Resume to continue with ${label(workflow, index)}.`, null, {
+            nextStep: workflow.steps[index].name,
+          });
+          logger.info(`run ${runId} paused`);
+          return;
+        }
+      }
+      const step = resolveStep(workflow.steps[index], run.models, timeouts);
+      const previousAttempts = stepRuns.find((s) => s.index === index)?.attempt ?? 0;
+      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, outputs, previousAttempts }, control.signal);
+      if (outcome.ok) {
+        if (outcome.result.output !== undefined) outputs.set(step.name, outcome.result.output);
+        continue;
+      }
+      if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) {
+        await endInterrupted(outcome.reason, `during ${label(workflow, index)}`);
+        return;
+      }
       await skipRemaining(store, runId, index + 1, workflow.steps.length);
-      await fail(`Step "${step.name}" failed: ${message}`);
+      await fail(`Step "${step.name}" failed: ${outcome.message}`);
       return;
     }
 
-    const completed = await changeRunStatus(deps, run, { status: 'COMPLETED', finishedAt: new Date() });
-    if (completed) run = completed;
+    const done = await changeRunStatus(deps, run, { status: 'COMPLETED', finishedAt: new Date() });
+    if (done) run = done;
     await emit('WORKFLOW_COMPLETED', `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`, null, {
       workflow: workflow.name,
       durationMs: Date.now() - (run.startedAt?.getTime() ?? Date.now()),
@@ -198,6 +232,16 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, signal: A
     } catch (inner) {
       logger.error(`run ${runId}: could not record the failure`, inner);
     }
+  }
+
+  /** A stop ends the run STOPPED; a shutdown leaves it RUNNING for crash recovery. */
+  async function endInterrupted(reason: Error, where: string): Promise<void> {
+    if (reason instanceof ServerShutdownError) {
+      logger.info(`run ${runId}: cut off ${where} by the shutdown; it continues at the next start`);
+      return;
+    }
+    const stopped = await recordStopped(deps, run, `Run stopped by request ${where}.`);
+    if (stopped) run = stopped;
   }
 }
 
@@ -216,27 +260,115 @@ async function skipRemaining(store: RunStore, runId: number, from: number, count
   for (let index = from; index < count; index++) await store.updateStepRun(runId, index, { status: 'SKIPPED' });
 }
 
-type StepOutcome = { ok: true; result: Awaited<ReturnType<StepExecutor>> } | { ok: false; reason: Error };
+interface StepInput {
+  runId: number;
+  goal: string;
+  workflow: WorkflowDefinition;
+  index: number;
+  step: ResolvedStep;
+  workspace: Workspace;
+  outputs: ReadonlyMap<string, string>;
+  /** Attempts recorded before this execution (a recovered step keeps counting). */
+  previousAttempts: number;
+}
 
-/** Runs one step with its timeout and the run's signal; returns its result or why it failed. */
-async function runStep(
-  deps: RunnerDeps,
-  input: {
-    runId: number;
-    goal: string;
-    step: ResolvedStep;
-    workspace: Workspace;
-    outputs: ReadonlyMap<string, string>;
-    emit: (type: EventType, message: string, stepName?: string | null, data?: Record<string, unknown>) => Promise<unknown>;
-  },
-  runSignal: AbortSignal,
-): Promise<StepOutcome> {
+type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error; message: string };
+
+/**
+ * One step, tried up to its retry policy's attempts: records STEP_STARTED per attempt,
+ * STEP_RETRYING between attempts, and STEP_COMPLETED or STEP_FAILED at the end. A stop or shutdown
+ * is returned as it is, with nothing recorded, for the caller to end the run.
+ */
+async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
+  const { store } = deps;
+  const { runId, workflow, index, step } = input;
+  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data);
+  const position = `Step ${index + 1}/${workflow.steps.length}`;
+  const policy = step.retry ?? { maxAttempts: 1, backoffSeconds: 0, backoffFactor: 1 };
+  const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
+
+  for (let attempt = 1; ; attempt++) {
+    const ofMax = maxAttempts > 1 ? ` (attempt ${attempt} of ${maxAttempts})` : '';
+    await store.updateStepRun(runId, index, {
+      status: 'RUNNING',
+      attempt: input.previousAttempts + attempt,
+      startedAt: new Date(),
+      finishedAt: null,
+      error: null,
+      description: step.description,
+    });
+    await emit('STEP_STARTED', `${position}: ${step.description}${ofMax}`, {
+      index,
+      type: step.type,
+      attempt: input.previousAttempts + attempt,
+      maxAttempts,
+      ...(step.model ? { model: step.model } : {}),
+      timeoutSeconds: step.timeoutMs / 1000,
+    });
+
+    const started = Date.now();
+    const outcome = await runStep(deps, input, runSignal);
+    const elapsed = Date.now() - started;
+
+    if (outcome.ok) {
+      const output = outcome.result.output;
+      await store.updateStepRun(runId, index, {
+        status: 'COMPLETED',
+        finishedAt: new Date(),
+        output: output === undefined ? null : output.slice(-MAX_STORED_OUTPUT_CHARS),
+      });
+      await emit('STEP_COMPLETED', `${position} completed in ${seconds(elapsed)}: ${outcome.result.summary ?? step.description}`, {
+        index,
+        durationMs: elapsed,
+        attempt: input.previousAttempts + attempt,
+        ...outcome.result.data,
+      });
+      return outcome;
+    }
+    if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) return outcome;
+
+    const retryable = outcome.reason instanceof StepError ? outcome.reason.retryable : true;
+    if (retryable && attempt < maxAttempts) {
+      const waitSeconds = policy.backoffSeconds * policy.backoffFactor ** (attempt - 1);
+      await store.updateStepRun(runId, index, { error: outcome.message });
+      await emit('STEP_RETRYING', `${position}: attempt ${attempt} of ${maxAttempts} failed: ${outcome.message} Retrying in ${waitSeconds}s.`, {
+        index,
+        attempt,
+        maxAttempts,
+        error: outcome.message,
+        waitSeconds,
+      });
+      try {
+        await sleep(waitSeconds * 1000, undefined, { signal: runSignal });
+      } catch {
+        return { ok: false, reason: coerceError(runSignal.reason), message: coerceError(runSignal.reason).message };
+      }
+      continue;
+    }
+
+    const attempts = attempt > 1 ? ` after ${attempt} attempts` : '';
+    await store.updateStepRun(runId, index, { status: 'FAILED', finishedAt: new Date(), error: outcome.message });
+    await emit('STEP_FAILED', `${position} failed${attempts}: ${outcome.message}`, {
+      index,
+      durationMs: elapsed,
+      error: outcome.message,
+      attempts: attempt,
+      retryable,
+      ...(outcome.reason instanceof StepError ? outcome.reason.data : {}),
+    });
+    return outcome;
+  }
+}
+
+/** Runs one attempt of a step with its timeout and the run's signal; returns its result or why it failed. */
+async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
   const { step } = input;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new StepTimeoutError(step.timeoutMs)), step.timeoutMs);
   const onRunAbort = () => controller.abort(runSignal.reason);
   if (runSignal.aborted) onRunAbort();
   else runSignal.addEventListener('abort', onRunAbort, { once: true });
+  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, input.runId, type, message, step.name, data);
 
   const context: StepContext = {
     runId: input.runId,
@@ -246,12 +378,12 @@ async function runStep(
     outputs: input.outputs,
     settings: deps.settings,
     signal: controller.signal,
-    emit: (type, message, data) => void input.emit(type, message, step.name, data),
+    emit: (type, message, data) => void emit(type, message, data),
     recordArtifact: async (relativePath, kind) => {
       const absolute = await input.workspace.resolve(relativePath);
       const { size } = await stat(absolute);
       const artifact = await deps.store.createArtifact({ runId: input.runId, stepName: step.name, kind, path: relativePath, sizeBytes: size });
-      await input.emit('ARTIFACT_CREATED', `Created ${kind === 'COMMAND_OUTPUT' ? 'command output' : 'file'} ${relativePath} (${size} bytes)`, step.name, {
+      await emit('ARTIFACT_CREATED', `Created ${kind === 'COMMAND_OUTPUT' ? 'command output' : 'file'} ${relativePath} (${size} bytes)`, {
         artifactId: String(artifact.id),
         path: relativePath,
         kind,
@@ -261,15 +393,14 @@ async function runStep(
     },
   };
 
+  const failed = (reason: Error): StepOutcome => ({ ok: false, reason, message: describeFailure(step, reason) });
   try {
-    const executor = deps.executors[step.type];
-    const result = await executor(context);
+    const result = await deps.executors[step.type](context);
     // A step that ignored its signal still fails if it was cut off.
-    if (controller.signal.aborted) return { ok: false, reason: coerceError(controller.signal.reason) };
+    if (controller.signal.aborted) return failed(coerceError(controller.signal.reason));
     return { ok: true, result };
   } catch (error) {
-    const reason = controller.signal.aborted ? coerceError(controller.signal.reason) : coerceError(error);
-    return { ok: false, reason };
+    return failed(controller.signal.aborted ? coerceError(controller.signal.reason) : coerceError(error));
   } finally {
     clearTimeout(timer);
     runSignal.removeEventListener('abort', onRunAbort);

@@ -10,7 +10,7 @@ import type {
 } from './types.js';
 
 export type RunPatch = Partial<Pick<RunRecord, 'status' | 'error' | 'startedAt' | 'finishedAt'>>;
-export type StepRunPatch = Partial<Pick<StepRunRecord, 'status' | 'attempt' | 'startedAt' | 'finishedAt' | 'error' | 'description'>>;
+export type StepRunPatch = Partial<Pick<StepRunRecord, 'status' | 'attempt' | 'startedAt' | 'finishedAt' | 'error' | 'description' | 'output'>>;
 
 /** What the engine (runner and worker) needs from storage; the database layer implements it. */
 export interface RunStore extends EventStore {
@@ -18,8 +18,8 @@ export interface RunStore extends EventStore {
   getRun(id: number): Promise<RunRecord | null>;
   /** Moves the run from `from` to `patch.status` only if it is still in `from`; null if it was not. */
   transitionRun(id: number, from: RunStatus, patch: RunPatch & { status: RunStatus }): Promise<RunRecord | null>;
-  /** Ids of queued runs, oldest first. */
-  queuedRunIds(limit: number): Promise<number[]>;
+  /** Ids of the runs in a status, oldest first. */
+  runIdsWithStatus(status: RunStatus, limit: number): Promise<number[]>;
   countRuns(status: RunStatus): Promise<number>;
   listStepRuns(runId: number): Promise<StepRunRecord[]>;
   updateStepRun(runId: number, index: number, patch: StepRunPatch): Promise<void>;

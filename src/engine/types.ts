@@ -62,7 +62,7 @@ export type EventType = (typeof EVENT_TYPES)[number];
 /** Events after which a run produces nothing more; `runEvents` completes after one of them. */
 export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(['WORKFLOW_COMPLETED', 'WORKFLOW_FAILED', 'RUN_STOPPED']);
 
-/** Statuses a run never leaves. */
+/** Statuses in which a run has ended; only retryRun takes a FAILED or STOPPED run back to the queue. */
 export const FINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['COMPLETED', 'FAILED', 'STOPPED']);
 
 // ---------------------------------------------------------------------------------------------
@@ -102,6 +102,18 @@ export interface WorkflowStepDefinition {
   timeoutSeconds?: number;
   /** SHELL_COMMAND / MAVEN_COMMAND: a non-zero exit does not fail the step (or the run). */
   continueOnError?: boolean;
+  /** Attempts after a retryable failure (a timeout, a dropped connection, a non-zero exit). None by default. */
+  retry?: RetryPolicy;
+}
+
+/** How a step is tried again after a retryable failure. The engine owns retries: no library retries underneath. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included (1 = no retry). */
+  maxAttempts: number;
+  /** Wait before the second attempt, in seconds. */
+  backoffSeconds: number;
+  /** Each later wait is the previous one times this (1 = constant; 2 = doubling). */
+  backoffFactor: number;
 }
 
 export interface WorkflowDefinition {
@@ -159,6 +171,8 @@ export interface RunRecord {
 
 export interface StepRunRecord {
   runId: number;
+  /** The step's text output once it completed (capped), for later steps' `{output:NAME}` after a restart. */
+  output: string | null;
   index: number;
   name: string;
   type: StepType;
@@ -295,6 +309,14 @@ export class RunStoppedError extends Error {
   constructor() {
     super('the run was stopped');
     this.name = 'RunStoppedError';
+  }
+}
+
+/** Why a shutdown cut a step off; the run is left for crash recovery at the next start. */
+export class ServerShutdownError extends Error {
+  constructor() {
+    super('the server shut down while the step was running');
+    this.name = 'ServerShutdownError';
   }
 }
 

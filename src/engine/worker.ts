@@ -1,5 +1,5 @@
-import { changeRunStatus, executeRun, ServerShutdownError, type RunnerDeps } from './runner.js';
-import { coerceError } from './types.js';
+import { changeRunStatus, executeRun, type RunnerDeps } from './runner.js';
+import { RunStoppedError, ServerShutdownError, coerceError } from './types.js';
 
 export interface WorkerOptions {
   /** Picks up runs by itself, at once on `notify()` and on every poll (true). `DISABLE_WORKER` turns it off. */
@@ -19,18 +19,25 @@ export interface WorkerStatus {
   lastCheckAt: Date | null;
 }
 
+interface ActiveRun {
+  controller: AbortController;
+  pauseRequested: boolean;
+  done: Promise<void>;
+}
+
 /**
  * The in-process worker: claims queued runs (oldest first) with a conditional UPDATE so a run can
  * never be claimed twice, executes up to `concurrency` of them at once, and looks again whenever a
- * run is created (`notify`), a run finishes, or the poll interval passes.
+ * run is created or resumed (`notify`), a run finishes, or the poll interval passes. It also carries
+ * the run-control requests (pause, stop) to the runs it executes.
  */
 export class Worker {
-  private readonly active = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  private readonly active = new Map<number, ActiveRun>();
   private timer: NodeJS.Timeout | null = null;
   private lastCheckAt: Date | null = null;
   /** Claims are made one pass at a time, so two passes never count the same free slot. */
   private claiming: Promise<void> = Promise.resolve();
-  private stopping = false;
+  private shuttingDown = false;
 
   constructor(
     private readonly deps: RunnerDeps,
@@ -46,7 +53,7 @@ export class Worker {
 
   /** Something may be waiting: look now (a no-op when the worker is disabled). */
   notify(): void {
-    if (!this.options.enabled || this.stopping) return;
+    if (!this.options.enabled || this.shuttingDown) return;
     this.processQueue().catch((error) => this.deps.logger.error('worker: could not process the queue', error));
   }
 
@@ -60,21 +67,24 @@ export class Worker {
 
   private async claimFreeSlots(): Promise<void> {
     this.lastCheckAt = new Date();
-    if (this.stopping) return;
+    if (this.shuttingDown) return;
     const free = this.options.concurrency - this.active.size;
     if (free <= 0) return;
-    const ids = await this.deps.store.queuedRunIds(free);
+    const ids = await this.deps.store.runIdsWithStatus('QUEUED', free);
     for (const id of ids) {
       const run = await changeRunStatus(this.deps, { id, status: 'QUEUED' }, { status: 'RUNNING', startedAt: new Date() });
-      if (!run) continue; // another pass (or process) claimed it first
-      const controller = new AbortController();
-      const done = executeRun(this.deps, run, controller.signal)
+      if (!run) continue; // stopped meanwhile, or claimed by another pass or process
+      const entry: ActiveRun = { controller: new AbortController(), pauseRequested: false, done: Promise.resolve() };
+      entry.done = executeRun(this.deps, run, {
+        signal: entry.controller.signal,
+        atStepBoundary: () => (this.shuttingDown ? 'shutdown' : entry.pauseRequested ? 'pause' : 'continue'),
+      })
         .catch((error) => this.deps.logger.error(`run ${id}: ${coerceError(error).message}`, error))
         .finally(() => {
           this.active.delete(id);
           this.notify();
         });
-      this.active.set(id, { controller, done });
+      this.active.set(id, entry);
     }
   }
 
@@ -89,21 +99,49 @@ export class Worker {
     };
   }
 
-  activeRunIds(): number[] {
-    return [...this.active.keys()];
+  isActive(runId: number): boolean {
+    return this.active.has(runId);
+  }
+
+  isPauseRequested(runId: number): boolean {
+    return this.active.get(runId)?.pauseRequested ?? false;
+  }
+
+  /** Asks a run this worker executes to pause at its next step boundary; false if it executes no such run. */
+  requestPause(runId: number, pause = true): boolean {
+    const entry = this.active.get(runId);
+    if (!entry) return false;
+    entry.pauseRequested = pause;
+    return true;
   }
 
   /**
-   * Stops taking runs, aborts the ones in progress (their steps' commands and model streams are
-   * cancelled and each run ends FAILED, saying the server shut down) and waits for them to settle.
+   * Stops a run this worker executes, at once: its step's model stream is aborted and its commands'
+   * process groups killed. Resolves when the run has ended; false if this worker executes no such run.
    */
-  async stop(): Promise<void> {
-    this.stopping = true;
+  async requestStop(runId: number): Promise<boolean> {
+    const entry = this.active.get(runId);
+    if (!entry) return false;
+    entry.controller.abort(new RunStoppedError());
+    await entry.done;
+    return true;
+  }
+
+  /**
+   * Graceful shutdown: takes no more runs, lets running steps finish for up to `graceMs`, then cuts
+   * them off (their commands killed, their model streams closed). Runs cut off, or between two steps
+   * at that moment, stay RUNNING in the database and are continued by crash recovery at the next start.
+   */
+  async stop(graceMs = 0): Promise<void> {
+    this.shuttingDown = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.claiming;
     const running = [...this.active.values()];
+    const allDone = Promise.all(running.map((r) => r.done));
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([allDone, grace]);
     for (const { controller } of running) controller.abort(new ServerShutdownError());
-    await Promise.all(running.map((r) => r.done));
+    await allDone;
   }
 }

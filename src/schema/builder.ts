@@ -31,5 +31,5 @@ builder.scalarType('JSON', {
 });
 
 builder.queryType({ description: 'Reading projects, runs, their events and artifacts, workflows and the worker.' });
-builder.mutationType({ description: 'Creating projects and runs, and asking the worker to look at the queue.' });
+builder.mutationType({ description: 'Creating projects and runs, controlling runs (pause, resume, stop, retry), and asking the worker to look at the queue.' });
 builder.subscriptionType({ description: 'Live updates over WebSocket (graphql-ws) or Server-Sent Events, on /graphql.' });

@@ -6,6 +6,7 @@ import './step-model.js';
 import './event.js';
 import './artifact.js';
 import './workflow.js';
+import './retry-policy.js';
 import './worker.js';
 
 export const schema = builder.toSchema();

@@ -3,6 +3,7 @@ import type { PubSub } from '../engine/pubsub.js';
 import { RUN_STATUSES, RUN_TYPES, type RunRecord, type RunStatus } from '../engine/types.js';
 import { notFound } from '../errors.js';
 import { createRun } from '../services/runs.js';
+import { pauseRun, resumeRun, retryRun, stopRun } from '../services/run-control.js';
 import { boundedInt, parseId } from './args.js';
 import { ArtifactRef } from './artifact.js';
 import { builder } from './builder.js';
@@ -12,12 +13,13 @@ import { StepModelRef } from './step-model.js';
 import { StepRunRef } from './step-run.js';
 
 export const RunStatusEnum = builder.enumType('RunStatus', {
-  description: 'Where a run stands. Status only moves forward: QUEUED → RUNNING → COMPLETED | FAILED.',
+  description:
+    'Where a run stands: QUEUED → RUNNING → COMPLETED | FAILED; RUNNING → PAUSED → (QUEUED →) RUNNING with pauseRun/resumeRun; QUEUED | RUNNING | PAUSED → STOPPED with stopRun; FAILED | STOPPED → QUEUED with retryRun.',
   values: {
-    QUEUED: { description: 'Waiting for the worker.' },
+    QUEUED: { description: 'Waiting for a worker slot.' },
     RUNNING: { description: 'Its steps are executing.' },
-    PAUSED: { description: 'Waiting between steps until resumed (run control, not available yet).' },
-    STOPPED: { description: 'Stopped by a user (run control, not available yet).' },
+    PAUSED: { description: 'Waiting between two steps until resumed; holds no worker slot.' },
+    STOPPED: { description: 'Stopped by request; nothing of it runs any more.' },
     COMPLETED: { description: 'Every step completed.' },
     FAILED: { description: 'A step failed; see error.' },
   } satisfies Record<(typeof RUN_STATUSES)[number], { description: string }>,
@@ -78,6 +80,10 @@ RunRef.implement({
       resolve: (run, _args, { services }) => services.store.listArtifacts(run.id),
     }),
     error: t.exposeString('error', { nullable: true, description: 'Why the run failed, in words a user can act on.' }),
+    pauseRequested: t.boolean({
+      description: 'A pause was asked for and takes effect when the running step finishes.',
+      resolve: (run, _args, { services }) => run.status === 'RUNNING' && services.worker.isPauseRequested(run.id),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the run was created.' }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When the worker started it.' }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true, description: 'When it ended.' }),
@@ -173,6 +179,40 @@ builder.mutationFields((t) => ({
       services.worker.notify();
       return run;
     },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  pauseRun: t.field({
+    type: RunRef,
+    description:
+      'Pauses a RUNNING run at the next step boundary: the running step finishes, then the run waits in PAUSED (RUN_PAUSED) holding no worker slot; until then `pauseRequested` is true. CONFLICT for a run in another status.',
+    args: { id: t.arg.id({ required: true, description: 'The run.' }) },
+    resolve: (_root, args, { services }) => pauseRun(services, parseId(args.id, 'id')),
+  }),
+  resumeRun: t.field({
+    type: RunRef,
+    description:
+      'Resumes a PAUSED run (RUN_RESUMED): it continues with its next step as soon as a worker slot is free. On a RUNNING run with a pending pause, cancels the pause. CONFLICT for a run in another status.',
+    args: { id: t.arg.id({ required: true, description: 'The run.' }) },
+    resolve: (_root, args, { services }) => resumeRun(services, parseId(args.id, 'id')),
+  }),
+  stopRun: t.field({
+    type: RunRef,
+    description:
+      'Stops a QUEUED, RUNNING or PAUSED run at once: the running step’s model stream is closed and its commands killed (SIGTERM, then SIGKILL after KILL_GRACE_MS); later steps never start; the run ends STOPPED (RUN_STOPPED) before this returns. Stopping a STOPPED run is harmless; CONFLICT for a COMPLETED or FAILED one.',
+    args: { id: t.arg.id({ required: true, description: 'The run.' }) },
+    resolve: (_root, args, { services }) => stopRun(services, parseId(args.id, 'id')),
+  }),
+  retryRun: t.field({
+    type: RunRef,
+    description:
+      'Requeues a FAILED or STOPPED run from a step (default: the first step that did not complete). Earlier steps keep their events and files; the events continue the same seq numbering. CONFLICT for a run in another status; BAD_USER_INPUT for an unknown step or one after an unfinished step.',
+    args: {
+      id: t.arg.id({ required: true, description: 'The run.' }),
+      fromStep: t.arg.string({ description: 'The step name to go again from, such as coder.' }),
+    },
+    resolve: (_root, args, { services }) => retryRun(services, parseId(args.id, 'id'), args.fromStep ?? null),
   }),
 }));
 

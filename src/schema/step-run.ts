@@ -18,7 +18,7 @@ export const StepStatusEnum = builder.enumType('StepStatus', {
     RUNNING: { description: 'In progress.' },
     COMPLETED: { description: 'Finished successfully.' },
     FAILED: { description: 'Failed; see error.' },
-    SKIPPED: { description: 'Not run because an earlier step failed.' },
+    SKIPPED: { description: 'Not run because an earlier step failed or the run was stopped.' },
     STOPPED: { description: 'Cut off because the run was stopped.' },
   } satisfies Record<(typeof STEP_STATUSES)[number], { description: string }>,
 });

@@ -1,5 +1,6 @@
 import type { WorkflowDefinition, WorkflowStepDefinition } from '../engine/types.js';
 import { builder } from './builder.js';
+import { RetryPolicyRef } from './retry-policy.js';
 import { StepTypeEnum } from './step-run.js';
 
 export const WorkflowStepRef = builder.objectRef<WorkflowStepDefinition>('WorkflowStep');
@@ -18,6 +19,7 @@ WorkflowStepRef.implement({
     command: t.exposeString('command', { nullable: true, description: 'Command steps: the command line.' }),
     saveArtifact: t.exposeBoolean('saveArtifact', { description: 'Whether the output is recorded as an artifact.' }),
     timeoutSeconds: t.exposeInt('timeoutSeconds', { nullable: true, description: 'The step’s own timeout, if it sets one.' }),
+    retry: t.field({ type: RetryPolicyRef, nullable: true, description: 'How the step is retried after a failure; null: it is not.', resolve: (step) => step.retry ?? null }),
   }),
 });
 

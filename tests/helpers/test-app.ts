@@ -34,6 +34,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: App
     databasePath: join(dir, 'agent-runner.db'),
     ollamaBaseUrl: 'http://127.0.0.1:9',
     logLevel: 'silent',
+    shutdownGraceSeconds: 0,
     killGraceMs: 500,
     ...overrides,
   });

@@ -10,7 +10,10 @@ import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { createProject, createRun, getRun, testWorkflow, watchRunUpdates } from './support.js';
 
-/** The edges as the issue describes them: forward only, pause/stop for run control. */
+/**
+ * The edges: forward only, plus run control — pause and stop; resume (PAUSED → QUEUED: it waits for
+ * a worker slot); retryRun (FAILED | STOPPED → QUEUED); crash recovery (RUNNING → QUEUED).
+ */
 const ALLOWED: ReadonlyArray<[RunStatus, RunStatus]> = [
   ['QUEUED', 'RUNNING'],
   ['QUEUED', 'STOPPED'],
@@ -18,8 +21,11 @@ const ALLOWED: ReadonlyArray<[RunStatus, RunStatus]> = [
   ['RUNNING', 'FAILED'],
   ['RUNNING', 'PAUSED'],
   ['RUNNING', 'STOPPED'],
-  ['PAUSED', 'RUNNING'],
+  ['RUNNING', 'QUEUED'],
+  ['PAUSED', 'QUEUED'],
   ['PAUSED', 'STOPPED'],
+  ['FAILED', 'QUEUED'],
+  ['STOPPED', 'QUEUED'],
 ];
 const isAllowed = (from: RunStatus, to: RunStatus) => ALLOWED.some(([f, t]) => f === from && t === to);
 const ALL_PAIRS = RUN_STATUSES.flatMap((from) => RUN_STATUSES.map((to) => [from, to] as [RunStatus, RunStatus]));
@@ -51,10 +57,11 @@ describe('run state machine', () => {
     expect(error.message).toBe(`A ${from} run cannot become ${to}.`);
   });
 
-  it('covers all 36 pairs, and final statuses lead nowhere (not even to themselves)', () => {
+  it('covers all 36 pairs; an ended run only goes back to the queue (retryRun), a completed one nowhere', () => {
     expect(ALL_PAIRS).toHaveLength(36);
     expect(ALL_PAIRS.filter(([from, to]) => canTransition(from, to)).sort(byPair)).toEqual([...ALLOWED].sort(byPair));
-    for (const status of FINAL_RUN_STATUSES) expect(RUN_TRANSITIONS[status]).toEqual([]);
+    for (const status of FINAL_RUN_STATUSES) expect(RUN_TRANSITIONS[status].filter((to) => to !== 'QUEUED')).toEqual([]);
+    expect(RUN_TRANSITIONS.COMPLETED).toEqual([]);
     for (const status of RUN_STATUSES) expect(canTransition(status, status), status).toBe(false);
   });
 });

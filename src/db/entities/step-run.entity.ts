@@ -14,6 +14,7 @@ export interface StepRunEntity {
   startedAt: number | null;
   finishedAt: number | null;
   error: string | null;
+  output: string | null;
 }
 
 export const StepRunSchema = new EntitySchema<StepRunEntity>({
@@ -32,5 +33,6 @@ export const StepRunSchema = new EntitySchema<StepRunEntity>({
     startedAt: { type: 'integer', nullable: true },
     finishedAt: { type: 'integer', nullable: true },
     error: { type: 'text', nullable: true },
+    output: { type: 'text', nullable: true },
   },
 });

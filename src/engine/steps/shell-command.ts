@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import { Coalescer } from '../coalesce.js';
-import { killProcessGroup, trackProcessGroup } from '../processes.js';
+import { killProcessGroup, trackProcessGroup, RUN_ID_VARIABLE } from '../processes.js';
 import { StepError, type StepContext, type StepExecutor, type StepResult } from '../types.js';
 
 /** SHELL_COMMAND: runs `step.command` with `sh -c` in the workspace. */
@@ -11,7 +11,6 @@ export const shellCommand: StepExecutor = async (ctx) => {
   return runCommand(ctx, ctx.step.command);
 };
 
-type StreamName = 'stdout' | 'stderr';
 /** Lines of output quoted in the message of a failed command. */
 const FAILURE_TAIL_LINES = 20;
 /** Combined output kept for that quote. */
@@ -44,6 +43,8 @@ export async function runCommand(ctx: StepContext, command: string): Promise<Ste
     reject: false,
     buffer: false,
     stdin: 'ignore',
+    // Marks every process of the command (children inherit it) so crash recovery can find them.
+    env: { [RUN_ID_VARIABLE]: String(ctx.runId) },
   });
   const pid = subprocess.pid;
   let groupKilled: Promise<void> | undefined;

@@ -1,0 +1,144 @@
+import type { SqlStore } from '../db/store.js';
+import type { EventLog } from '../engine/event-log.js';
+import type { PubSub } from '../engine/pubsub.js';
+import { changeRunStatus, recordEvent, recordStopped, type Logger } from '../engine/runner.js';
+import type { RunRecord } from '../engine/types.js';
+import type { Worker } from '../engine/worker.js';
+import type { WorkflowRegistry } from '../engine/workflows/registry.js';
+import { badInput, conflict, notFound } from '../errors.js';
+
+export interface RunControlDeps {
+  store: SqlStore;
+  eventLog: EventLog;
+  pubsub: PubSub;
+  worker: Worker;
+  workflows: WorkflowRegistry;
+  logger: Logger;
+}
+
+/** A status change can lose a race (the worker claimed or finished the run meanwhile): try again on fresh state. */
+const MAX_RACES = 5;
+
+async function requireRun(deps: RunControlDeps, runId: number): Promise<RunRecord> {
+  const run = await deps.store.getRun(runId);
+  if (!run) throw notFound(`No run has id ${runId}. List runs with the "runs" query.`);
+  return run;
+}
+
+/**
+ * Pause takes effect at the next step boundary: the running step finishes, then the run waits in
+ * PAUSED (RUN_PAUSED) holding no worker slot. Until then the run stays RUNNING with
+ * `pauseRequested`. Pausing a paused run, or asking twice, is harmless.
+ */
+export async function pauseRun(deps: RunControlDeps, runId: number): Promise<RunRecord> {
+  const run = await requireRun(deps, runId);
+  if (run.status === 'PAUSED') return run;
+  if (run.status !== 'RUNNING' || !deps.worker.requestPause(runId)) {
+    throw conflict(`Run ${runId} is ${run.status}: only a RUNNING run can be paused.`);
+  }
+  return run;
+}
+
+/**
+ * Resume puts a PAUSED run back in the queue (RUN_RESUMED); it continues with its next step as soon
+ * as a worker slot is free. On a RUNNING run whose pause has not taken effect yet, it cancels the pause.
+ */
+export async function resumeRun(deps: RunControlDeps, runId: number): Promise<RunRecord> {
+  for (let race = 0; race < MAX_RACES; race++) {
+    const run = await requireRun(deps, runId);
+    if (run.status === 'RUNNING' && deps.worker.isPauseRequested(runId)) {
+      deps.worker.requestPause(runId, false);
+      await recordEvent(deps, runId, 'RUN_RESUMED', 'Pause cancelled: the run goes on without stopping.');
+      return run;
+    }
+    if (run.status !== 'PAUSED') throw conflict(`Run ${runId} is ${run.status}: only a PAUSED run can be resumed.`);
+    const queued = await changeRunStatus(deps, run, { status: 'QUEUED' });
+    if (!queued) continue;
+    await recordEvent(deps, runId, 'RUN_RESUMED', 'Resumed: the run continues with its next step as soon as a worker slot is free.');
+    deps.worker.notify();
+    return queued;
+  }
+  throw conflict(`Run ${runId} kept changing status; try again.`);
+}
+
+/**
+ * Stop takes effect at once: a queued or paused run never runs again; a running one has its model
+ * stream aborted and its commands' process groups killed (SIGTERM, then SIGKILL after the grace
+ * period), and ends STOPPED with RUN_STOPPED before this returns. Stopping a stopped run is harmless.
+ */
+export async function stopRun(deps: RunControlDeps, runId: number): Promise<RunRecord> {
+  for (let race = 0; race < MAX_RACES; race++) {
+    const run = await requireRun(deps, runId);
+    if (run.status === 'STOPPED') return run;
+    if (run.status === 'COMPLETED' || run.status === 'FAILED') {
+      throw conflict(`Run ${runId} is ${run.status}: it has already ended, there is nothing to stop.`);
+    }
+    if (run.status === 'RUNNING') {
+      if (await deps.worker.requestStop(runId)) return requireRun(deps, runId);
+      continue; // claimed but not registered yet, or just finished: look again
+    }
+    const where = run.status === 'QUEUED' ? 'before it started' : 'while paused';
+    const stopped = await recordStopped(deps, run, `Run stopped by request ${where}.`);
+    if (stopped) return stopped;
+  }
+  throw conflict(`Run ${runId} kept changing status; try again.`);
+}
+
+/**
+ * Requeues a FAILED or STOPPED run from a step (default: the first step that did not complete).
+ * The steps before it keep their events, records and files; that step and the later ones start
+ * afresh. The events continue the same `seq` numbering.
+ */
+export async function retryRun(deps: RunControlDeps, runId: number, fromStep: string | null): Promise<RunRecord> {
+  // One retry of a run at a time: its RUN_QUEUED is recorded before the status changes (see below).
+  const previous = retrying.get(runId) ?? Promise.resolve();
+  const attempt = previous.catch(() => undefined).then(() => requeueForRetry(deps, runId, fromStep));
+  retrying.set(runId, attempt);
+  try {
+    return await attempt;
+  } finally {
+    if (retrying.get(runId) === attempt) retrying.delete(runId);
+  }
+}
+
+const retrying = new Map<number, Promise<RunRecord>>();
+
+async function requeueForRetry(deps: RunControlDeps, runId: number, fromStep: string | null): Promise<RunRecord> {
+  const run = await requireRun(deps, runId);
+  if (run.status !== 'FAILED' && run.status !== 'STOPPED') {
+    throw conflict(`Run ${runId} is ${run.status}: only a FAILED or STOPPED run can be retried.`);
+  }
+  const steps = await deps.store.listStepRuns(runId);
+  const workflow = run.workflowName ? deps.workflows.get(run.workflowName) : undefined;
+  if (!workflow) throw conflict(`Run ${runId}'s workflow "${run.workflowName}" is no longer registered on this server; it cannot be retried.`);
+
+  let from: number;
+  if (fromStep === null) {
+    from = steps.find((s) => s.status !== 'COMPLETED')?.index ?? 0;
+  } else {
+    const found = steps.find((s) => s.name === fromStep);
+    if (!found) throw badInput(`Argument "fromStep": run ${runId} has no step "${fromStep}". Its steps: ${steps.map((s) => s.name).join(', ')}.`);
+    from = found.index;
+    const unfinished = steps.find((s) => s.index < from && s.status !== 'COMPLETED');
+    if (unfinished) {
+      throw badInput(`Argument "fromStep": step "${unfinished.name}" comes before "${fromStep}" and did not complete; retry from "${unfinished.name}" or earlier.`);
+    }
+  }
+
+  const again = steps.filter((s) => s.index >= from);
+  for (const step of again) {
+    await deps.store.updateStepRun(runId, step.index, { status: 'PENDING', attempt: 0, startedAt: null, finishedAt: null, error: null, output: null });
+  }
+  await deps.store.deleteArtifacts(runId, again.map((s) => s.name));
+  const first = steps[from];
+  // Recorded before the status changes: a subscriber replaying the log then never sees the old
+  // terminal event as the latest one of a run that is going again.
+  await recordEvent(deps, runId, 'RUN_QUEUED', `Retry queued: the run goes again from step ${from + 1}/${steps.length} (${first?.name}); earlier steps are kept.`, null, {
+    retry: true,
+    fromStep: first?.name ?? null,
+  });
+  const queued = await changeRunStatus(deps, run, { status: 'QUEUED', error: null, finishedAt: null });
+  if (!queued) throw conflict(`Run ${runId} changed status meanwhile; try again.`);
+  deps.worker.notify();
+  return queued;
+}
