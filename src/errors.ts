@@ -1,5 +1,5 @@
 /** The error codes clients rely on (`extensions.code` of a GraphQL error). */
-export type UserErrorCode = 'NOT_FOUND' | 'BAD_USER_INPUT' | 'CONFLICT' | 'UNAUTHENTICATED';
+export type UserErrorCode = 'NOT_FOUND' | 'BAD_USER_INPUT' | 'CONFLICT' | 'UNAUTHENTICATED' | 'SUBSCRIBER_TOO_SLOW';
 
 /**
  * An error meant for the user: its message says what was wrong and what to do. Every other error

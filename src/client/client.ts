@@ -78,7 +78,14 @@ export class AgentRunnerClient {
     const iterator = this.wsClient().iterate<TResult>({ query: print(document), variables: variables as Record<string, unknown> });
     const subscription: Subscription<TResult> = {
       async next() {
-        const step = await iterator.next();
+        let step;
+        try {
+          step = await iterator.next();
+        } catch (error) {
+          // graphql-ws rejects with the server's error array when it ends a subscription with errors.
+          if (Array.isArray(error)) throw new GraphQLRequestError(error);
+          throw error;
+        }
         if (step.done) return { done: true, value: undefined };
         if (step.value.errors?.length) throw new GraphQLRequestError(step.value.errors);
         return { done: false, value: step.value.data as TResult };

@@ -1,3 +1,4 @@
+import { UserError } from '../errors.js';
 import { closable } from './closable.js';
 import type { PubSub } from './pubsub.js';
 import type { RunStore } from './store.js';
@@ -16,9 +17,10 @@ const REPLAY_PAGE = 1000;
  */
 export const MAX_BUFFERED_EVENTS = 10_000;
 
-export class SubscriberTooSlowError extends Error {
+/** A user error (code SUBSCRIBER_TOO_SLOW): its message, which says where to resume, reaches the client. */
+export class SubscriberTooSlowError extends UserError {
   constructor(readonly lastSeq: number) {
-    super(`This subscriber fell more than ${MAX_BUFFERED_EVENTS} events behind and was disconnected; subscribe again with after: ${lastSeq} to continue.`);
+    super('SUBSCRIBER_TOO_SLOW', `This subscriber fell more than ${MAX_BUFFERED_EVENTS} events behind and was disconnected; subscribe again with after: ${lastSeq} to continue.`);
     this.name = 'SubscriberTooSlowError';
   }
 }

@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, realpath } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -104,17 +105,22 @@ export const RUN_ID_VARIABLE = 'AGENT_RUNNER_RUN_ID';
 
 /**
  * Kills, with SIGKILL, every process group that holds a live process started for this run — found
- * by `AGENT_RUNNER_RUN_ID` in its environment, which children inherit. For crash recovery: a server
- * killed with SIGKILL leaves its detached commands running. Returns the groups killed. Linux only
- * (reads /proc); elsewhere it finds nothing.
+ * by `AGENT_RUNNER_RUN_ID` in its environment, which children inherit, and by a working directory
+ * inside the run's workspace: run ids are only unique within one database, so another server on
+ * the machine (another database) may have a run with the same id. For crash recovery: a server
+ * killed with SIGKILL leaves its detached commands running. Resolves once they are gone (or shortly
+ * after the SIGKILL) with the groups killed. Linux only (reads /proc); elsewhere it finds nothing.
  */
-export async function killLeftoverProcessGroups(runId: number): Promise<number[]> {
+export async function killLeftoverProcessGroups(runId: number, workspace: string): Promise<number[]> {
   let entries: string[];
   try {
     entries = await readdir('/proc');
   } catch {
     return [];
   }
+  // /proc/<pid>/cwd is the real path; without the folder, no process can be working in it.
+  const root = await realpath(workspace).catch(() => undefined);
+  if (root === undefined) return [];
   const marker = `${RUN_ID_VARIABLE}=${runId}`;
   const groups = new Set<number>();
   await Promise.all(
@@ -123,6 +129,8 @@ export async function killLeftoverProcessGroups(runId: number): Promise<number[]
       .map(async (entry) => {
         const environ = await readFile(`/proc/${entry}/environ`, 'latin1').catch(() => undefined);
         if (!environ?.split('\0').includes(marker)) return;
+        const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => undefined);
+        if (cwd === undefined || !isInside(root, cwd)) return;
         const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
         if (stat === undefined) return;
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -133,5 +141,12 @@ export async function killLeftoverProcessGroups(runId: number): Promise<number[]
       }),
   );
   for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
+  // The run continues right after recovery: its step's new attempt must not overlap the old one.
+  await Promise.all([...groups].map((pgid) => waitUntilGone(pgid, AFTER_SIGKILL_MS)));
   return [...groups];
+}
+
+function isInside(root: string, target: string): boolean {
+  const relative = path.relative(root, target);
+  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
 }

@@ -11,7 +11,8 @@ import { changeRunStatus, recordEvent, type RunnerDeps } from './runner.js';
 export async function recoverInterruptedRuns(deps: Pick<RunnerDeps, 'store' | 'pubsub' | 'eventLog' | 'logger'>): Promise<number[]> {
   const recovered: number[] = [];
   for (const runId of await deps.store.runIdsWithStatus('RUNNING', 10_000)) {
-    const killed = await killLeftoverProcessGroups(runId);
+    const project = await deps.store.getRun(runId).then((run) => (run ? deps.store.getProject(run.projectId) : null));
+    const killed = project ? await killLeftoverProcessGroups(runId, project.localPath) : [];
     const steps = await deps.store.listStepRuns(runId);
     const interrupted = steps.filter((s) => s.status === 'RUNNING');
     for (const step of interrupted) await deps.store.updateStepRun(runId, step.index, { status: 'PENDING', finishedAt: null });
