@@ -331,7 +331,8 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
     if (retryable && attempt < maxAttempts) {
       const waitSeconds = policy.backoffSeconds * policy.backoffFactor ** (attempt - 1);
       await store.updateStepRun(runId, index, { error: outcome.message });
-      await emit('STEP_RETRYING', `${position}: attempt ${attempt} of ${maxAttempts} failed: ${outcome.message} Retrying in ${waitSeconds}s.`, {
+      // The wait comes first: the reason may end with quoted command output.
+      await emit('STEP_RETRYING', `${position}: attempt ${attempt} of ${maxAttempts} failed; retrying in ${waitSeconds}s. ${outcome.message}`, {
         index,
         attempt,
         maxAttempts,

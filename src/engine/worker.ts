@@ -21,7 +21,10 @@ export interface WorkerStatus {
 
 interface ActiveRun {
   controller: AbortController;
+  /** pauseRun asked for a pause that has not taken effect yet (resumeRun may still cancel it). */
   pauseRequested: boolean;
+  /** The runner has reached a step boundary and is pausing: too late to cancel. */
+  pausing: boolean;
   done: Promise<void>;
 }
 
@@ -74,14 +77,20 @@ export class Worker {
     for (const id of ids) {
       const run = await changeRunStatus(this.deps, { id, status: 'QUEUED' }, { status: 'RUNNING', startedAt: new Date() });
       if (!run) continue; // stopped meanwhile, or claimed by another pass or process
-      const entry: ActiveRun = { controller: new AbortController(), pauseRequested: false, done: Promise.resolve() };
+      const entry: ActiveRun = { controller: new AbortController(), pauseRequested: false, pausing: false, done: Promise.resolve() };
       entry.done = executeRun(this.deps, run, {
         signal: entry.controller.signal,
-        atStepBoundary: () => (this.shuttingDown ? 'shutdown' : entry.pauseRequested ? 'pause' : 'continue'),
+        atStepBoundary: () => {
+          if (this.shuttingDown) return 'shutdown';
+          if (!entry.pauseRequested) return 'continue';
+          entry.pausing = true;
+          return 'pause';
+        },
       })
         .catch((error) => this.deps.logger.error(`run ${id}: ${coerceError(error).message}`, error))
         .finally(() => {
-          this.active.delete(id);
+          // The run may have been claimed again (resumed, retried) by the time this one lets go.
+          if (this.active.get(id) === entry) this.active.delete(id);
           this.notify();
         });
       this.active.set(id, entry);
@@ -103,16 +112,26 @@ export class Worker {
     return this.active.has(runId);
   }
 
+  /** A pause was asked for this run and it has not paused yet. */
   isPauseRequested(runId: number): boolean {
-    return this.active.get(runId)?.pauseRequested ?? false;
+    const entry = this.active.get(runId);
+    return entry ? entry.pauseRequested || entry.pausing : false;
   }
 
-  /** Asks a run this worker executes to pause at its next step boundary; false if it executes no such run. */
+  /**
+   * Asks a run this worker executes to pause at its next step boundary, or (`pause` false) cancels
+   * that request. False if it executes no such run, or when cancelling a pause already under way.
+   */
   requestPause(runId: number, pause = true): boolean {
     const entry = this.active.get(runId);
-    if (!entry) return false;
+    if (!entry || (!pause && entry.pausing)) return false;
     entry.pauseRequested = pause;
     return true;
+  }
+
+  /** Resolves once this worker no longer executes the run (at once if it does not). */
+  whenReleased(runId: number): Promise<void> {
+    return this.active.get(runId)?.done ?? Promise.resolve();
   }
 
   /**

@@ -26,6 +26,18 @@ async function requireRun(deps: RunControlDeps, runId: number): Promise<RunRecor
 }
 
 /**
+ * A run that has just paused, failed or been stopped is still ending its execution for a moment
+ * (writing its last event, leaving its worker slot). Requeueing it before then would let the worker
+ * claim it while the old execution still holds its slot, and the old execution's last event could
+ * land after the new ones. Waits until the worker has let go of it; true if it had to wait.
+ */
+async function untilReleased(deps: RunControlDeps, runId: number): Promise<boolean> {
+  if (!deps.worker.isActive(runId)) return false;
+  await deps.worker.whenReleased(runId);
+  return true;
+}
+
+/**
  * Pause takes effect at the next step boundary: the running step finishes, then the run waits in
  * PAUSED (RUN_PAUSED) holding no worker slot. Until then the run stays RUNNING with
  * `pauseRequested`. Pausing a paused run, or asking twice, is harmless.
@@ -47,14 +59,25 @@ export async function resumeRun(deps: RunControlDeps, runId: number): Promise<Ru
   for (let race = 0; race < MAX_RACES; race++) {
     const run = await requireRun(deps, runId);
     if (run.status === 'RUNNING' && deps.worker.isPauseRequested(runId)) {
-      deps.worker.requestPause(runId, false);
-      await recordEvent(deps, runId, 'RUN_RESUMED', 'Pause cancelled: the run goes on without stopping.');
-      return run;
+      if (deps.worker.requestPause(runId, false)) {
+        await recordEvent(deps, runId, 'RUN_RESUMED', 'Pause cancelled: the run goes on without stopping.');
+        return run;
+      }
+      // Too late to cancel: the run is pausing now. Resume it once it has paused.
+      await untilReleased(deps, runId);
+      continue;
     }
     if (run.status !== 'PAUSED') throw conflict(`Run ${runId} is ${run.status}: only a PAUSED run can be resumed.`);
+    if (await untilReleased(deps, runId)) continue; // paused a moment ago: look again once its execution has ended
     const queued = await changeRunStatus(deps, run, { status: 'QUEUED' });
     if (!queued) continue;
-    await recordEvent(deps, runId, 'RUN_RESUMED', 'Resumed: the run continues with its next step as soon as a worker slot is free.');
+    // Name the step it goes on with, so the log reads as a story ("Resumed: … step 2/3 (coder) …").
+    const steps = await deps.store.listStepRuns(runId);
+    const next = steps.find((s) => s.status !== 'COMPLETED');
+    const nextLabel = next ? `step ${next.index + 1}/${steps.length} (${next.name})` : 'its next step';
+    await recordEvent(deps, runId, 'RUN_RESUMED', `Resumed: the run continues with ${nextLabel} as soon as a worker slot is free.`, null, {
+      nextStep: next?.name ?? null,
+    });
     deps.worker.notify();
     return queued;
   }
@@ -74,8 +97,13 @@ export async function stopRun(deps: RunControlDeps, runId: number): Promise<RunR
       throw conflict(`Run ${runId} is ${run.status}: it has already ended, there is nothing to stop.`);
     }
     if (run.status === 'RUNNING') {
-      if (await deps.worker.requestStop(runId)) return requireRun(deps, runId);
-      continue; // claimed but not registered yet, or just finished: look again
+      if (await deps.worker.requestStop(runId)) {
+        const ended = await requireRun(deps, runId);
+        // A pending pause took effect at the step boundary just before the stop arrived: the run
+        // waits PAUSED, and the next pass stops it there.
+        if (ended.status !== 'PAUSED') return ended;
+      }
+      continue; // claimed but not registered yet, just finished, or paused meanwhile: look again
     }
     const where = run.status === 'QUEUED' ? 'before it started' : 'while paused';
     const stopped = await recordStopped(deps, run, `Run stopped by request ${where}.`);
@@ -104,7 +132,9 @@ export async function retryRun(deps: RunControlDeps, runId: number, fromStep: st
 const retrying = new Map<number, Promise<RunRecord>>();
 
 async function requeueForRetry(deps: RunControlDeps, runId: number, fromStep: string | null): Promise<RunRecord> {
-  const run = await requireRun(deps, runId);
+  let run = await requireRun(deps, runId);
+  // Ended a moment ago: let its execution finish (its last event stored, its slot free) first.
+  if ((run.status === 'FAILED' || run.status === 'STOPPED') && (await untilReleased(deps, runId))) run = await requireRun(deps, runId);
   if (run.status !== 'FAILED' && run.status !== 'STOPPED') {
     throw conflict(`Run ${runId} is ${run.status}: only a FAILED or STOPPED run can be retried.`);
   }
