@@ -9,6 +9,8 @@ export default defineConfig({
   },
   test: {
     include: ['tests/**/*.test.ts'],
+    // The browser tests need Chromium and a console build: `npm run test:e2e` (vitest.e2e.config.ts).
+    exclude: ['tests/e2e/**', '**/node_modules/**'],
     // Tests start real servers, child processes and SQLite files: give them room on a 2-core machine.
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -19,6 +19,8 @@ import { stepExecutors } from './engine/steps/registry.js';
 import { Worker } from './engine/worker.js';
 import { WorkflowRegistry } from './engine/workflows/registry.js';
 import { UserError } from './errors.js';
+import { isArtifactPath, serveArtifactDownload } from './http/artifacts.js';
+import { serveConsole } from './http/console.js';
 import { schema } from './schema/index.js';
 
 export interface App {
@@ -178,12 +180,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       );
       return;
     }
-    if (path === '/' && req.method === 'GET') {
-      res.writeHead(302, { location: '/graphql' });
-      return res.end();
-    }
     if (path === '/graphql') return void yoga.requestListener(req, res);
-    sendJson(res, 404, { error: `Nothing at ${path}. The GraphQL API and GraphiQL are at /graphql; /health and /ready report status.` });
+    if (isArtifactPath(path)) return void serveArtifactDownload(req, res, services);
+    const notFound = () => sendJson(res, 404, { error: `Nothing at ${path}. The console is at /, the GraphQL API and GraphiQL at /graphql; /health and /ready report status.` });
+    if (req.method === 'GET' || req.method === 'HEAD') return void serveConsole(req, res, config.consoleDir, notFound);
+    notFound();
   });
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });

@@ -2,6 +2,7 @@
  * Configuration, read in one place. `loadConfig(env)` is the only reader of environment variables;
  * everything else is given a `Config`. Tests pass their own values instead of mutating `process.env`.
  */
+import { fileURLToPath } from 'node:url';
 
 export interface Config {
   /** Port the HTTP and WebSocket server listens on (8000, as the seed). `PORT`; 0 picks a free port. */
@@ -41,6 +42,8 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
   logLevel: 'info' | 'silent';
+  /** The built web console served at `/` (this repository's console/dist; `npm start` builds it). Tests override it. */
+  consoleDir: string;
 }
 
 export class ConfigError extends Error {
@@ -147,6 +150,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
     shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
     logLevel,
+    consoleDir: fileURLToPath(new URL('../console/dist', import.meta.url)),
     ...overrides,
   };
 }

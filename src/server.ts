@@ -4,6 +4,7 @@
  */
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { ensureConsoleBuilt } from './http/console.js';
 
 let config: Config;
 try {
@@ -21,9 +22,17 @@ const app = await buildApp(config).catch((error: unknown) => {
   process.exit(1);
 });
 
+// The console is a build of console/: (re)made here when missing or older than its sources.
+try {
+  await ensureConsoleBuilt({ outDir: config.consoleDir, log: (line) => console.log(`agent-runner: ${line}`) });
+} catch (error) {
+  console.error(`agent-runner: the web console could not be built (${(error as Error).message}); the API still works. Try npm run build:console.`);
+}
+
 try {
   const url = await app.start();
   console.log(`agent-runner listening on ${url}`);
+  console.log(`Console: ${url}/`);
   console.log(`GraphiQL: ${url}/graphql  (database ${config.databasePath}, Ollama ${config.ollamaBaseUrl}, worker ${config.disableWorker ? 'disabled' : 'enabled'})`);
 } catch (error) {
   const code = (error as NodeJS.ErrnoException).code;

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { Workspace } from '../engine/workspace.js';
 import { ARTIFACT_KINDS, type ArtifactRecord } from '../engine/types.js';
-import { boundedInt } from './args.js';
+import { boundedInt, parseId } from './args.js';
 import { builder } from './builder.js';
 
 export const ArtifactKindEnum = builder.enumType('ArtifactKind', {
@@ -53,3 +53,13 @@ ArtifactRef.implement({
     }),
   }),
 });
+
+builder.queryFields((t) => ({
+  artifact: t.field({
+    type: ArtifactRef,
+    nullable: true,
+    description: 'One artifact by id, or null if there is none with that id.',
+    args: { id: t.arg.id({ required: true, description: 'The artifact id.' }) },
+    resolve: (_root, args, { services }) => services.store.getArtifact(parseId(args.id, 'id')),
+  }),
+}));

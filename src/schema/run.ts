@@ -74,6 +74,10 @@ RunRef.implement({
       resolve: (run, args, { services }) =>
         services.store.listEvents(run.id, boundedInt(args.after, 'after', 0, 0, Number.MAX_SAFE_INTEGER), boundedInt(args.first, 'first', 1000, 1, 10_000)),
     }),
+    lastSeq: t.int({
+      description: 'The seq of the run’s latest event (0 before the first): runEvents(after: lastSeq) delivers only what comes next.',
+      resolve: async (run, _args, { services }) => (await services.store.lastEvent(run.id))?.seq ?? 0,
+    }),
     artifacts: t.field({
       type: [ArtifactRef],
       description: 'Files the run’s steps produced, oldest first.',

@@ -1,6 +1,7 @@
 import type { WorkflowDefinition, WorkflowStepDefinition } from '../engine/types.js';
 import { builder } from './builder.js';
 import { RetryPolicyRef } from './retry-policy.js';
+import { StepModelRef } from './step-model.js';
 import { StepTypeEnum } from './step-run.js';
 
 export const WorkflowStepRef = builder.objectRef<WorkflowStepDefinition>('WorkflowStep');
@@ -15,6 +16,18 @@ WorkflowStepRef.implement({
       resolve: (step) => step.description,
     }),
     model: t.exposeString('model', { nullable: true, description: 'LLM steps: the default model.' }),
+    modelInForce: t.field({
+      type: StepModelRef,
+      nullable: true,
+      description:
+        'LLM steps: the model a new run gets unless it chooses its own (options.models), and where it comes from: the server’s OLLAMA_<STEP>_MODEL when set (ENVIRONMENT), else `model` (WORKFLOW_DEFAULT). Null for other steps.',
+      resolve: (step, _args, { services }) => {
+        if (step.type !== 'LLM_GENERATE') return null;
+        const fromEnvironment = services.config.stepModels[step.name.toLowerCase()];
+        if (fromEnvironment) return { step: step.name, model: fromEnvironment, source: 'ENVIRONMENT' as const };
+        return step.model ? { step: step.name, model: step.model, source: 'WORKFLOW_DEFAULT' as const } : null;
+      },
+    }),
     outputFile: t.exposeString('outputFile', { nullable: true, description: 'The workspace file the step writes its output to.' }),
     command: t.exposeString('command', { nullable: true, description: 'Command steps: the command line.' }),
     saveArtifact: t.exposeBoolean('saveArtifact', { description: 'Whether the output is recorded as an artifact.' }),
@@ -32,6 +45,10 @@ WorkflowRef.implement({
     version: t.exposeString('version', { description: 'Version of the definition.' }),
     description: t.exposeString('description', { description: 'What the workflow does.' }),
     steps: t.field({ type: [WorkflowStepRef], description: 'The steps, in order.', resolve: (w) => [...w.steps] }),
+    defaultTimeoutSeconds: t.int({
+      description: 'The LLM step timeout a new run gets unless it sets options.timeoutSeconds: the server’s OLLAMA_TIMEOUT_SECONDS (300 unless set).',
+      resolve: (_workflow, _args, { services }) => Math.ceil(services.config.ollamaTimeoutSeconds),
+    }),
   }),
 });
 

@@ -1,0 +1,363 @@
+import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
+import {
+  ConsoleCreateProjectDocument,
+  ConsoleCreateRunDocument,
+  ConsoleProjectsDocument,
+  ConsoleWorkflowsDocument,
+  type ConsoleWorkflowFragment,
+  type CreateRunInput,
+} from '../../../src/client/generated/graphql';
+import { api, ApiError } from '../api';
+import { ErrorBox, Loading, PageTitle } from '../components/common';
+import { MODEL_SOURCE_LABEL, STEP_TYPE_LABEL } from '../format';
+import { useDocumentTitle, useQuery } from '../hooks';
+import { Link, navigate, useLocation } from '../router';
+
+const NEW_PROJECT = '__new__';
+const DEFAULT_WORKFLOW = 'quarkus-bootstrap-v1';
+
+type Models = Record<string, string>;
+
+function modelsInForce(workflow: ConsoleWorkflowFragment | undefined): Models {
+  const models: Models = {};
+  for (const step of workflow?.steps ?? []) if (step.modelInForce) models[step.name] = step.modelInForce.model;
+  return models;
+}
+
+function isAbsolutePath(value: string): boolean {
+  return value.startsWith('/') || /^[A-Za-z]:[\\/]/.test(value);
+}
+
+/** A sibling folder of the existing projects' folders, for a new project's name. */
+function suggestFolder(existing: string[], name: string): string {
+  const last = existing.at(-1);
+  const slug = name.trim().replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '');
+  if (!last || !slug) return '';
+  return `${last.replace(/[\\/][^\\/]*$/, '')}/${slug}`;
+}
+
+export function NewRunPage() {
+  useDocumentTitle('New run');
+  const { search } = useLocation();
+  const projects = useQuery(ConsoleProjectsDocument, {});
+  const workflows = useQuery(ConsoleWorkflowsDocument, {});
+  const ids = useId();
+
+  const [projectChoice, setProjectChoice] = useState<string>('');
+  const [projectName, setProjectName] = useState('');
+  const [projectPath, setProjectPath] = useState('');
+  const [pathEdited, setPathEdited] = useState(false);
+  const [goal, setGoal] = useState('');
+  const [runName, setRunName] = useState('');
+  const [workflowName, setWorkflowName] = useState(search.get('workflow') ?? '');
+  const [models, setModels] = useState<Models>({});
+  const [timeout, setTimeoutValue] = useState('');
+  const [submitting, setSubmitting] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+
+  const projectList = projects.data?.projects ?? [];
+  const workflowList = workflows.data?.workflows ?? [];
+  const workflow = useMemo(() => workflowList.find((w) => w.name === workflowName), [workflowList, workflowName]);
+  const defaults = useMemo(() => modelsInForce(workflow), [workflow]);
+
+  // First answers in: choose the project (from ?project=, else the newest, else a new one) and the workflow.
+  useEffect(() => {
+    if (!projects.data || projectChoice) return;
+    const wanted = search.get('project');
+    const list = projects.data.projects;
+    setProjectChoice(wanted && list.some((p) => p.id === wanted) ? wanted : (list.at(-1)?.id ?? NEW_PROJECT));
+  }, [projects.data, projectChoice, search]);
+  useEffect(() => {
+    if (!workflows.data || workflow) return;
+    const list = workflows.data.workflows;
+    setWorkflowName((list.find((w) => w.name === DEFAULT_WORKFLOW) ?? list[0])?.name ?? '');
+  }, [workflows.data, workflow]);
+  // A new workflow (not a reload of the same one) resets the models to its defaults.
+  const defaultsKey = JSON.stringify(defaults);
+  useEffect(() => setModels(JSON.parse(defaultsKey) as Models), [defaultsKey]);
+
+  const creatingProject = projectChoice === NEW_PROJECT;
+  const suggestedPath = suggestFolder(projectList.map((p) => p.localPath), projectName);
+  const effectivePath = pathEdited ? projectPath : projectPath || suggestedPath;
+
+  const validate = (): Record<string, string> => {
+    const errors: Record<string, string> = {};
+    if (creatingProject) {
+      if (!projectName.trim()) errors.projectName = 'Give the new project a name.';
+      if (!effectivePath.trim()) errors.projectPath = 'Give the folder where the run works, as an absolute path on the server, such as /home/me/projects/demo.';
+      else if (!isAbsolutePath(effectivePath.trim())) errors.projectPath = 'The folder must be an absolute path on the server, such as /home/me/projects/demo.';
+    }
+    if (!goal.trim()) errors.goal = 'Say what the run should achieve.';
+    if (!workflowName) errors.workflow = 'Choose a workflow.';
+    if (timeout.trim() && !/^\d+$/.test(timeout.trim())) errors.timeout = 'A whole number of seconds, or empty for the server’s default.';
+    for (const [step, model] of Object.entries(models)) if (!model.trim()) errors[`model-${step}`] = 'Give a model, or reset to the default.';
+    return errors;
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const errors = validate();
+    setFieldErrors(errors);
+    setError(null);
+    if (Object.keys(errors).length > 0) {
+      document.getElementById(`${ids}-${Object.keys(errors)[0]}`)?.focus();
+      return;
+    }
+    setSubmitting(true);
+    try {
+      let projectId = projectChoice;
+      if (creatingProject) {
+        const { createProject } = await api.request(ConsoleCreateProjectDocument, { name: projectName.trim(), localPath: effectivePath.trim() });
+        projectId = createProject.id;
+        await projects.refetch();
+        setProjectChoice(projectId);
+      }
+      // Only models that differ from the default in force are sent: the others keep their source.
+      const overrides = Object.entries(models)
+        .filter(([step, model]) => model.trim() !== defaults[step])
+        .map(([step, model]) => ({ step, model: model.trim() }));
+      const input: CreateRunInput = {
+        projectId,
+        goal: goal.trim(),
+        ...(runName.trim() ? { name: runName.trim() } : {}),
+        options: {
+          workflowName,
+          ...(overrides.length ? { models: overrides } : {}),
+          ...(timeout.trim() ? { timeoutSeconds: Number(timeout.trim()) } : {}),
+        },
+      };
+      const { createRun } = await api.request(ConsoleCreateRunDocument, { input });
+      navigate(`/runs/${createRun.id}`);
+    } catch (caught) {
+      setError(caught instanceof ApiError ? caught : new ApiError(String(caught)));
+    } finally {
+      setSubmitting(false);
+    }
+  };
+
+  const loadError = projects.error ?? workflows.error;
+  if (loadError && (!projects.data || !workflows.data)) {
+    return (
+      <>
+        <PageTitle>New run</PageTitle>
+        <ErrorBox error={loadError} title="Could not load projects and workflows" onRetry={() => void Promise.all([projects.refetch(), workflows.refetch()])} />
+      </>
+    );
+  }
+  if (!projects.data || !workflows.data) {
+    return (
+      <>
+        <PageTitle>New run</PageTitle>
+        <Loading what="projects and workflows" />
+      </>
+    );
+  }
+
+  const fieldError = (name: string) =>
+    fieldErrors[name] ? (
+      <span className="field-error" id={`${ids}-${name}-error`}>
+        {fieldErrors[name]}
+      </span>
+    ) : null;
+  const describedBy = (name: string, hint?: boolean) =>
+    [hint ? `${ids}-${name}-hint` : '', fieldErrors[name] ? `${ids}-${name}-error` : ''].filter(Boolean).join(' ') || undefined;
+
+  return (
+    <>
+      <PageTitle>New run</PageTitle>
+      <p className="lead">A run executes a workflow’s steps in a project’s folder: models write files there and commands run there. You watch it live on the next page.</p>
+      <form className="form card" onSubmit={submit} noValidate aria-busy={submitting}>
+        <fieldset>
+          <legend>Project</legend>
+          <div className="field">
+            <label className="label sr-only" htmlFor={`${ids}-project`}>
+              Project
+            </label>
+            <select id={`${ids}-project`} value={projectChoice} onChange={(e) => setProjectChoice(e.target.value)} name="project">
+              {projectList.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name} — {p.localPath}
+                </option>
+              ))}
+              <option value={NEW_PROJECT}>+ Create a new project…</option>
+            </select>
+          </div>
+          {creatingProject ? (
+            <div className="subfields">
+              {projectList.length === 0 ? <p className="hint">No projects yet: this run creates the first one.</p> : null}
+              <div className="field">
+                <label className="label" htmlFor={`${ids}-projectName`}>
+                  New project’s name
+                </label>
+                <input
+                  id={`${ids}-projectName`}
+                  name="projectName"
+                  value={projectName}
+                  onChange={(e) => setProjectName(e.target.value)}
+                  placeholder="greeting-service"
+                  aria-invalid={Boolean(fieldErrors.projectName)}
+                  aria-describedby={describedBy('projectName')}
+                  autoComplete="off"
+                />
+                {fieldError('projectName')}
+              </div>
+              <div className="field">
+                <label className="label" htmlFor={`${ids}-projectPath`}>
+                  Folder on the server (absolute path)
+                </label>
+                <input
+                  id={`${ids}-projectPath`}
+                  name="projectPath"
+                  value={effectivePath}
+                  onChange={(e) => {
+                    setProjectPath(e.target.value);
+                    setPathEdited(true);
+                  }}
+                  placeholder="/home/me/projects/greeting-service"
+                  aria-invalid={Boolean(fieldErrors.projectPath)}
+                  aria-describedby={describedBy('projectPath', true)}
+                  autoComplete="off"
+                  spellCheck={false}
+                />
+                <span className="hint" id={`${ids}-projectPath-hint`}>
+                  Where the run writes its files and runs its commands. A missing folder is created.
+                </span>
+                {fieldError('projectPath')}
+              </div>
+            </div>
+          ) : null}
+        </fieldset>
+
+        <fieldset>
+          <legend>What to do</legend>
+          <div className="field">
+            <label className="label" htmlFor={`${ids}-goal`}>
+              Goal
+            </label>
+            <textarea
+              id={`${ids}-goal`}
+              name="goal"
+              rows={3}
+              value={goal}
+              onChange={(e) => setGoal(e.target.value)}
+              placeholder="Generate a Quarkus GraphQL + OpenTelemetry project"
+              aria-invalid={Boolean(fieldErrors.goal)}
+              aria-describedby={describedBy('goal', true)}
+            />
+            <span className="hint" id={`${ids}-goal-hint`}>
+              Given to the workflow’s prompts.
+            </span>
+            {fieldError('goal')}
+          </div>
+          <div className="field">
+            <label className="label" htmlFor={`${ids}-runName`}>
+              Label <span className="muted">(optional)</span>
+            </label>
+            <input id={`${ids}-runName`} name="runName" value={runName} onChange={(e) => setRunName(e.target.value)} autoComplete="off" />
+          </div>
+          <div className="field">
+            <label className="label" htmlFor={`${ids}-workflow`}>
+              Workflow
+            </label>
+            <select id={`${ids}-workflow`} name="workflow" value={workflowName} onChange={(e) => setWorkflowName(e.target.value)} aria-describedby={`${ids}-workflow-hint`}>
+              {workflowList.map((w) => (
+                <option key={w.name} value={w.name}>
+                  {w.name} (v{w.version})
+                </option>
+              ))}
+            </select>
+            {workflow ? (
+              <span className="hint" id={`${ids}-workflow-hint`}>
+                {workflow.description} Steps: {workflow.steps.map((s) => `${s.name} (${STEP_TYPE_LABEL[s.type]})`).join(' → ')}.{' '}
+                <Link to="/workflows">Details</Link>
+              </span>
+            ) : null}
+            {fieldError('workflow')}
+          </div>
+        </fieldset>
+
+        {workflow && workflow.steps.some((s) => s.modelInForce) ? (
+          <fieldset>
+            <legend>Models</legend>
+            {workflow.steps
+              .filter((s) => s.modelInForce)
+              .map((step) => {
+                const inForce = step.modelInForce!;
+                const value = models[step.name] ?? '';
+                const changed = value.trim() !== inForce.model;
+                const name = `model-${step.name}`;
+                return (
+                  <div className="field" key={step.name}>
+                    <label className="label" htmlFor={`${ids}-${name}`}>
+                      Model for <code>{step.name}</code>
+                    </label>
+                    <span className="input-row">
+                      <input
+                        id={`${ids}-${name}`}
+                        name={name}
+                        value={value}
+                        onChange={(e) => setModels((m) => ({ ...m, [step.name]: e.target.value }))}
+                        aria-describedby={describedBy(name, true)}
+                        aria-invalid={Boolean(fieldErrors[name])}
+                        spellCheck={false}
+                        autoComplete="off"
+                      />
+                      {changed ? (
+                        <button type="button" className="button button-small" onClick={() => setModels((m) => ({ ...m, [step.name]: inForce.model }))}>
+                          Reset
+                        </button>
+                      ) : null}
+                    </span>
+                    <span className="hint" id={`${ids}-${name}-hint`} data-model-source={changed ? 'RUN_OPTIONS' : inForce.source}>
+                      {changed
+                        ? `Your choice for this run (default: ${inForce.model}, ${MODEL_SOURCE_LABEL[inForce.source]}).`
+                        : inForce.source === 'ENVIRONMENT'
+                          ? `From the server’s OLLAMA_${step.name.toUpperCase()}_MODEL (the workflow’s default is ${step.model}).`
+                          : `The workflow’s default. The model must be installed in Ollama (ollama pull ${inForce.model}).`}
+                    </span>
+                    {fieldError(name)}
+                  </div>
+                );
+              })}
+          </fieldset>
+        ) : null}
+
+        <fieldset>
+          <legend>Limits</legend>
+          <div className="field">
+            <label className="label" htmlFor={`${ids}-timeout`}>
+              LLM timeout in seconds <span className="muted">(optional)</span>
+            </label>
+            <input
+              id={`${ids}-timeout`}
+              name="timeout"
+              inputMode="numeric"
+              value={timeout}
+              onChange={(e) => setTimeoutValue(e.target.value)}
+              placeholder={workflow ? String(workflow.defaultTimeoutSeconds) : ''}
+              aria-invalid={Boolean(fieldErrors.timeout)}
+              aria-describedby={describedBy('timeout', true)}
+              className="input-short"
+            />
+            <span className="hint" id={`${ids}-timeout-hint`}>
+              How long each LLM step may take. Empty: the server’s default, {workflow?.defaultTimeoutSeconds ?? 300} s (OLLAMA_TIMEOUT_SECONDS). Large models loading for the first time can
+              need more.
+            </span>
+            {fieldError('timeout')}
+          </div>
+        </fieldset>
+
+        {error ? <ErrorBox error={error} title="The run was not created" /> : null}
+        <div className="form-actions">
+          <button type="submit" className="button button-primary" disabled={submitting}>
+            {submitting ? 'Starting…' : 'Start run'}
+          </button>
+          <Link to="/" className="button button-link">
+            Cancel
+          </Link>
+        </div>
+      </form>
+    </>
+  );
+}

@@ -1,0 +1,563 @@
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import {
+  ConsolePauseRunDocument,
+  ConsoleResumeRunDocument,
+  ConsoleRetryRunDocument,
+  ConsoleRunDocument,
+  ConsoleRunEventsDocument,
+  ConsoleRunUpdatedDocument,
+  ConsoleStopRunDocument,
+  type ConsoleArtifactFragment,
+  type ConsoleRunFragment,
+  type ConsoleRunQuery,
+  type RunStatus,
+} from '../../../src/client/generated/graphql';
+import { api, ApiError } from '../api';
+import { Empty, ErrorBox, Loading, PageTitle, StatusBadge, StepBadge } from '../components/common';
+import {
+  ARTIFACT_KIND_LABEL,
+  EVENT_LABEL,
+  formatBytes,
+  formatDateTime,
+  formatDuration,
+  formatOffset,
+  MODEL_SOURCE_LABEL,
+  plural,
+  STEP_TYPE_LABEL,
+} from '../format';
+import { useDocumentTitle, useNow, useQuery } from '../hooks';
+import { Link } from '../router';
+import { appendEvents, buildTimeline, deltaText, outputStream, type TimelineEvent, type TimelineItem } from '../timeline';
+import { runDuration } from './RunsPage';
+
+type FullRun = NonNullable<ConsoleRunQuery['run']>;
+
+const ENDED: RunStatus[] = ['COMPLETED', 'FAILED', 'STOPPED'];
+/** Events after which the run's steps, status or artifacts changed: reload the run. */
+const RELOAD_ON = new Set<TimelineEvent['type']>([
+  'WORKFLOW_STARTED',
+  'STEP_STARTED',
+  'STEP_COMPLETED',
+  'STEP_FAILED',
+  'STEP_RETRYING',
+  'ARTIFACT_CREATED',
+  'RUN_PAUSED',
+  'RUN_RESUMED',
+  'RUN_STOPPED',
+  'RUN_RECOVERED',
+  'RUN_QUEUED',
+  'WORKFLOW_COMPLETED',
+  'WORKFLOW_FAILED',
+]);
+
+export function artifactDownloadUrl(artifact: Pick<ConsoleArtifactFragment, 'id'>): string {
+  return `/artifacts/${artifact.id}/download${api.tokenQuery()}`;
+}
+
+/**
+ * The run's events, replayed then live through runEvents. After a lost connection it subscribes
+ * again from the last seq it holds, so nothing is missed or shown twice; `generation` restarts it
+ * (a retried run goes on producing events after its stream had ended).
+ */
+function useRunEvents(runId: string, generation: number, onEvent: (event: TimelineEvent) => void) {
+  const [events, setEvents] = useState<TimelineEvent[]>([]);
+  const [ended, setEnded] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const lastSeq = useRef(0);
+  const onEventRef = useRef(onEvent);
+  onEventRef.current = onEvent;
+
+  useEffect(() => {
+    setEnded(false);
+    setError(null);
+    let pending: TimelineEvent[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Deltas arrive every ~100 ms per stream: render them in small batches.
+    const flush = () => {
+      timer = undefined;
+      const batch = pending;
+      pending = [];
+      setEvents((current) => appendEvents(current, batch));
+    };
+    const stop = api.stream(ConsoleRunEventsDocument, () => ({ runId, after: lastSeq.current }), {
+      next: ({ runEvents }) => {
+        if (runEvents.seq <= lastSeq.current) return;
+        lastSeq.current = runEvents.seq;
+        pending.push(runEvents);
+        timer ??= setTimeout(flush, 30);
+        onEventRef.current(runEvents);
+      },
+      complete: () => {
+        if (timer) clearTimeout(timer);
+        flush();
+        setEnded(true);
+      },
+      error: (streamError) => setError(streamError),
+    });
+    return () => {
+      stop();
+      if (timer) clearTimeout(timer);
+      flush();
+    };
+  }, [runId, generation]);
+
+  return { events, ended, error };
+}
+
+function Controls({ run, onRun }: { run: FullRun; onRun: (run: ConsoleRunFragment) => void }) {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [confirmStop, setConfirmStop] = useState(false);
+  const firstUnfinished = run.steps.find((s) => s.status !== 'COMPLETED')?.name ?? run.steps[0]?.name ?? '';
+  const [fromStep, setFromStep] = useState(firstUnfinished);
+  useEffect(() => setFromStep(firstUnfinished), [firstUnfinished]);
+
+  const act = async (what: string, action: () => Promise<ConsoleRunFragment>) => {
+    setBusy(what);
+    setError(null);
+    try {
+      onRun(await action());
+      setConfirmStop(false);
+    } catch (caught) {
+      setError(caught instanceof ApiError ? caught : new ApiError(String(caught)));
+    } finally {
+      setBusy(null);
+    }
+  };
+  const pause = () => act('pause', async () => (await api.request(ConsolePauseRunDocument, { id: run.id })).pauseRun);
+  const resume = () => act('resume', async () => (await api.request(ConsoleResumeRunDocument, { id: run.id })).resumeRun);
+  const stop = () => act('stop', async () => (await api.request(ConsoleStopRunDocument, { id: run.id })).stopRun);
+  const retry = () => act('retry', async () => (await api.request(ConsoleRetryRunDocument, { id: run.id, fromStep: fromStep || null })).retryRun);
+
+  const { status, pauseRequested } = run;
+  const canPause = status === 'RUNNING' && !pauseRequested;
+  const canCancelPause = status === 'RUNNING' && pauseRequested;
+  const canResume = status === 'PAUSED';
+  const canStop = status === 'QUEUED' || status === 'RUNNING' || status === 'PAUSED';
+  const canRetry = status === 'FAILED' || status === 'STOPPED';
+  if (!canPause && !canCancelPause && !canResume && !canStop && !canRetry) return null;
+
+  return (
+    <div className="controls" role="group" aria-label="Run control">
+      {canPause ? (
+        <button type="button" className="button" onClick={pause} disabled={busy !== null} title="The running step finishes, then the run waits">
+          {busy === 'pause' ? 'Pausing…' : 'Pause'}
+        </button>
+      ) : null}
+      {canCancelPause ? (
+        <button type="button" className="button" onClick={resume} disabled={busy !== null}>
+          Cancel the pause
+        </button>
+      ) : null}
+      {canResume ? (
+        <button type="button" className="button button-primary" onClick={resume} disabled={busy !== null}>
+          {busy === 'resume' ? 'Resuming…' : 'Resume'}
+        </button>
+      ) : null}
+      {canStop && !confirmStop ? (
+        <button type="button" className="button button-danger" onClick={() => setConfirmStop(true)} disabled={busy !== null}>
+          Stop
+        </button>
+      ) : null}
+      {canStop && confirmStop ? (
+        <span className="confirm" role="group" aria-label="Confirm stop">
+          <span>Stop now? The running step is cut off.</span>
+          <button type="button" className="button button-danger" onClick={stop} disabled={busy !== null} autoFocus>
+            {busy === 'stop' ? 'Stopping…' : 'Stop the run'}
+          </button>
+          <button type="button" className="button" onClick={() => setConfirmStop(false)} disabled={busy !== null}>
+            Keep it running
+          </button>
+        </span>
+      ) : null}
+      {canRetry ? (
+        <span className="retry">
+          <label className="field-inline">
+            <span className="label">Retry from</span>
+            <select value={fromStep} onChange={(e) => setFromStep(e.target.value)}>
+              {run.steps.map((s) => (
+                <option key={s.name} value={s.name}>
+                  {s.index + 1}. {s.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="button" className="button button-primary" onClick={retry} disabled={busy !== null}>
+            {busy === 'retry' ? 'Retrying…' : 'Retry'}
+          </button>
+        </span>
+      ) : null}
+      {error ? <ErrorBox error={error} title="That did not work" /> : null}
+    </div>
+  );
+}
+
+function Steps({ run, now }: { run: FullRun; now: number }) {
+  return (
+    <ol className="steps" aria-label="Steps">
+      {run.steps.map((step) => {
+        let timing = '';
+        if (step.status === 'RUNNING' && step.startedAt) timing = `running for ${formatDuration(Math.max(0, now - Date.parse(step.startedAt)))}`;
+        else if (step.startedAt && step.finishedAt) timing = `took ${formatDuration(Date.parse(step.finishedAt) - Date.parse(step.startedAt))}`;
+        return (
+          <li key={step.index} className={`step step-item-${step.status.toLowerCase()}`} data-step={step.name} aria-current={step.status === 'RUNNING' ? 'step' : undefined}>
+            <div className="step-head">
+              <StepBadge status={step.status} />
+              <strong>
+                {step.index + 1}. {step.name}
+              </strong>
+              <span className="tag">{STEP_TYPE_LABEL[step.type]}</span>
+            </div>
+            <p className="step-description">{step.description}</p>
+            {timing || step.attempt > 1 ? (
+              <p className="step-meta">
+                {timing}
+                {step.attempt > 1 ? `${timing ? ' · ' : ''}attempt ${step.attempt} (retried)` : ''}
+              </p>
+            ) : null}
+            {step.error ? <p className="step-error">{step.error}</p> : null}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+function StreamBlock({ item, origin, streaming }: { item: Extract<TimelineItem, { kind: 'llm' | 'shell' }>; origin: string; streaming: boolean }) {
+  const pre = useRef<HTMLPreElement>(null);
+  const first = item.events[0]!;
+  const last = item.events.at(-1)!;
+  const characters = item.events.reduce((sum, e) => sum + deltaText(e).length, 0);
+  const stick = useRef(true);
+  useLayoutEffect(() => {
+    const element = pre.current;
+    if (element && stick.current) element.scrollTop = element.scrollHeight;
+  }, [item.events.length]);
+  return (
+    <li className={`tl-stream tl-stream-${item.kind}`}>
+      <div className="tl-row">
+        <span className="tl-time" title={formatDateTime(first.createdAt)}>
+          {formatOffset(first.createdAt, origin)}
+        </span>
+        <span className="tl-seq">
+          #{first.seq}
+          {last.seq !== first.seq ? `–${last.seq}` : ''}
+        </span>
+        <span className="tl-type">{item.kind === 'llm' ? 'Model output' : 'Command output'}</span>
+        <span className="tl-message muted">
+          {plural(characters, 'character')}
+          {streaming ? (item.kind === 'llm' ? ' · generating…' : ' · running…') : ''}
+        </span>
+      </div>
+      <pre
+        ref={pre}
+        className={item.kind === 'llm' ? 'llm-text' : 'shell-text'}
+        data-testid={item.kind === 'llm' ? 'llm-text' : 'shell-text'}
+        data-step={first.stepName ?? ''}
+        tabIndex={0}
+        aria-label={item.kind === 'llm' ? `Text generated by the model${first.stepName ? ` in step ${first.stepName}` : ''}` : 'Command output'}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          stick.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 24;
+        }}
+      >
+        {item.events.map((event) => (
+          <span key={event.seq} data-seq={event.seq} className={item.kind === 'shell' && outputStream(event) === 'stderr' ? 'stderr' : undefined}>
+            {deltaText(event)}
+          </span>
+        ))}
+        {streaming ? (
+          <span className="cursor" aria-hidden="true">
+            ▍
+          </span>
+        ) : null}
+      </pre>
+    </li>
+  );
+}
+
+function Timeline({ run, events, ended, error }: { run: FullRun; events: TimelineEvent[]; ended: boolean; error: ApiError | null }) {
+  const groups = useMemo(() => buildTimeline(events), [events]);
+  const scroller = useRef<HTMLDivElement>(null);
+  const [follow, setFollow] = useState(true);
+  const origin = run.createdAt;
+  const running = run.status === 'RUNNING';
+  const stepIndex = new Map(run.steps.map((s) => [s.name, s.index]));
+
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    if (element && follow) element.scrollTop = element.scrollHeight;
+  }, [events, follow]);
+
+  const lastGroup = groups.at(-1);
+  const lastItem = lastGroup?.items.at(-1);
+
+  return (
+    <section className="card timeline-card" aria-labelledby="timeline-title">
+      <div className="section-head">
+        <h2 id="timeline-title">Timeline</h2>
+        <span className="muted" data-testid="event-count">
+          {plural(events.length, 'event')} · times since the run was created
+          {ended ? ' · complete' : running ? ' · live' : ''}
+        </span>
+        <label className="checkbox">
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow new events
+        </label>
+      </div>
+      {error ? <ErrorBox error={error} title="The live timeline stopped" /> : null}
+      <div
+        className="timeline"
+        ref={scroller}
+        tabIndex={0}
+        aria-label="Run events"
+        onScroll={(e) => {
+          // Scrolled up (wheel, keys, scrollbar): stop following; back at the bottom: follow again.
+          const el = e.currentTarget;
+          setFollow(el.scrollTop + el.clientHeight >= el.scrollHeight - 32);
+        }}
+      >
+        {events.length === 0 ? (
+          <p className="muted timeline-empty">{ended ? 'This run has no events.' : 'Waiting for the first event…'}</p>
+        ) : null}
+        {groups.map((group) => {
+          const index = group.stepName !== null ? stepIndex.get(group.stepName) : undefined;
+          return (
+            <section key={group.key} className={`tl-group ${group.stepName ? 'tl-group-step' : 'tl-group-run'}`} data-group={group.stepName ?? 'run'}>
+              <h3 className="tl-group-title">{group.stepName ? `Step ${index !== undefined ? `${index + 1}: ` : ''}${group.stepName}` : 'Run'}</h3>
+              <ol className="tl-items">
+                {group.items.map((item) =>
+                  item.kind === 'event' ? (
+                    <li key={item.key} className={`tl-event tl-${item.event.type.toLowerCase()}`} data-seq={item.event.seq} data-type={item.event.type}>
+                      <div className="tl-row">
+                        <span className="tl-time" title={formatDateTime(item.event.createdAt)}>
+                          {formatOffset(item.event.createdAt, origin)}
+                        </span>
+                        <span className="tl-seq">#{item.event.seq}</span>
+                        <span className="tl-type">{EVENT_LABEL[item.event.type]}</span>
+                        <span className="tl-message">{item.event.message}</span>
+                      </div>
+                    </li>
+                  ) : (
+                    <StreamBlock key={item.key} item={item} origin={origin} streaming={running && item === lastItem} />
+                  ),
+                )}
+              </ol>
+            </section>
+          );
+        })}
+      </div>
+    </section>
+  );
+}
+
+function Artifacts({ run }: { run: FullRun }) {
+  const byStep = new Map<string, FullRun['artifacts']>();
+  for (const artifact of run.artifacts) {
+    const key = artifact.stepName ?? '';
+    byStep.set(key, [...(byStep.get(key) ?? []), artifact]);
+  }
+  return (
+    <section className="card run-files" aria-labelledby="artifacts-title">
+      <div className="section-head">
+        <h2 id="artifacts-title">Files</h2>
+        <span className="muted">{plural(run.artifacts.length, 'artifact')}</span>
+      </div>
+      {run.artifacts.length === 0 ? (
+        <p className="muted">{ENDED.includes(run.status) ? 'This run wrote no files.' : 'No files yet — the steps list them here as they write them.'}</p>
+      ) : null}
+      {[...byStep.entries()].map(([step, artifacts]) => (
+        <div key={step} className="artifact-group">
+          <h3>{step ? `Step ${step}` : 'Run'}</h3>
+          <ul className="artifacts">
+            {artifacts.map((artifact) => (
+              <li key={artifact.id} data-artifact={artifact.path}>
+                <Link to={`/runs/${run.id}/artifacts/${artifact.id}`} className="artifact-path" title={`View ${artifact.path}`}>
+                  {artifact.path}
+                </Link>
+                <span className="artifact-meta">
+                  {ARTIFACT_KIND_LABEL[artifact.kind]} · {formatBytes(artifact.sizeBytes)}
+                </span>
+                <a className="button button-small" href={artifactDownloadUrl(artifact)} download aria-label={`Download ${artifact.path}`}>
+                  Download
+                </a>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
+    </section>
+  );
+}
+
+export function RunPage({ runId }: { runId: string }) {
+  useDocumentTitle(`Run #${runId}`);
+  const query = useQuery(ConsoleRunDocument, { id: runId });
+  const run = query.data?.run ?? null;
+  const [generation, setGeneration] = useState(0);
+  const statusRef = useRef<RunStatus | null>(null);
+  const reloadTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+
+  const reload = () => {
+    if (reloadTimer.current) return;
+    reloadTimer.current = setTimeout(() => {
+      reloadTimer.current = undefined;
+      void query.refetch();
+    }, 150);
+  };
+  useEffect(() => () => clearTimeout(reloadTimer.current), []);
+
+  /** A newer state of the run (a mutation's answer or runUpdated): keep the artifacts we have. */
+  const applyRun = (fresh: ConsoleRunFragment) => {
+    query.setData((current) => (current?.run ? { run: { ...current.run, ...fresh } } : current));
+    reload();
+  };
+
+  // A run that leaves an ended status (retryRun) produces events again: follow them.
+  useEffect(() => {
+    const previous = statusRef.current;
+    statusRef.current = run?.status ?? null;
+    if (previous && run && ENDED.includes(previous) && !ENDED.includes(run.status)) setGeneration((g) => g + 1);
+  }, [run?.status]);
+
+  const { events, ended, error: streamError } = useRunEvents(runId, generation, (event) => {
+    if (RELOAD_ON.has(event.type)) reload();
+  });
+
+  useEffect(
+    () =>
+      api.stream(ConsoleRunUpdatedDocument, () => ({ projectId: null }), {
+        next: ({ runUpdated }) => {
+          if (runUpdated.id === runId) applyRun(runUpdated);
+        },
+      }),
+    // applyRun uses only stable setters: one subscription per run.
+    [runId],
+  );
+
+  const now = useNow(1000, run?.status === 'RUNNING' || run?.status === 'QUEUED');
+
+  if (query.error && !query.data) {
+    return (
+      <>
+        <PageTitle>Run #{runId}</PageTitle>
+        <ErrorBox error={query.error} title="Could not load this run" onRetry={query.refetch} />
+      </>
+    );
+  }
+  if (!query.data) {
+    return (
+      <>
+        <PageTitle>Run #{runId}</PageTitle>
+        <Loading what="the run" />
+      </>
+    );
+  }
+  if (!run) {
+    return (
+      <>
+        <PageTitle>Run #{runId}</PageTitle>
+        <Empty title={`There is no run #${runId}.`}>
+          <Link to="/" className="button">
+            See all runs
+          </Link>
+        </Empty>
+      </>
+    );
+  }
+
+  return (
+    <>
+      <nav className="breadcrumbs" aria-label="Breadcrumbs">
+        <Link to="/">Runs</Link> / <span aria-current="page">#{run.id}</span>
+      </nav>
+      <PageTitle actions={<StatusBadge status={run.status} pauseRequested={run.pauseRequested} />}>
+        Run #{run.id}
+        {run.name ? ` · ${run.name}` : ''}
+      </PageTitle>
+      <p className="goal">{run.goal}</p>
+
+      <Controls run={run} onRun={applyRun} />
+
+      {run.status === 'FAILED' && run.error ? (
+        <div className="alert alert-error" role="alert" data-testid="run-error">
+          <strong>This run failed</strong>
+          <p className="pre-line">{run.error}</p>
+        </div>
+      ) : null}
+      {run.status === 'STOPPED' ? (
+        <div className="alert alert-neutral" role="status">
+          <strong>This run was stopped.</strong> Nothing of it runs any more; retry it to go on from a step.
+        </div>
+      ) : null}
+      {run.status === 'PAUSED' ? (
+        <div className="alert alert-warning" role="status">
+          <strong>Paused between two steps.</strong> Resume to go on with the next step.
+        </div>
+      ) : null}
+      {run.status === 'QUEUED' ? (
+        <div className="alert alert-neutral" role="status">
+          <strong>Waiting for a worker slot.</strong> It starts as soon as one is free.
+        </div>
+      ) : null}
+
+      <dl className="facts">
+        <div>
+          <dt>Project</dt>
+          <dd>
+            <Link to={`/?project=${run.project.id}`}>{run.project.name}</Link> <span className="muted path">{run.project.localPath}</span>
+          </dd>
+        </div>
+        <div>
+          <dt>Workflow</dt>
+          <dd>{run.workflowName ?? '—'}</dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd>{formatDateTime(run.createdAt)}</dd>
+        </div>
+        <div>
+          <dt>Started</dt>
+          <dd>{formatDateTime(run.startedAt)}</dd>
+        </div>
+        <div>
+          <dt>Finished</dt>
+          <dd>{formatDateTime(run.finishedAt)}</dd>
+        </div>
+        <div>
+          <dt>Duration</dt>
+          <dd>{runDuration(run, now)}</dd>
+        </div>
+        <div>
+          <dt>Models</dt>
+          <dd>
+            {run.models.length === 0
+              ? 'none'
+              : run.models.map((m) => (
+                  <span key={m.step} className="model">
+                    {m.step}: <code>{m.model}</code> <span className="muted">({MODEL_SOURCE_LABEL[m.source]})</span>
+                  </span>
+                ))}
+          </dd>
+        </div>
+        <div>
+          <dt>LLM timeout</dt>
+          <dd>{run.timeoutSeconds ? `${run.timeoutSeconds} s` : '—'}</dd>
+        </div>
+      </dl>
+
+      <div className="run-layout">
+        <section className="card run-steps" aria-labelledby="steps-title">
+          <div className="section-head">
+            <h2 id="steps-title">Steps</h2>
+            <span className="muted">
+              {run.steps.filter((s) => s.status === 'COMPLETED').length} of {run.steps.length} done
+            </span>
+          </div>
+          <Steps run={run} now={now} />
+        </section>
+        <Timeline run={run} events={events} ended={ended} error={streamError} />
+        <Artifacts run={run} />
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,67 @@
+/**
+ * A run's events arranged for the timeline: consecutive events of one step form a group (events of
+ * no step, such as RUN_QUEUED, form "run" groups), and inside a group consecutive streamed text
+ * (LLM_TOKEN, SHELL_OUTPUT) forms one block that grows as the deltas arrive.
+ */
+import type { ConsoleEventFragment } from '../../src/client/generated/graphql';
+
+export type TimelineEvent = ConsoleEventFragment;
+
+export type TimelineItem =
+  | { kind: 'event'; key: string; event: TimelineEvent }
+  | { kind: 'llm'; key: string; events: TimelineEvent[] }
+  | { kind: 'shell'; key: string; events: TimelineEvent[] };
+
+export interface TimelineGroup {
+  key: string;
+  stepName: string | null;
+  items: TimelineItem[];
+}
+
+const STREAMED: Partial<Record<TimelineEvent['type'], 'llm' | 'shell'>> = { LLM_TOKEN: 'llm', SHELL_OUTPUT: 'shell' };
+
+export function buildTimeline(events: readonly TimelineEvent[]): TimelineGroup[] {
+  const groups: TimelineGroup[] = [];
+  for (const event of events) {
+    let group = groups.at(-1);
+    if (!group || group.stepName !== event.stepName) {
+      group = { key: `g${event.seq}`, stepName: event.stepName ?? null, items: [] };
+      groups.push(group);
+    }
+    const streamKind = STREAMED[event.type];
+    const last = group.items.at(-1);
+    if (streamKind) {
+      if (last && last.kind === streamKind) last.events.push(event);
+      else group.items.push({ kind: streamKind, key: `s${event.seq}`, events: [event] });
+    } else {
+      group.items.push({ kind: 'event', key: `e${event.seq}`, event });
+    }
+  }
+  return groups;
+}
+
+/** The text delta of a streamed event (`data.text`). */
+export function deltaText(event: TimelineEvent): string {
+  const data = event.data as { text?: unknown } | null;
+  return typeof data?.text === 'string' ? data.text : '';
+}
+
+/** `data.stream` of a SHELL_OUTPUT event: stdout or stderr. */
+export function outputStream(event: TimelineEvent): 'stdout' | 'stderr' {
+  const data = event.data as { stream?: unknown } | null;
+  return data?.stream === 'stderr' ? 'stderr' : 'stdout';
+}
+
+/** Adds events in seq order, dropping any already held (a replay after a reconnect). */
+export function appendEvents(current: readonly TimelineEvent[], incoming: readonly TimelineEvent[]): TimelineEvent[] {
+  let last = current.at(-1)?.seq ?? 0;
+  const added: TimelineEvent[] = [];
+  for (const event of incoming) {
+    if (event.seq <= last) continue;
+    added.push(event);
+    last = event.seq;
+  }
+  return added.length ? [...current, ...added] : (current as TimelineEvent[]);
+}
+
+export const TERMINAL_EVENTS = new Set<TimelineEvent['type']>(['WORKFLOW_COMPLETED', 'WORKFLOW_FAILED', 'RUN_STOPPED']);
