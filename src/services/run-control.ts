@@ -1,20 +1,9 @@
-import type { SqlStore } from '../db/store.js';
-import type { EventLog } from '../engine/event-log.js';
-import type { PubSub } from '../engine/pubsub.js';
-import { changeRunStatus, recordEvent, recordStopped, type Logger } from '../engine/runner.js';
+import type { Services } from '../context.js';
+import { changeRunStatus, recordEvent, recordStopped } from '../engine/runner.js';
 import type { RunRecord } from '../engine/types.js';
-import type { Worker } from '../engine/worker.js';
-import type { WorkflowRegistry } from '../engine/workflows/registry.js';
 import { badInput, conflict, notFound } from '../errors.js';
 
-export interface RunControlDeps {
-  store: SqlStore;
-  eventLog: EventLog;
-  pubsub: PubSub;
-  worker: Worker;
-  workflows: WorkflowRegistry;
-  logger: Logger;
-}
+export type RunControlDeps = Pick<Services, 'store' | 'eventLog' | 'pubsub' | 'worker' | 'workflows' | 'logger'>;
 
 /** A status change can lose a race (the worker claimed or finished the run meanwhile): try again on fresh state. */
 const MAX_RACES = 5;
