@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type Plugin } from 'graphql-yoga';
@@ -160,7 +159,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     graphqlEndpoint: '/graphql',
     context: () => ({ services }),
     graphiql: { title: 'agent-runner', subscriptionsProtocol: 'WS' },
-    renderGraphiQL,
+    // Loaded on the first visit: the page inlines GraphiQL's assets (it works offline), some 80 MB in memory.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     landingPage: false,
     maskedErrors: { maskError: maskError(logger) },
     plugins: [authPlugin],
