@@ -2,9 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
 import type { Context, Services } from './context.js';
 import { initORM } from './db/orm.js';
@@ -20,6 +18,7 @@ import { WorkflowRegistry } from './engine/workflows/registry.js';
 import { UserError } from './errors.js';
 import { isArtifactPath, serveArtifactDownload } from './http/artifacts.js';
 import { serveConsole } from './http/console.js';
+import { attachGraphQLWebSocket } from './http/websocket.js';
 import { schema } from './schema/index.js';
 
 export interface App {
@@ -187,44 +186,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     notFound();
   });
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
-  const wsHandle = useServer(
-    {
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onConnect: (ctx) => {
-        // Returning false closes the socket with 4403 Forbidden.
-        if (config.apiToken && !tokenMatches(config.apiToken, ctx.connectionParams?.authorization)) return false;
-        return true;
-      },
-      onSubscribe: async (ctx, _id, payload) => {
-        const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-        });
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
-        }
-        const errors = validate(envelopedSchema, document);
-        if (errors.length > 0) return errors;
-        return {
-          schema: envelopedSchema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-      },
-    },
-    wsServer,
-  );
+  const webSocket = attachGraphQLWebSocket({
+    httpServer,
+    yoga,
+    // Refusing closes the socket with 4403 Forbidden.
+    authorize: (connectionParams) => !config.apiToken || tokenMatches(config.apiToken, connectionParams?.authorization),
+    maskError: maskError(logger),
+  });
 
   let url = '';
   let stopping: Promise<void> | null = null;
@@ -254,8 +222,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     stop() {
       stopping ??= (async () => {
         await worker.stop(config.shutdownGraceSeconds * 1000);
-        await wsHandle.dispose();
-        await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        await webSocket.close();
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         httpServer.closeAllConnections();
         if (httpServer.listening) await closed;

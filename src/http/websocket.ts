@@ -1,0 +1,152 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createSourceEventStream, execute, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Context } from '../context.js';
+
+/** What each WebSocket operation carries from `onSubscribe` to `execute`/`subscribe`. */
+interface OperationRoot {
+  /** yoga's enveloped execute, for queries and mutations. */
+  execute: (args: ExecutionArgs) => unknown;
+  /** Operations with the same key get the same result for the same event (see sharedResults). */
+  key: string;
+  maskError: (error: unknown) => Error;
+}
+
+/**
+ * Results of executing one published payload (an event, a run), by operation key. Every subscriber
+ * of a run receives the same payload object, so a WeakMap keyed by it shares one execution among all
+ * the subscribers that sent the same query and variables, and forgets it once the payload is gone.
+ * This is sound because subscription results here depend only on the payload, the query and its
+ * variables: no resolver reads anything of the connection (there are no per-user views).
+ */
+const sharedResults = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
+
+/**
+ * One payload through the operation's selection. graphql's own `execute`, since yoga's enveloped one
+ * turns a subscription document into a new subscription; errors are masked as the envelope would.
+ */
+async function executePayload(root: OperationRoot, args: ExecutionArgs, payload: unknown): Promise<ExecutionResult> {
+  const result = await execute({ ...args, rootValue: payload });
+  return result.errors ? { ...result, errors: result.errors.map((error) => root.maskError(error) as GraphQLError) } : result;
+}
+
+function executeShared(root: OperationRoot, args: ExecutionArgs, payload: unknown): ExecutionResult | Promise<ExecutionResult> {
+  if (typeof payload !== 'object' || payload === null) return executePayload(root, args, payload);
+  let byKey = sharedResults.get(payload);
+  if (!byKey) {
+    byKey = new Map();
+    sharedResults.set(payload, byKey);
+  }
+  let result = byKey.get(root.key);
+  if (result === undefined) {
+    result = executePayload(root, args, payload);
+    byKey.set(root.key, result);
+  }
+  return result;
+}
+
+/**
+ * Maps a source stream through `map`, passing `return()` on so the source can clean up at once. An
+ * error thrown by the source (a subscriber too slow to keep up) becomes a last result carrying that
+ * error, masked, after which the stream ends: the client is told why, as over HTTP.
+ */
+function mapSourceStream<T, U>(source: AsyncIterator<T>, map: (value: T) => U | Promise<U>, onError: (error: unknown) => U): AsyncIterableIterator<U> {
+  let failed = false;
+  const iterator: AsyncIterableIterator<U> = {
+    async next() {
+      if (failed) return { done: true, value: undefined };
+      let step: IteratorResult<T>;
+      try {
+        step = await source.next();
+      } catch (error) {
+        failed = true;
+        return { done: false, value: onError(error) };
+      }
+      return step.done ? { done: true, value: undefined } : { done: false, value: await map(step.value) };
+    },
+    async return() {
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(error?: unknown) {
+      if (source.throw) await source.throw(error);
+      throw error;
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
+
+/**
+ * graphql-ws on the HTTP server's `/graphql`, running every operation through yoga's envelope
+ * (same plugins, context and error masking as HTTP). Subscriptions execute each published payload
+ * once per distinct operation instead of once per subscriber: with a hundred subscribers on a run,
+ * an event is executed once and only serialised and sent a hundred times.
+ */
+export function attachGraphQLWebSocket(options: {
+  httpServer: Server;
+  yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, Context>;
+  /** False refuses the connection (closed with 4403). */
+  authorize: (connectionParams: Readonly<Record<string, unknown>> | undefined) => boolean;
+  maskError: (error: unknown) => Error;
+}) {
+  const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
+  const handle = useServer(
+    {
+      execute: (args) => (args.rootValue as OperationRoot).execute(args) as never,
+      subscribe: async (args) => {
+        const root = args.rootValue as OperationRoot;
+        const source = await createSourceEventStream(args);
+        if (!(Symbol.asyncIterator in source)) {
+          // Refused before any event (an unknown run, a bad argument): masked like every other error.
+          return { ...source, errors: source.errors?.map((error) => options.maskError(error) as GraphQLError) } as never;
+        }
+        return mapSourceStream<unknown, ExecutionResult | Promise<ExecutionResult>>(
+          source[Symbol.asyncIterator](),
+          (payload) => executeShared(root, args, payload),
+          (error) => ({ errors: [root.maskError(error) as GraphQLError] }),
+        ) as never;
+      },
+      onConnect: (ctx) => options.authorize(ctx.connectionParams),
+      onSubscribe: async (ctx, _id, payload) => {
+        const { schema, execute: envelopedExecute, contextFactory, parse, validate } = options.yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+        });
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        const root: OperationRoot = {
+          execute: envelopedExecute,
+          maskError: options.maskError,
+          key: `${payload.operationName ?? ''}\u0000${payload.query}\u0000${JSON.stringify(payload.variables ?? {})}`,
+        };
+        return {
+          schema,
+          operationName: payload.operationName,
+          document,
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: root,
+        };
+      },
+    },
+    wsServer,
+  );
+
+  return {
+    async close(): Promise<void> {
+      await handle.dispose();
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+    },
+  };
+}
