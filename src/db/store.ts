@@ -118,6 +118,10 @@ function toEvent(row: EventRow): EventRecord {
 const EVENT_INSERT_CHUNK = 500;
 
 /**
+ * Writes go through `em.insert` / `nativeUpdate` (and a plain begin/commit), never `flush()` or
+ * `transactional()`: those run in an AsyncLocalStorage, which on Node 20 turns on promise hooks for
+ * the whole process and makes every promise (every event delivered) slower from then on.
+ *
  * Storage for everything: projects, runs, step runs, artifacts through MikroORM; the event log's
  * hot path (batched inserts, replay reads) through the same connection with plain SQL, since it
  * is the one table written many times a second.
@@ -140,15 +144,14 @@ export class SqlStore implements RunStore {
   // Projects ------------------------------------------------------------------------------------
 
   async createProject(name: string, localPath: string): Promise<ProjectRecord> {
-    const em = this.em();
-    const entity = em.create(ProjectSchema, { name, localPath, createdAt: Date.now() });
+    const row = { name, localPath, createdAt: Date.now() };
     try {
-      await em.flush();
+      const id = (await this.em().insert<ProjectEntity>(ProjectSchema, row as ProjectEntity)) as number;
+      return toProject({ id, ...row });
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw new DuplicateProjectNameError(name);
       throw error;
     }
-    return toProject(entity);
   }
 
   async findProjectByName(name: string): Promise<ProjectRecord | null> {
@@ -171,17 +174,21 @@ export class SqlStore implements RunStore {
   /** Creates the run and its pending step records in one transaction. */
   async createRun(input: NewRun): Promise<RunRecord> {
     const em = this.em();
-    return em.transactional(async (tx) => {
-      const now = Date.now();
-      const { steps, ...fields } = input;
-      const run = tx.create(RunSchema, { ...fields, status: 'QUEUED', error: null, createdAt: now, startedAt: null, finishedAt: null });
-      await tx.flush();
-      steps.forEach((step, index) =>
-        tx.create(StepRunSchema, { ...step, runId: run.id, index, status: 'PENDING', attempt: 0, startedAt: null, finishedAt: null, error: null, output: null }),
+    const { steps, ...fields } = input;
+    const row = { ...fields, status: 'QUEUED' as const, error: null, createdAt: Date.now(), startedAt: null, finishedAt: null };
+    await em.begin();
+    try {
+      const id = (await em.insert<RunEntity>(RunSchema, row as RunEntity)) as number;
+      await em.insertMany(
+        StepRunSchema,
+        steps.map((step, index) => ({ ...step, runId: id, index, status: 'PENDING' as const, attempt: 0, startedAt: null, finishedAt: null, error: null, output: null })),
       );
-      await tx.flush();
-      return toRun(run);
-    });
+      await em.commit();
+      return toRun({ id, ...row });
+    } catch (error) {
+      await em.rollback();
+      throw error;
+    }
   }
 
   async getRun(id: number): Promise<RunRecord | null> {
@@ -241,10 +248,9 @@ export class SqlStore implements RunStore {
   // Artifacts -----------------------------------------------------------------------------------
 
   async createArtifact(input: { runId: number; stepName: string | null; kind: ArtifactKind; path: string; sizeBytes: number }): Promise<ArtifactRecord> {
-    const em = this.em();
-    const entity = em.create(ArtifactSchema, { ...input, createdAt: Date.now() });
-    await em.flush();
-    return toArtifact(entity);
+    const row = { ...input, createdAt: Date.now() };
+    const id = (await this.em().insert<ArtifactEntity>(ArtifactSchema, row as ArtifactEntity)) as number;
+    return toArtifact({ id, ...row });
   }
 
   /** Forgets the artifact records of these steps of a run (their files stay where they are). */
