@@ -145,7 +145,8 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
 
   try {
     const workflowName = run.workflowName ?? '';
-    await emit('WORKFLOW_LOOKUP', `Looking up workflow ${workflowName}`, null, { workflow: workflowName });
+    // Not awaited: the event log keeps the order of appends, and the lookup need not wait for a commit.
+    void emit('WORKFLOW_LOOKUP', `Looking up workflow ${workflowName}`, null, { workflow: workflowName });
     const workflow = deps.workflows.get(workflowName);
     if (!workflow) {
       await fail(`Workflow "${workflowName}" is no longer registered on this server. Available workflows: ${deps.workflows.names().join(', ')}.`);

@@ -57,15 +57,19 @@ export class Worker {
   /** Something may be waiting: look now (a no-op when the worker is disabled). */
   notify(): void {
     if (!this.options.enabled || this.shuttingDown) return;
-    this.processQueue().catch((error) => this.deps.logger.error('worker: could not process the queue', error));
+    this.claim().catch((error) => this.deps.logger.error('worker: could not process the queue', error));
   }
 
   /** Claims queued runs up to the free slots now, whether or not the worker runs by itself. */
   async processQueue(): Promise<WorkerStatus> {
+    await this.claim();
+    return this.status();
+  }
+
+  private claim(): Promise<void> {
     const pass = this.claiming.then(() => this.claimFreeSlots());
     this.claiming = pass.catch(() => undefined);
-    await pass;
-    return this.status();
+    return pass;
   }
 
   private async claimFreeSlots(): Promise<void> {

@@ -162,6 +162,7 @@ builder.mutationFields((t) => ({
           eventLog: services.eventLog,
           pubsub: services.pubsub,
           workflows: services.workflows,
+          onQueued: () => services.worker.notify(),
           settings: {
             stepModels: services.config.stepModels,
             ollamaTimeoutSeconds: services.config.ollamaTimeoutSeconds,
@@ -180,7 +181,6 @@ builder.mutationFields((t) => ({
           },
         },
       );
-      services.worker.notify();
       return run;
     },
   }),

@@ -30,7 +30,7 @@ export interface RunSettings {
  * Everything is checked here, when the run is created, so a run that is queued can start.
  */
 export async function createRun(
-  deps: { store: SqlStore; eventLog: EventLog; pubsub: PubSub; workflows: WorkflowRegistry; settings: RunSettings },
+  deps: { store: SqlStore; eventLog: EventLog; pubsub: PubSub; workflows: WorkflowRegistry; settings: RunSettings; onQueued?: () => void },
   request: CreateRunRequest,
 ): Promise<RunRecord> {
   const goal = request.goal.trim();
@@ -66,12 +66,15 @@ export async function createRun(
       return { name: step.name, type: step.type, description: resolved.description };
     }),
   });
-  // Announced before anything else can be awaited, so no worker claim can be announced first.
+  // Announced before anything else can be awaited, so no worker claim can be announced first; the
+  // worker is told at once (RUN_QUEUED is already first in the event log's queue, so it keeps seq 1).
   deps.pubsub.publish('runUpdated', 'all', run);
-  await deps.eventLog.append(run.id, {
+  const queued = deps.eventLog.append(run.id, {
     type: 'RUN_QUEUED',
     message: `Run queued: workflow ${plan.workflow.name} in project ${project.name}`,
     data: { workflow: plan.workflow.name, projectId: String(project.id), models: plan.models, timeoutSeconds: plan.timeoutSeconds },
   });
+  deps.onQueued?.();
+  await queued;
   return run;
 }
