@@ -1,8 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createSourceEventStream, execute, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Context } from '../context.js';
 
 /** What each WebSocket operation carries from `onSubscribe` to `execute`/`subscribe`. */
@@ -92,8 +92,8 @@ export function attachGraphQLWebSocket(options: {
   authorize: (connectionParams: Readonly<Record<string, unknown>> | undefined) => boolean;
   maskError: (error: unknown) => Error;
 }) {
-  const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
-  const handle = useServer(
+  const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql', handleProtocols });
+  const handle = serveGraphQLOverWebSocket(
     {
       execute: (args) => (args.rootValue as OperationRoot).execute(args) as never,
       subscribe: async (args) => {
@@ -145,8 +145,88 @@ export function attachGraphQLWebSocket(options: {
 
   return {
     async close(): Promise<void> {
-      await handle.dispose();
+      handle.dispose();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+    },
+  };
+}
+
+/** Queued bytes on a socket past which a send waits for them to be written (backpressure). */
+const SEND_HIGH_WATER_BYTES = 1024 * 1024;
+/** Interval of keep-alive pings; a socket that does not answer within it is dropped. */
+const KEEP_ALIVE_MS = 12_000;
+
+type WebSocketExtra = { socket: WebSocket; request: IncomingMessage };
+
+/**
+ * graphql-ws's protocol over `ws` sockets, as `graphql-ws/use/ws` does, with a cheaper way to send.
+ * That adapter waits for every frame to be written before the next event is executed, so frames are
+ * never batched: each costs a write to the kernel. Here a send returns at once, the frames of one
+ * event-loop turn go out in one write (the TCP socket is corked until the turn ends), and a send
+ * waits for the kernel only once a client has more than SEND_HIGH_WATER_BYTES unread — which hands
+ * backpressure to the subscription's own bounded buffer, so a slow client cannot grow memory.
+ */
+function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown>, WebSocketExtra>, wsServer: WebSocketServer) {
+  const server = makeServer(options);
+  const corked = new Set<WebSocket>();
+  const uncorkAll = () => {
+    for (const socket of corked) (socket as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
+    corked.clear();
+  };
+
+  const send = (socket: WebSocket, data: string): Promise<void> | void => {
+    if (socket.readyState !== socket.OPEN) return;
+    const tcp = (socket as unknown as { _socket?: { cork(): void } })._socket;
+    if (tcp && !corked.has(socket)) {
+      if (corked.size === 0) setImmediate(uncorkAll);
+      tcp.cork();
+      corked.add(socket);
+    }
+    if (socket.bufferedAmount < SEND_HIGH_WATER_BYTES) {
+      socket.send(data);
+      return;
+    }
+    return new Promise<void>((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())));
+  };
+
+  wsServer.on('connection', (socket, request) => {
+    socket.once('error', () => socket.close(CloseCode.InternalServerError, 'Internal server error'));
+    let alive = true;
+    const keepAlive = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, KEEP_ALIVE_MS);
+    socket.on('pong', () => {
+      alive = true;
+    });
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => send(socket, data),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (onMessage) =>
+          socket.on('message', async (message) => {
+            try {
+              await onMessage(String(message));
+            } catch {
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      clearInterval(keepAlive);
+      corked.delete(socket);
+      void closed(code, String(reason));
+    });
+  });
+
+  return {
+    dispose(): void {
+      for (const client of wsServer.clients) client.close(1001, 'Going away');
+      wsServer.removeAllListeners('connection');
     },
   };
 }
