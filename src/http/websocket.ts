@@ -152,7 +152,7 @@ export function attachGraphQLWebSocket(options: {
 }
 
 /** Queued bytes on a socket past which a send waits for them to be written (backpressure). */
-const SEND_HIGH_WATER_BYTES = 1024 * 1024;
+const SEND_HIGH_WATER_BYTES = 64 * 1024;
 /** Interval of keep-alive pings; a socket that does not answer within it is dropped. */
 const KEEP_ALIVE_MS = 12_000;
 
@@ -163,7 +163,7 @@ type WebSocketExtra = { socket: WebSocket; request: IncomingMessage };
  * That adapter waits for every frame to be written before the next event is executed, so frames are
  * never batched: each costs a write to the kernel. Here a send returns at once, the frames of one
  * event-loop turn go out in one write (the TCP socket is corked until the turn ends), and a send
- * waits for the kernel only once a client has more than SEND_HIGH_WATER_BYTES unread — which hands
+ * waits for the kernel only once a client has more than SEND_HIGH_WATER_BYTES (64 KiB) unread — which hands
  * backpressure to the subscription's own bounded buffer, so a slow client cannot grow memory.
  */
 function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown>, WebSocketExtra>, wsServer: WebSocketServer) {
