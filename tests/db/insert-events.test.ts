@@ -1,0 +1,56 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MikroORM } from '@mikro-orm/sqlite';
+import { initORM } from '../../src/db/orm.js';
+import { SqlStore } from '../../src/db/store.js';
+import type { EventRecord } from '../../src/engine/types.js';
+import { makeTempDir } from '../helpers/test-app.js';
+
+const row = (runId: number, seq: number): Omit<EventRecord, 'id'> => ({
+  runId,
+  seq,
+  type: 'SHELL_OUTPUT',
+  message: `line ${seq}`,
+  stepName: 'build',
+  data: { stream: 'stdout', text: `line ${seq}\n` },
+  createdAt: new Date(1_700_000_000_000 + seq),
+});
+
+describe('SqlStore.insertEvents (the event log group commit)', () => {
+  let orm: MikroORM | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await orm?.close(true);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openStore(): Promise<SqlStore> {
+    dir = makeTempDir();
+    orm = await initORM(join(dir, 'db.sqlite'));
+    return new SqlStore(orm);
+  }
+
+  it('stores a batch larger than one INSERT statement, in order, with each row given its own id', async () => {
+    const store = await openStore();
+    const rows = Array.from({ length: 1234 }, (_, i) => row(i % 2 === 0 ? 1 : 2, Math.floor(i / 2) + 1));
+    const stored = await store.insertEvents(rows);
+    expect(stored.map((e) => [e.runId, e.seq])).toEqual(rows.map((r) => [r.runId, r.seq]));
+    expect(new Set(stored.map((e) => e.id)).size).toBe(rows.length);
+    const back = await store.listEvents(1, 0, 10_000);
+    expect(back).toHaveLength(617);
+    expect(back[10]).toMatchObject({ seq: 11, message: 'line 11', data: { stream: 'stdout', text: 'line 11\n' }, id: stored[20].id });
+  });
+
+  it('stores nothing of a batch when one of its rows is refused (a half-written batch never remains)', async () => {
+    const store = await openStore();
+    await store.insertEvents([row(1, 1)]);
+    // 700 rows: the duplicate seq 1 sits in the second INSERT statement, after 500 good rows.
+    const rows = [...Array.from({ length: 600 }, (_, i) => row(1, i + 2)), row(1, 1), ...Array.from({ length: 99 }, (_, i) => row(1, i + 602))];
+    await expect(store.insertEvents(rows)).rejects.toThrow(/UNIQUE/);
+    expect((await store.listEvents(1, 0, 10_000)).map((e) => e.seq)).toEqual([1]);
+    // The connection is usable afterwards: the next batch goes through.
+    await store.insertEvents([row(1, 2)]);
+    expect((await store.listEvents(1, 0, 10_000)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+});
