@@ -290,64 +290,28 @@ export class SqlStore implements RunStore {
     return new Map(rows.map((r) => [r.run_id, r.max_seq]));
   }
 
-  /**
-   * The event log's group commit: the whole batch in one transaction, on the driver's connection
-   * directly. Through knex each batch cost a transaction object, query building and a round trip per
-   * statement; here BEGIN, the multi-row INSERTs and COMMIT are queued back to back, and a failure
-   * rolls everything back, so a batch is stored whole or not at all.
-   */
   async insertEvents(rows: Array<Omit<EventRecord, 'id'>>): Promise<EventRecord[]> {
-    const client = this.knex().client as { acquireConnection(): Promise<SqliteDatabase>; releaseConnection(connection: SqliteDatabase): Promise<void> };
-    const db = await client.acquireConnection();
-    try {
-      const stored: EventRecord[] = [];
-      await run(db, 'BEGIN');
-      try {
-        for (let start = 0; start < rows.length; start += EVENT_INSERT_CHUNK) {
-          const chunk = rows.slice(start, start + EVENT_INSERT_CHUNK);
-          const params: unknown[] = [];
-          for (const r of chunk) {
-            params.push(r.runId, r.seq, r.type, r.message, r.stepName, r.data === null ? null : JSON.stringify(r.data), r.createdAt.getTime());
-          }
-          // RETURNING gives no order guarantee: match ids to rows by (run, seq).
-          const returned = await all<{ id: number; run_id: number; seq: number }>(db, insertEventsSql(chunk.length), params);
-          const ids = new Map(returned.map((row) => [`${row.run_id}:${row.seq}`, row.id]));
-          for (const r of chunk) stored.push({ ...r, id: ids.get(`${r.runId}:${r.seq}`)! });
-        }
-        await run(db, 'COMMIT');
-      } catch (error) {
-        await run(db, 'ROLLBACK').catch(() => undefined);
-        throw error;
+    const stored: EventRecord[] = [];
+    await this.knex().transaction(async (trx) => {
+      for (let start = 0; start < rows.length; start += EVENT_INSERT_CHUNK) {
+        const chunk = rows.slice(start, start + EVENT_INSERT_CHUNK);
+        const inserted: Array<{ id: number }> = await trx('events')
+          .insert(
+            chunk.map((r) => ({
+              run_id: r.runId,
+              seq: r.seq,
+              type: r.type,
+              message: r.message,
+              step_name: r.stepName,
+              data: r.data === null ? null : JSON.stringify(r.data),
+              created_at: r.createdAt.getTime(),
+            })),
+          )
+          .returning('id');
+        chunk.forEach((r, i) => stored.push({ ...r, id: inserted[i].id }));
       }
-      return stored;
-    } finally {
-      await client.releaseConnection(db);
-    }
+    });
+    return stored;
   }
 }
 
-/** The node-sqlite3 connection knex pools (one, for SQLite). */
-interface SqliteDatabase {
-  run(sql: string, params: unknown[], callback: (error: Error | null) => void): void;
-  all(sql: string, params: unknown[], callback: (error: Error | null, rows: unknown[]) => void): void;
-}
-
-function run(db: SqliteDatabase, sql: string): Promise<void> {
-  return new Promise((resolve, reject) => db.run(sql, [], (error) => (error ? reject(error) : resolve())));
-}
-
-function all<T>(db: SqliteDatabase, sql: string, params: unknown[]): Promise<T[]> {
-  return new Promise((resolve, reject) => db.all(sql, params, (error, rows) => (error ? reject(error) : resolve(rows as T[]))));
-}
-
-const insertSqlByRows = new Map<number, string>();
-
-/** A multi-row INSERT … RETURNING for `count` rows, built once per size. */
-function insertEventsSql(count: number): string {
-  let sql = insertSqlByRows.get(count);
-  if (!sql) {
-    sql = `INSERT INTO events (run_id, seq, type, message, step_name, data, created_at) VALUES ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')} RETURNING id, run_id, seq`;
-    insertSqlByRows.set(count, sql);
-  }
-  return sql;
-}
