@@ -1,8 +1,9 @@
 import { UserError } from '../errors.js';
 import { closable } from './closable.js';
+import { LiveBuffer } from './live-buffer.js';
 import type { PubSub } from './pubsub.js';
 import type { RunStore } from './store.js';
-import { FINAL_RUN_STATUSES, TERMINAL_EVENT_TYPES, type EventRecord } from './types.js';
+import { FINAL_RUN_STATUSES, TERMINAL_EVENT_TYPES, type EventRecord, type RunRecord } from './types.js';
 
 /** How long a stream of an ended run waits for a terminal event that is not stored yet. */
 const TERMINAL_EVENT_GRACE_MS = 2000;
@@ -46,20 +47,8 @@ async function* runEvents(
   after: number,
   closed: AbortSignal,
 ): AsyncGenerator<EventRecord, void, undefined> {
-  const live: EventRecord[] = [];
-  let wake: (() => void) | null = null;
-  const onClose = (): void => wake?.();
-  closed.addEventListener('abort', onClose, { once: true });
-  let overflowed = false;
-  const unsubscribe = deps.pubsub.subscribe('runEvent', runId, (event) => {
-    if (overflowed) return;
-    if (live.length >= MAX_BUFFERED_EVENTS) {
-      overflowed = true;
-    } else {
-      live.push(event);
-    }
-    wake?.();
-  });
+  const live = new LiveBuffer<EventRecord>(MAX_BUFFERED_EVENTS);
+  const unsubscribe = deps.pubsub.subscribe('runEvent', runId, (event) => live.push(event));
 
   let lastSeq = after;
   try {
@@ -88,25 +77,48 @@ async function* runEvents(
       deadline = Date.now() + TERMINAL_EVENT_GRACE_MS;
     }
     for (;;) {
-      while (live.length > 0) {
-        const event = live.shift()!;
+      for (let event = live.shift(); event !== undefined; event = live.shift()) {
         if (event.seq <= lastSeq) continue;
         lastSeq = event.seq;
         yield event;
         if (TERMINAL_EVENT_TYPES.has(event.type)) return;
       }
-      if (overflowed) throw new SubscriberTooSlowError(lastSeq);
+      if (live.overflowed) throw new SubscriberTooSlowError(lastSeq);
       if (deadline !== null && Date.now() >= deadline) return;
       if (closed.aborted) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        if (deadline !== null) setTimeout(resolve, Math.max(0, deadline - Date.now()));
-      });
-      wake = null;
+      await live.wait(closed, deadline === null ? undefined : deadline - Date.now());
       if (closed.aborted) return;
     }
   } finally {
-    closed.removeEventListener('abort', onClose);
+    unsubscribe();
+  }
+}
+
+/** Run status changes beyond this many, not yet taken by a runUpdated subscriber, cut it off. */
+export const MAX_BUFFERED_RUN_UPDATES = 10_000;
+
+/**
+ * Every run's new state after each status change (of one project's runs if `projectId` is given),
+ * live, until the subscriber leaves. Closing it ends it at once, even while it waits.
+ */
+export function streamRunUpdates(pubsub: PubSub, projectId: number | null): AsyncIterableIterator<RunRecord, void, undefined> {
+  return closable((closed) => runUpdates(pubsub, projectId, closed));
+}
+
+async function* runUpdates(pubsub: PubSub, projectId: number | null, closed: AbortSignal): AsyncGenerator<RunRecord, void, undefined> {
+  const live = new LiveBuffer<RunRecord>(MAX_BUFFERED_RUN_UPDATES);
+  const unsubscribe = pubsub.subscribe('runUpdated', 'all', (run) => {
+    if (projectId === null || run.projectId === projectId) live.push(run);
+  });
+  try {
+    while (!closed.aborted) {
+      for (let run = live.shift(); run !== undefined; run = live.shift()) yield run;
+      if (live.overflowed) {
+        throw new UserError('SUBSCRIBER_TOO_SLOW', `This subscriber fell more than ${MAX_BUFFERED_RUN_UPDATES} run updates behind and was disconnected; subscribe again and read the runs you follow with the "runs" query.`);
+      }
+      await live.wait(closed);
+    }
+  } finally {
     unsubscribe();
   }
 }

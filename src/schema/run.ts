@@ -1,5 +1,4 @@
-import { closable } from '../engine/closable.js';
-import type { PubSub } from '../engine/pubsub.js';
+import { streamRunUpdates } from '../engine/event-stream.js';
 import { RUN_STATUSES, RUN_TYPES, type RunRecord, type RunStatus } from '../engine/types.js';
 import { notFound } from '../errors.js';
 import { createRun } from '../services/runs.js';
@@ -231,34 +230,8 @@ builder.subscriptionFields((t) => ({
       if (projectId !== null && !(await services.store.getProject(projectId))) {
         throw notFound(`No project has id ${projectId}. List projects with the "projects" query.`);
       }
-      return closable((closed) => runUpdates(services.pubsub, projectId, closed));
+      return streamRunUpdates(services.pubsub, projectId);
     },
     resolve: (run) => run,
   }),
 }));
-
-/** Ends as soon as `closed` is aborted (the client left), even while it waits for the next change. */
-async function* runUpdates(pubsub: PubSub, projectId: number | null, closed: AbortSignal): AsyncGenerator<RunRecord, void, undefined> {
-  const queue: RunRecord[] = [];
-  let wake: (() => void) | null = null;
-  const onClose = (): void => wake?.();
-  closed.addEventListener('abort', onClose, { once: true });
-  const unsubscribe = pubsub.subscribe('runUpdated', 'all', (run) => {
-    if (projectId !== null && run.projectId !== projectId) return;
-    queue.push(run);
-    wake?.();
-  });
-  try {
-    while (!closed.aborted) {
-      while (queue.length > 0) yield queue.shift()!;
-      if (closed.aborted) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      wake = null;
-    }
-  } finally {
-    closed.removeEventListener('abort', onClose);
-    unsubscribe();
-  }
-}
