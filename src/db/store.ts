@@ -89,6 +89,24 @@ function toArtifact(e: ArtifactEntity): ArtifactRecord {
   return { id: e.id, runId: e.runId, stepName: e.stepName, kind: e.kind, path: e.path, sizeBytes: e.sizeBytes, createdAt: date(e.createdAt) };
 }
 
+/** Row shape of the `runs` table, for the statements that return it (`UPDATE … RETURNING`). */
+interface RunRow {
+  id: number;
+  project_id: number;
+  name: string | null;
+  goal: string;
+  run_type: string;
+  status: string;
+  workflow_name: string | null;
+  options: string;
+  models: string;
+  timeout_seconds: number | null;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
 /** Row shape of the `events` table as the event log reads and writes it directly. */
 interface EventRow {
   id: number;
@@ -118,8 +136,8 @@ function toEvent(row: EventRow): EventRecord {
 const EVENT_INSERT_CHUNK = 500;
 
 /**
- * Writes go through `em.insert` / `nativeUpdate` (and a plain begin/commit), never `flush()` or
- * `transactional()`: those run in an AsyncLocalStorage, which on Node 20 turns on promise hooks for
+ * Writes go through `em.insert` / `nativeUpdate` or knex (and knex's own transactions), never `flush()`,
+ * `commit()` or `transactional()`: those run in an AsyncLocalStorage, which on Node 20 turns on promise hooks for
  * the whole process and makes every promise (every event delivered) slower from then on.
  *
  * Storage for everything: projects, runs, step runs, artifacts through MikroORM; the event log's
@@ -127,6 +145,9 @@ const EVENT_INSERT_CHUNK = 500;
  * is the one table written many times a second.
  */
 export class SqlStore implements RunStore {
+  /** Projects are never changed or deleted once created, so a record read once stays right. */
+  private readonly projects = new Map<number, ProjectRecord>();
+
   constructor(private readonly orm: MikroORM) {}
 
   private em(): EntityManager {
@@ -147,7 +168,9 @@ export class SqlStore implements RunStore {
     const row = { name, localPath, createdAt: Date.now() };
     try {
       const id = (await this.em().insert<ProjectEntity>(ProjectSchema, row as ProjectEntity)) as number;
-      return toProject({ id, ...row });
+      const project = toProject({ id, ...row });
+      this.projects.set(id, project);
+      return project;
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw new DuplicateProjectNameError(name);
       throw error;
@@ -160,8 +183,13 @@ export class SqlStore implements RunStore {
   }
 
   async getProject(id: number): Promise<ProjectRecord | null> {
+    const cached = this.projects.get(id);
+    if (cached) return cached;
     const entity = await this.em().findOne(ProjectSchema, { id });
-    return entity ? toProject(entity) : null;
+    if (!entity) return null;
+    const project = toProject(entity);
+    this.projects.set(id, project);
+    return project;
   }
 
   async listProjects(): Promise<ProjectRecord[]> {
@@ -173,22 +201,48 @@ export class SqlStore implements RunStore {
 
   /** Creates the run and its pending step records in one transaction. */
   async createRun(input: NewRun): Promise<RunRecord> {
-    const em = this.em();
     const { steps, ...fields } = input;
-    const row = { ...fields, status: 'QUEUED' as const, error: null, createdAt: Date.now(), startedAt: null, finishedAt: null };
-    await em.begin();
-    try {
-      const id = (await em.insert<RunEntity>(RunSchema, row as RunEntity)) as number;
-      await em.insertMany(
-        StepRunSchema,
-        steps.map((step, index) => ({ ...step, runId: id, index, status: 'PENDING' as const, attempt: 0, startedAt: null, finishedAt: null, error: null, output: null })),
-      );
-      await em.commit();
-      return toRun({ id, ...row });
-    } catch (error) {
-      await em.rollback();
-      throw error;
-    }
+    const record = { ...fields, status: 'QUEUED' as const, error: null, createdAt: Date.now(), startedAt: null, finishedAt: null };
+    // knex's own transaction, not em.begin()/commit(): commit() flushes, and a flush runs in an AsyncLocalStorage.
+    const id = await this.knex().transaction(async (trx) => {
+      const [row] = await trx('runs')
+        .insert({
+          project_id: record.projectId,
+          name: record.name,
+          goal: record.goal,
+          run_type: record.runType,
+          status: record.status,
+          workflow_name: record.workflowName,
+          options: JSON.stringify(record.options),
+          models: JSON.stringify(record.models),
+          timeout_seconds: record.timeoutSeconds,
+          error: null,
+          created_at: record.createdAt,
+          started_at: null,
+          finished_at: null,
+        })
+        .returning('id');
+      const runId = (row as { id: number }).id;
+      if (steps.length > 0) {
+        await trx('step_runs').insert(
+          steps.map((step, index) => ({
+            run_id: runId,
+            step_index: index,
+            name: step.name,
+            type: step.type,
+            description: step.description,
+            status: 'PENDING',
+            attempt: 0,
+            started_at: null,
+            finished_at: null,
+            error: null,
+            output: null,
+          })),
+        );
+      }
+      return runId;
+    });
+    return toRun({ id, ...record });
   }
 
   async getRun(id: number): Promise<RunRecord | null> {
@@ -215,15 +269,44 @@ export class SqlStore implements RunStore {
   }
 
   async transitionRun(id: number, from: RunStatus, patch: RunPatch & { status: RunStatus }): Promise<RunRecord | null> {
-    const em = this.em();
-    const changes: Partial<RunEntity> = { status: patch.status };
+    const changes: Record<string, unknown> = { status: patch.status };
     if (patch.error !== undefined) changes.error = patch.error;
-    if (patch.startedAt !== undefined) changes.startedAt = millis(patch.startedAt);
-    if (patch.finishedAt !== undefined) changes.finishedAt = millis(patch.finishedAt);
+    if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
+    if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
     // One conditional UPDATE: two workers racing for the same run cannot both see it succeed.
-    const updated = await em.nativeUpdate(RunSchema, { id, status: from }, changes);
-    if (updated === 0) return null;
-    return this.getRun(id);
+    const rows: RunRow[] = await this.knex()('runs').where({ id, status: from }).update(changes).returning('*');
+    return rows.length === 0 ? null : this.toRunFromRow(rows[0]);
+  }
+
+  async claimQueuedRuns(limit: number, startedAt: Date): Promise<RunRecord[]> {
+    // Select and claim in one statement: nothing can claim the same runs in between.
+    const oldest = this.knex()('runs').select('id').where('status', 'QUEUED').orderBy('id').limit(limit);
+    const rows: RunRow[] = await this.knex()('runs')
+      .where('status', 'QUEUED')
+      .whereIn('id', oldest)
+      .update({ status: 'RUNNING', started_at: millis(startedAt) })
+      .returning('*');
+    return rows.map((row) => this.toRunFromRow(row)).sort((a, b) => a.id - b.id);
+  }
+
+  /** A `runs` row as SQL returns it (column names, JSON as text). */
+  private toRunFromRow(row: RunRow): RunRecord {
+    return toRun({
+      id: row.id,
+      projectId: row.project_id,
+      name: row.name,
+      goal: row.goal,
+      runType: row.run_type as RunRecord['runType'],
+      status: row.status as RunStatus,
+      workflowName: row.workflow_name,
+      options: JSON.parse(row.options) as RunRecord['options'],
+      models: JSON.parse(row.models) as RunRecord['models'],
+      timeoutSeconds: row.timeout_seconds,
+      error: row.error,
+      createdAt: row.created_at,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+    });
   }
 
   // Step runs -----------------------------------------------------------------------------------

@@ -37,6 +37,11 @@ export class EventLog {
     private readonly pubsub: PubSub,
   ) {}
 
+  /** A run just created has no events: its first `seq` is 1, without asking the database. */
+  beginNewRun(runId: number): void {
+    if (!this.nextSeqs.has(runId)) this.nextSeqs.set(runId, 1);
+  }
+
   /** Records an event; resolves once it is stored (and published), rejects if storing failed. */
   append(runId: number, event: NewEvent): Promise<EventRecord> {
     return new Promise((resolve, reject) => {

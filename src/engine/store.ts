@@ -18,6 +18,8 @@ export interface RunStore extends EventStore {
   getRun(id: number): Promise<RunRecord | null>;
   /** Moves the run from `from` to `patch.status` only if it is still in `from`; null if it was not. */
   transitionRun(id: number, from: RunStatus, patch: RunPatch & { status: RunStatus }): Promise<RunRecord | null>;
+  /** Moves the oldest `limit` QUEUED runs to RUNNING (with `startedAt`) and returns them, oldest first. */
+  claimQueuedRuns(limit: number, startedAt: Date): Promise<RunRecord[]>;
   /** Ids of the runs in a status, oldest first. */
   runIdsWithStatus(status: RunStatus, limit: number): Promise<number[]>;
   countRuns(status: RunStatus): Promise<number>;

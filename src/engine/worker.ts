@@ -1,4 +1,4 @@
-import { changeRunStatus, executeRun, type RunnerDeps } from './runner.js';
+import { executeRun, type RunnerDeps } from './runner.js';
 import { RunStoppedError, ServerShutdownError, coerceError } from './types.js';
 
 export interface WorkerOptions {
@@ -77,10 +77,10 @@ export class Worker {
     if (this.shuttingDown) return;
     const free = this.options.concurrency - this.active.size;
     if (free <= 0) return;
-    const ids = await this.deps.store.runIdsWithStatus('QUEUED', free);
-    for (const id of ids) {
-      const run = await changeRunStatus(this.deps, { id, status: 'QUEUED' }, { status: 'RUNNING', startedAt: new Date() });
-      if (!run) continue; // stopped meanwhile, or claimed by another pass or process
+    // The QUEUED → RUNNING edge of the state machine, taken by one conditional UPDATE.
+    for (const run of await this.deps.store.claimQueuedRuns(free, new Date())) {
+      this.deps.pubsub.publish('runUpdated', 'all', run);
+      const id = run.id;
       const entry: ActiveRun = { controller: new AbortController(), pauseRequested: false, pausing: false, done: Promise.resolve() };
       entry.done = executeRun(this.deps, run, {
         signal: entry.controller.signal,

@@ -69,6 +69,7 @@ export async function createRun(
   // Announced before anything else can be awaited, so no worker claim can be announced first; the
   // worker is told at once (RUN_QUEUED is already first in the event log's queue, so it keeps seq 1).
   deps.pubsub.publish('runUpdated', 'all', run);
+  deps.eventLog.beginNewRun(run.id);
   const queued = deps.eventLog.append(run.id, {
     type: 'RUN_QUEUED',
     message: `Run queued: workflow ${plan.workflow.name} in project ${project.name}`,
