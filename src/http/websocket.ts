@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createSourceEventStream, execute, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, execute, GraphQLError, type DefinitionNode, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -12,6 +13,35 @@ interface OperationRoot {
   /** Operations with the same key get the same result for the same event (see sharedResults). */
   key: string;
   maskError: (error: unknown) => Error;
+  /** The subscription's selection compiled to a function, or null to use graphql's `execute`. */
+  compiled: CompiledQuery | null;
+}
+
+/** Distinct subscription documents compiled per schema; past this many, the oldest is dropped. */
+const MAX_COMPILED_OPERATIONS = 200;
+const compiledOperations = new WeakMap<GraphQLSchema, Map<string, CompiledQuery | null>>();
+
+/**
+ * A subscription's selection compiled once (graphql-jit) and reused for every event it delivers:
+ * graphql's `execute` re-does the same work per event (coercing variables and arguments,
+ * collecting fields, checking types), which dominates when each run has one subscriber. Documents
+ * graphql-jit cannot compile (null) fall back to `execute`.
+ */
+export function compiledSubscription(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, query: string): CompiledQuery | null {
+  let bySchema = compiledOperations.get(schema);
+  if (!bySchema) {
+    bySchema = new Map();
+    compiledOperations.set(schema, bySchema);
+  }
+  const key = `${operationName ?? ''}\u0000${query}`;
+  let compiled = bySchema.get(key);
+  if (compiled === undefined) {
+    const result = compileQuery(schema, document, operationName ?? undefined);
+    compiled = isCompiledQuery(result) ? result : null;
+    if (bySchema.size >= MAX_COMPILED_OPERATIONS) bySchema.delete(bySchema.keys().next().value!);
+    bySchema.set(key, compiled);
+  }
+  return compiled;
 }
 
 /**
@@ -28,7 +58,9 @@ const sharedResults = new WeakMap<object, Map<string, ExecutionResult | Promise<
  * turns a subscription document into a new subscription; errors are masked as the envelope would.
  */
 async function executePayload(root: OperationRoot, args: ExecutionArgs, payload: unknown): Promise<ExecutionResult> {
-  const result = await execute({ ...args, rootValue: payload });
+  const result = root.compiled
+    ? ((await root.compiled.query(payload, args.contextValue, args.variableValues ?? {})) as ExecutionResult)
+    : await execute({ ...args, rootValue: payload });
   return result.errors ? { ...result, errors: result.errors.map((error) => root.maskError(error) as GraphQLError) } : result;
 }
 
@@ -125,9 +157,16 @@ export function attachGraphQLWebSocket(options: {
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
+        const isSubscription = document.definitions.some(
+          (definition: DefinitionNode) =>
+            definition.kind === 'OperationDefinition' &&
+            definition.operation === 'subscription' &&
+            (payload.operationName == null || definition.name?.value === payload.operationName),
+        );
         const root: OperationRoot = {
           execute: envelopedExecute,
           maskError: options.maskError,
+          compiled: isSubscription ? compiledSubscription(schema, document, payload.operationName, payload.query) : null,
           key: `${payload.operationName ?? ''}\u0000${payload.query}\u0000${JSON.stringify(payload.variables ?? {})}`,
         };
         return {
