@@ -107,6 +107,22 @@ interface RunRow {
   finished_at: number | null;
 }
 
+/** Row shape of the `step_runs` table. */
+interface StepRunRow {
+  id: number;
+  run_id: number;
+  step_index: number;
+  name: string;
+  type: string;
+  status: string;
+  description: string;
+  attempt: number;
+  started_at: number | null;
+  finished_at: number | null;
+  error: string | null;
+  output: string | null;
+}
+
 /** Row shape of the `events` table as the event log reads and writes it directly. */
 interface EventRow {
   id: number;
@@ -262,8 +278,9 @@ export class SqlStore implements RunStore {
   }
 
   async getRun(id: number): Promise<RunRecord | null> {
-    const entity = await this.em().findOne(RunSchema, { id });
-    return entity ? toRun(entity) : null;
+    // knex rather than MikroORM on the paths every run and subscription takes: a tenth of the CPU.
+    const row: RunRow | undefined = await this.knex()('runs').where({ id }).first();
+    return row ? this.toRunFromRow(row) : null;
   }
 
   async listRuns(filter: RunFilter): Promise<RunRecord[]> {
@@ -328,20 +345,35 @@ export class SqlStore implements RunStore {
   // Step runs -----------------------------------------------------------------------------------
 
   async listStepRuns(runId: number): Promise<StepRunRecord[]> {
-    const entities = await this.em().find(StepRunSchema, { runId }, { orderBy: { index: 'asc' } });
-    return entities.map(toStepRun);
+    const rows: StepRunRow[] = await this.knex()('step_runs').where({ run_id: runId }).orderBy('step_index');
+    return rows.map((row) =>
+      toStepRun({
+        id: row.id,
+        runId: row.run_id,
+        index: row.step_index,
+        name: row.name,
+        type: row.type as StepRunRecord['type'],
+        status: row.status as StepRunRecord['status'],
+        description: row.description,
+        attempt: row.attempt,
+        startedAt: row.started_at,
+        finishedAt: row.finished_at,
+        error: row.error,
+        output: row.output,
+      }),
+    );
   }
 
   async updateStepRun(runId: number, index: number, patch: StepRunPatch): Promise<void> {
-    const changes: Partial<StepRunEntity> = {};
+    const changes: Record<string, unknown> = {};
     if (patch.status !== undefined) changes.status = patch.status;
     if (patch.attempt !== undefined) changes.attempt = patch.attempt;
     if (patch.error !== undefined) changes.error = patch.error;
     if (patch.description !== undefined) changes.description = patch.description;
     if (patch.output !== undefined) changes.output = patch.output;
-    if (patch.startedAt !== undefined) changes.startedAt = millis(patch.startedAt);
-    if (patch.finishedAt !== undefined) changes.finishedAt = millis(patch.finishedAt);
-    await this.em().nativeUpdate(StepRunSchema, { runId, index }, changes);
+    if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
+    if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
+    await this.knex()('step_runs').where({ run_id: runId, step_index: index }).update(changes);
   }
 
   // Artifacts -----------------------------------------------------------------------------------

@@ -145,20 +145,24 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
 
   try {
     const workflowName = run.workflowName ?? '';
-    // Not awaited: the event log keeps the order of appends, and the lookup need not wait for a commit.
-    void emit('WORKFLOW_LOOKUP', `Looking up workflow ${workflowName}`, null, { workflow: workflowName });
+    // Appended (not awaited) in the same turn as what follows it, WORKFLOW_FAILED or WORKFLOW_STARTED,
+    // so both are stored in one transaction: one commit fewer between a claim and the first step.
+    const lookedUp = () => void emit('WORKFLOW_LOOKUP', `Looking up workflow ${workflowName}`, null, { workflow: workflowName });
     const workflow = deps.workflows.get(workflowName);
     if (!workflow) {
+      lookedUp();
       await fail(`Workflow "${workflowName}" is no longer registered on this server. Available workflows: ${deps.workflows.names().join(', ')}.`);
       return;
     }
     const project = await store.getProject(run.projectId);
     if (!project) {
+      lookedUp();
       await fail(`The run's project (id ${run.projectId}) no longer exists.`);
       return;
     }
     const workspaceProblem = await prepareWorkspace(project);
     if (workspaceProblem) {
+      lookedUp();
       await fail(workspaceProblem);
       return;
     }
@@ -171,6 +175,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
     let first = 0;
     while (first < workflow.steps.length && completed(first)) first++;
 
+    lookedUp();
     await emit(
       'WORKFLOW_STARTED',
       first === 0
