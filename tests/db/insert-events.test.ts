@@ -33,22 +33,25 @@ describe('SqlStore.insertEvents (the event log group commit)', () => {
 
   it('stores a batch larger than one INSERT statement, in order, with each row given its own id', async () => {
     const store = await openStore();
-    const rows = Array.from({ length: 1234 }, (_, i) => row(i % 2 === 0 ? 1 : 2, Math.floor(i / 2) + 1));
+    const rows = Array.from({ length: 4321 }, (_, i) => row(i % 2 === 0 ? 1 : 2, Math.floor(i / 2) + 1));
     const stored = await store.insertEvents(rows);
     expect(stored.map((e) => [e.runId, e.seq])).toEqual(rows.map((r) => [r.runId, r.seq]));
     expect(new Set(stored.map((e) => e.id)).size).toBe(rows.length);
     const back = await store.listEvents(1, 0, 10_000);
-    expect(back).toHaveLength(617);
+    expect(back).toHaveLength(2161);
     expect(back[10]).toMatchObject({ seq: 11, message: 'line 11', data: { stream: 'stdout', text: 'line 11\n' }, id: stored[20].id });
   });
 
   it('stores nothing of a batch when one of its rows is refused (a half-written batch never remains)', async () => {
     const store = await openStore();
     await store.insertEvents([row(1, 1)]);
-    // 700 rows: the duplicate seq 1 sits in the second INSERT statement, after 500 good rows.
-    const rows = [...Array.from({ length: 600 }, (_, i) => row(1, i + 2)), row(1, 1), ...Array.from({ length: 99 }, (_, i) => row(1, i + 602))];
-    await expect(store.insertEvents(rows)).rejects.toThrow(/UNIQUE/);
-    expect((await store.listEvents(1, 0, 10_000)).map((e) => e.seq)).toEqual([1]);
+    // One INSERT statement (700 rows), then several in one transaction (2500 rows: the duplicate
+    // seq 1 sits in the second statement, after 2000 good rows).
+    for (const good of [600, 2400]) {
+      const rows = [...Array.from({ length: good }, (_, i) => row(1, i + 2)), row(1, 1), ...Array.from({ length: 99 }, (_, i) => row(1, i + good + 2))];
+      await expect(store.insertEvents(rows)).rejects.toThrow(/UNIQUE/);
+      expect((await store.listEvents(1, 0, 10_000)).map((e) => e.seq)).toEqual([1]);
+    }
     // The connection is usable afterwards: the next batch goes through.
     await store.insertEvents([row(1, 2)]);
     expect((await store.listEvents(1, 0, 10_000)).map((e) => e.seq)).toEqual([1, 2]);
