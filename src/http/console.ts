@@ -3,16 +3,24 @@
  * the build is missing or older than its sources, so `npm install && npm start` works on a fresh
  * clone.
  */
+import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 /** The console's Vite root: console/ of this repository. */
 export const CONSOLE_ROOT = fileURLToPath(new URL('../../console', import.meta.url));
-/** The generated typed documents the console imports: a change there means a rebuild. */
-const GENERATED_CLIENT = fileURLToPath(new URL('../client/generated', import.meta.url));
+/**
+ * The generated typed documents the console imports: a change there means a rebuild. The sources'
+ * folder, also when this module runs compiled from dist/http (as under `npm start`).
+ */
+const GENERATED_CLIENT = fileURLToPath(new URL('../../src/client/generated', import.meta.url));
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -169,12 +177,12 @@ export async function ensureConsoleBuilt(options: ConsoleBuildOptions = {}): Pro
   if (!reason) return 'fresh';
   options.log?.(`Building the web console (${reason}) …`);
   const started = Date.now();
-  const { build } = await import('vite');
-  await build({
-    configFile: path.join(root, 'vite.config.ts'),
-    root,
-    logLevel: 'warn',
-    build: { outDir, emptyOutDir: true },
+  // In a process of its own: Vite loaded into the server would keep ~150 MB of it for good.
+  const vite = path.join(path.dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
+  await execFileAsync(process.execPath, [vite, 'build', root, '--config', path.join(root, 'vite.config.ts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((error: { stderr?: string; message: string }) => {
+    throw new Error(error.stderr?.trim() || error.message);
   });
   options.log?.(`Built the web console into ${outDir} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return 'built';
