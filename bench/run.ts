@@ -5,8 +5,9 @@
  * `--only=floors,engine,throughput,fanout,ws,spawnStream` runs some sections (written to
  * bench/results.partial.*; `ws` takes the product rates from `fanout` of the same run).
  *
- * Every scenario runs in a fresh process (`node --expose-gc --import tsx bench/scenarios/…`), one
- * after the other; subscribers live in yet another process (bench/subscribers.ts), so the process
+ * Every scenario runs in a fresh process, one after the other, compiled to JavaScript as `npm start`
+ * runs the server (`node --expose-gc bench/.build/bench/scenarios/….js`, built first by
+ * bench/lib/compile.mjs), not under tsx; subscribers live in yet another process (bench/subscribers.ts), so the process
  * whose CPU (process.cpuUsage) and event-loop delay are measured is the server alone.
  * See bench/README.md for the method.
  */
@@ -14,12 +15,17 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+// @ts-expect-error a plain JavaScript module without types
+import { BUILD_DIR, compileForBench } from './lib/compile.mjs';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyArg ? new Set(onlyArg.slice(7).split(',')) : null;
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
 const started = Date.now();
+await compileForBench();
+/** A scenario's compiled file (see lib/compile.mjs). */
+const compiledScenario = (script: string) => `${BUILD_DIR}/bench/scenarios/${script.replace(/\.ts$/, '.js')}`;
 
 const P = quick
   ? {
@@ -69,8 +75,8 @@ async function scenario(script: string, params: Record<string, unknown> = {}, ti
   const t0 = Date.now();
   const load = os.loadavg()[0];
   const j0 = cpuJiffies();
-  const execArgv = script.endsWith('.mjs') ? ['--expose-gc'] : ['--expose-gc', '--import', 'tsx'];
-  const child = spawn(process.execPath, [...execArgv, `${BENCH}scenarios/${script}`, JSON.stringify(params)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const path = script.endsWith('.mjs') ? `${BENCH}scenarios/${script}` : compiledScenario(script);
+  const child = spawn(process.execPath, ['--expose-gc', path, JSON.stringify(params)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

@@ -2,7 +2,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Command, PhaseReport, SubOutcome, SubSpec } from '../subscribers.js';
 
-const SCRIPT = fileURLToPath(new URL('../subscribers.ts', import.meta.url));
+/** Compiled by lib/compile.mjs when the scenario runs compiled (`npm run bench`), else under tsx. */
+const COMPILED = import.meta.url.endsWith('.js');
+const SCRIPT = fileURLToPath(new URL(COMPILED ? '../subscribers.js' : '../subscribers.ts', import.meta.url));
 
 /** The parent's handle on bench/subscribers.ts, a separate process reached over IPC. */
 export class SubscriberProcess {
@@ -16,7 +18,7 @@ export class SubscriberProcess {
 
   constructor() {
     this.child = fork(SCRIPT, [], {
-      execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
+      execArgv: [...(COMPILED ? [] : ['--import', 'tsx']), '--max-old-space-size=4096'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (message: { type: string; delivered?: number; updates?: number }) => {
