@@ -167,13 +167,43 @@ function insertEventsSql(count: number): string {
   return sql;
 }
 
-async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>>): Promise<EventRecord[]> {
+/** The node-sqlite3 connection knex pools (one, for SQLite), and that pool. */
+interface SqliteConnection {
+  all(sql: string, params: unknown[], callback: (error: Error | null, rows: unknown[]) => void): void;
+}
+interface ConnectionPool {
+  acquireConnection(): Promise<SqliteConnection>;
+  releaseConnection(connection: SqliteConnection): Promise<void>;
+}
+
+/**
+ * One multi-row INSERT … RETURNING of the chunk. Outside a transaction it goes to the driver's
+ * connection directly (taken from knex's pool, so nothing else runs on it meanwhile): knex.raw
+ * rescans the whole statement for its placeholders on every call, a cost per event.
+ */
+async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>>, inTransaction: boolean): Promise<EventRecord[]> {
   const bindings: Array<string | number | null> = [];
   for (const r of chunk) {
     bindings.push(r.runId, r.seq, r.type, r.message, r.stepName, r.data === null ? null : JSON.stringify(r.data), r.createdAt.getTime());
   }
-  const returned = (await knex.raw(insertEventsSql(chunk.length), bindings)) as Array<{ id: number; run_id: number; seq: number }>;
-  // SQLite does not promise RETURNING rows in insertion order: match them by (run, seq).
+  const sql = insertEventsSql(chunk.length);
+  let returned: Array<{ id: number; run_id: number; seq: number }>;
+  if (inTransaction) {
+    returned = await knex.raw(sql, bindings);
+  } else {
+    const pool = knex.client as unknown as ConnectionPool;
+    const connection = await pool.acquireConnection();
+    try {
+      returned = await new Promise((resolve, reject) =>
+        connection.all(sql, bindings, (error, rows) => (error ? reject(error) : resolve(rows as typeof returned))),
+      );
+    } finally {
+      await pool.releaseConnection(connection);
+    }
+  }
+  // SQLite does not promise RETURNING rows in insertion order: match them by (run, seq) unless they are.
+  const inOrder = returned.length === chunk.length && returned.every((row, i) => row.run_id === chunk[i].runId && row.seq === chunk[i].seq);
+  if (inOrder) return chunk.map((r, i) => ({ ...r, id: returned[i].id }));
   const ids = new Map<string, number>();
   for (const row of returned) ids.set(`${row.run_id}:${row.seq}`, row.id);
   return chunk.map((r) => ({ ...r, id: ids.get(`${r.runId}:${r.seq}`)! }));
@@ -439,11 +469,11 @@ export class SqlStore implements RunStore {
    * one round trip to the database thread instead of three.
    */
   async insertEvents(rows: Array<Omit<EventRecord, 'id'>>): Promise<EventRecord[]> {
-    if (rows.length <= EVENT_INSERT_CHUNK) return insertEventChunk(this.knex(), rows);
+    if (rows.length <= EVENT_INSERT_CHUNK) return insertEventChunk(this.knex(), rows, false);
     const stored: EventRecord[] = [];
     await this.knex().transaction(async (trx) => {
       for (let start = 0; start < rows.length; start += EVENT_INSERT_CHUNK) {
-        stored.push(...(await insertEventChunk(trx, rows.slice(start, start + EVENT_INSERT_CHUNK))));
+        stored.push(...(await insertEventChunk(trx, rows.slice(start, start + EVENT_INSERT_CHUNK), true)));
       }
     });
     return stored;
