@@ -12,6 +12,7 @@ import { killAllProcessGroups } from './engine/processes.js';
 import { PubSub } from './engine/pubsub.js';
 import { recoverInterruptedRuns } from './engine/recovery.js';
 import type { Logger, RunnerDeps } from './engine/runner.js';
+import { stopSpawner } from './engine/spawner/spawner.js';
 import { stepExecutors } from './engine/steps/registry.js';
 import { Worker } from './engine/worker.js';
 import { WorkflowRegistry } from './engine/workflows/registry.js';
@@ -229,6 +230,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         await eventLog.flush();
         await orm.close(true);
         killAllProcessGroups();
+        await stopSpawner();
       })();
       return stopping;
     },

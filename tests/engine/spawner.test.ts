@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isGroupRunning, killProcessGroup, trackedProcessGroups } from '../../src/engine/processes.js';
 import { spawnCommand, spawnerPid, stopSpawner, type CommandOptions } from '../../src/engine/spawner/spawner.js';
-import { makeTempFolder } from './step-context.js';
+import { shellCommand } from '../../src/engine/steps/shell-command.js';
+import { StepError } from '../../src/engine/types.js';
+import { createTestStepContext, makeTempFolder } from './step-context.js';
 
 let folder: Awaited<ReturnType<typeof makeTempFolder>>;
 beforeEach(async () => {
@@ -143,4 +145,35 @@ describe('spawner', () => {
     expect(spawnerPid()).toBeUndefined();
     expect(isAlive(helper)).toBe(false);
   });
+});
+
+describe('SHELL_COMMAND through the spawner', () => {
+  function shellStep(command: string) {
+    return createTestStepContext({ root: folder.path, step: { type: 'SHELL_COMMAND', name: 'build', command } });
+  }
+
+  it('decodes a UTF-8 character split across chunks', async () => {
+    const test = shellStep("printf 'caf\\303'; sleep 0.2; printf '\\251\\n'");
+    const result = await shellCommand(test.ctx);
+    expect(result.output).toBe('café\n');
+    expect(test.eventsOfType('SHELL_OUTPUT').map((event) => event.data?.text).join('')).toBe('café\n');
+  });
+
+  it('fails the step with a clear error when the helper dies under it, and kills the command', async () => {
+    const test = shellStep('echo "group $$"; sleep 300');
+    const running = shellCommand(test.ctx);
+    const pgid = Number(
+      (await waitFor(() => /group (\d+)/.exec(test.eventsOfType('SHELL_OUTPUT').map((event) => event.data?.text).join(''))))[1],
+    );
+    process.kill(spawnerPid()!, 'SIGKILL');
+    const error = await running.then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(StepError);
+    expect((error as StepError).message).toBe('Command "echo "group $$"; sleep 300" failed: the command runner process exited unexpectedly (SIGKILL)');
+    expect((error as StepError).retryable).toBe(true);
+    expect(await isGroupRunning(pgid)).toBe(false);
+  });
+
 });

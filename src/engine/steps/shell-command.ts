@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { execa } from 'execa';
 import { Coalescer } from '../coalesce.js';
 import { killProcessGroup, trackProcessGroup, RUN_ID_VARIABLE } from '../processes.js';
+import { spawnCommand } from '../spawner/spawner.js';
 import { StepError, type StepContext, type StepExecutor, type StepResult } from '../types.js';
 
 /** SHELL_COMMAND: runs `step.command` with `sh -c` in the workspace. */
@@ -35,62 +35,57 @@ export async function runCommand(ctx: StepContext, command: string): Promise<Ste
     stderr: new Coalescer((text) => ctx.emit('SHELL_OUTPUT', text, { stream: 'stderr', text }), settings),
   };
 
-  // execa's own timeout and cancelSignal would signal only the shell, not what it forked.
-  const subprocess = execa(command, {
-    shell: true,
+  const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  const running = spawnCommand({
+    command,
     cwd: workspace.root,
-    detached: true,
-    reject: false,
-    buffer: false,
-    stdin: 'ignore',
     // Marks every process of the command (children inherit it) so crash recovery can find them.
-    env: { [RUN_ID_VARIABLE]: String(ctx.runId) },
+    env: { ...process.env, [RUN_ID_VARIABLE]: String(ctx.runId) },
+    onOutput(name, chunk) {
+      captured[name].push(chunk);
+      combined.push(chunk);
+      live[name].push(decoders[name].write(chunk));
+    },
   });
-  const pid = subprocess.pid;
+  const pid = running.pid.then((pid) => {
+    if (pid !== undefined) trackProcessGroup(pid);
+    return pid;
+  });
   let groupKilled: Promise<void> | undefined;
-  const killGroup = (): Promise<void> => (groupKilled ??= pid === undefined ? Promise.resolve() : killProcessGroup(pid, settings.killGraceMs));
-  if (pid !== undefined) trackProcessGroup(pid);
+  const killGroup = (): Promise<void> => (groupKilled ??= pid.then((pid) => (pid === undefined ? undefined : killProcessGroup(pid, settings.killGraceMs))));
   signal.addEventListener('abort', killGroup, { once: true });
   if (signal.aborted) void killGroup();
   // Children the shell left running in the background would hold the output pipes open, so the
   // step would hang until its timeout: when the shell exits, its group goes with it.
-  subprocess.once('exit', () => void killGroup());
+  void running.exited.then(killGroup);
 
-  for (const name of ['stdout', 'stderr'] as const) {
-    const decoder = new StringDecoder('utf8');
-    subprocess[name]?.on('data', (chunk: Buffer) => {
-      captured[name].push(chunk);
-      combined.push(chunk);
-      live[name].push(decoder.write(chunk));
-    });
-    subprocess[name]?.once('end', () => live[name].push(decoder.end()));
-  }
-
-  const result = await subprocess;
+  // Rejects when the helper that spawned the command died: the command may run on, and is killed below.
+  const result = await running.finished.catch((error: Error) => error);
   signal.removeEventListener('abort', killGroup);
+  live.stdout.push(decoders.stdout.end());
+  live.stderr.push(decoders.stderr.end());
   live.stdout.close();
   live.stderr.close();
   await killGroup();
   if (signal.aborted) throw signal.reason;
+  if (result instanceof Error) throw new StepError(`Command "${command}" failed: ${result.message}`, { data: { command } });
+  if ('notStarted' in result) throw new StepError(`Could not start "${command}": ${result.notStarted}`, { retryable: false, data: { command } });
 
-  if (result.exitCode === undefined && result.signal === undefined) {
-    throw new StepError(`Could not start "${command}": ${result.originalMessage ?? result.shortMessage}`, { retryable: false, data: { command } });
-  }
-
-  const exitCode = result.exitCode ?? null;
+  const exitCode = result.exitCode;
+  const killedBy = result.signal ?? undefined;
   const stdout = captured.stdout.text();
   const stderr = captured.stderr.text();
   const truncated = captured.stdout.droppedBytes > 0 || captured.stderr.droppedBytes > 0;
   const data: Record<string, unknown> = { exitCode, command, durationMs: Date.now() - startedAt, ...(truncated ? { truncated: true } : {}) };
-  if (result.signal !== undefined) data.signal = result.signal;
+  if (killedBy !== undefined) data.signal = killedBy;
 
   if (step.saveArtifact) {
     const artifactPath = `${step.name}_output.txt`;
-    await workspace.writeFile(artifactPath, formatCommandOutput(command, exitCode, result.signal, stdout, stderr));
+    await workspace.writeFile(artifactPath, formatCommandOutput(command, exitCode, killedBy, stdout, stderr));
     await ctx.recordArtifact(artifactPath, 'COMMAND_OUTPUT');
   }
 
-  const outcome = result.signal !== undefined ? `was killed by ${result.signal}` : `exited with code ${exitCode}`;
+  const outcome = killedBy !== undefined ? `was killed by ${killedBy}` : `exited with code ${exitCode}`;
   if (exitCode !== 0 && !step.continueOnError) {
     const lastLines = lastLinesOf(combined.text(), FAILURE_TAIL_LINES);
     throw new StepError(`Command "${command}" ${outcome}. Last lines of output:\n${lastLines || '(no output)'}`, { data });
