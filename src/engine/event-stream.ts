@@ -47,7 +47,7 @@ async function* runEvents(
   after: number,
   closed: AbortSignal,
 ): AsyncGenerator<EventRecord, void, undefined> {
-  const live = new LiveBuffer<EventRecord>(MAX_BUFFERED_EVENTS);
+  const live = new LiveBuffer<EventRecord>(MAX_BUFFERED_EVENTS, closed);
   const unsubscribe = deps.pubsub.subscribe('runEvent', runId, (event) => live.push(event));
 
   let lastSeq = after;
@@ -86,7 +86,7 @@ async function* runEvents(
       if (live.overflowed) throw new SubscriberTooSlowError(lastSeq);
       if (deadline !== null && Date.now() >= deadline) return;
       if (closed.aborted) return;
-      await live.wait(closed, deadline === null ? undefined : deadline - Date.now());
+      await live.wait(deadline === null ? undefined : deadline - Date.now());
       if (closed.aborted) return;
     }
   } finally {
@@ -106,7 +106,7 @@ export function streamRunUpdates(pubsub: PubSub, projectId: number | null): Asyn
 }
 
 async function* runUpdates(pubsub: PubSub, projectId: number | null, closed: AbortSignal): AsyncGenerator<RunRecord, void, undefined> {
-  const live = new LiveBuffer<RunRecord>(MAX_BUFFERED_RUN_UPDATES);
+  const live = new LiveBuffer<RunRecord>(MAX_BUFFERED_RUN_UPDATES, closed);
   const unsubscribe = pubsub.subscribe('runUpdated', 'all', (run) => {
     if (projectId === null || run.projectId === projectId) live.push(run);
   });
@@ -116,7 +116,7 @@ async function* runUpdates(pubsub: PubSub, projectId: number | null, closed: Abo
       if (live.overflowed) {
         throw new UserError('SUBSCRIBER_TOO_SLOW', `This subscriber fell more than ${MAX_BUFFERED_RUN_UPDATES} run updates behind and was disconnected; subscribe again and read the runs you follow with the "runs" query.`);
       }
-      await live.wait(closed);
+      await live.wait();
     }
   } finally {
     unsubscribe();
