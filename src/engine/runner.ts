@@ -303,7 +303,9 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
       error: null,
       description: step.description,
     });
-    await emit('STEP_STARTED', `${position}: ${step.description}${ofMax}`, {
+    // Not awaited: the event log keeps the order of appends, so the step's own events still follow
+    // this one, and the step need not wait for its commit.
+    void emit('STEP_STARTED', `${position}: ${step.description}${ofMax}`, {
       index,
       type: step.type,
       attempt: input.previousAttempts + attempt,
@@ -318,17 +320,21 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
 
     if (outcome.ok) {
       const output = outcome.result.output;
-      await store.updateStepRun(runId, index, {
+      // The record and the event are written together (one after the other on the connection,
+      // without a round trip between them).
+      const recorded = store.updateStepRun(runId, index, {
         status: 'COMPLETED',
         finishedAt: new Date(),
         output: output === undefined ? null : output.slice(-MAX_STORED_OUTPUT_CHARS),
       });
-      await emit('STEP_COMPLETED', `${position} completed in ${seconds(elapsed)}: ${outcome.result.summary ?? step.description}`, {
+      const announced = emit('STEP_COMPLETED', `${position} completed in ${seconds(elapsed)}: ${outcome.result.summary ?? step.description}`, {
         index,
         durationMs: elapsed,
         attempt: input.previousAttempts + attempt,
         ...outcome.result.data,
       });
+      await recorded;
+      await announced;
       return outcome;
     }
     if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) return outcome;
