@@ -10,11 +10,15 @@ import type { Context } from '../context.js';
 interface OperationRoot {
   /** yoga's enveloped execute, for queries and mutations. */
   execute: (args: ExecutionArgs) => unknown;
-  /** Operations with the same key get the same result for the same event (see sharedResults). */
+  /** Operations with the same key get the same result for the same event (see sharedPayloads). */
   key: string;
   maskError: (error: unknown) => Error;
   /** The subscription's selection compiled to a function, or null to use graphql's `execute`. */
   compiled: CompiledQuery | null;
+  /** Sends a text frame on the operation's socket (a promise when the socket is backed up). */
+  send: (data: string) => Promise<void> | void;
+  /** The client's id of this operation. */
+  id: string;
 }
 
 /** Distinct subscription documents compiled per schema; past this many, the oldest is dropped. */
@@ -45,17 +49,19 @@ export function compiledSubscription(schema: GraphQLSchema, document: DocumentNo
 }
 
 /**
- * Results of executing one published payload (an event, a run), by operation key. Every subscriber
- * of a run receives the same payload object, so a WeakMap keyed by it shares one execution among all
- * the subscribers that sent the same query and variables, and forgets it once the payload is gone.
- * This is sound because subscription results here depend only on the payload, the query and its
- * variables: no resolver reads anything of the connection (there are no per-user views).
+ * The JSON of one published payload (an event, a run) through an operation, by operation key. Every
+ * subscriber of a run receives the same payload object, so a WeakMap keyed by it shares one
+ * execution and one serialisation among all the subscribers that sent the same query and variables,
+ * and forgets them once the payload is gone. This is sound because subscription results here
+ * depend only on the payload, the query and its variables: no resolver reads anything of the
+ * connection (there are no per-user views).
  */
-const sharedResults = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
+const sharedPayloads = new WeakMap<object, Map<string, string | Promise<string>>>();
 
 /**
- * One payload through the operation's selection. graphql's own `execute`, since yoga's enveloped one
- * turns a subscription document into a new subscription; errors are masked as the envelope would.
+ * One payload through the operation's selection. graphql's own `execute` when it is not compiled,
+ * since yoga's enveloped one turns a subscription document into a new subscription; errors are
+ * masked as the envelope would.
  */
 async function executePayload(root: OperationRoot, args: ExecutionArgs, payload: unknown): Promise<ExecutionResult> {
   const result = root.compiled
@@ -64,39 +70,56 @@ async function executePayload(root: OperationRoot, args: ExecutionArgs, payload:
   return result.errors ? { ...result, errors: result.errors.map((error) => root.maskError(error) as GraphQLError) } : result;
 }
 
-function executeShared(root: OperationRoot, args: ExecutionArgs, payload: unknown): ExecutionResult | Promise<ExecutionResult> {
-  if (typeof payload !== 'object' || payload === null) return executePayload(root, args, payload);
-  let byKey = sharedResults.get(payload);
+/** A result as the `payload` of a graphql-ws `next` message, in JSON (as graphql-ws writes it). */
+function resultJson(result: ExecutionResult): string {
+  const { errors, ...rest } = result;
+  return JSON.stringify(errors ? { ...rest, errors: errors.map((error: GraphQLError | Error) => (error instanceof GraphQLError ? error.toJSON() : { message: error.message })) } : rest);
+}
+
+function sharedPayloadJson(root: OperationRoot, args: ExecutionArgs, payload: unknown): string | Promise<string> {
+  if (typeof payload !== 'object' || payload === null) return executePayload(root, args, payload).then(resultJson);
+  let byKey = sharedPayloads.get(payload);
   if (!byKey) {
     byKey = new Map();
-    sharedResults.set(payload, byKey);
+    sharedPayloads.set(payload, byKey);
   }
-  let result = byKey.get(root.key);
-  if (result === undefined) {
-    result = executePayload(root, args, payload);
-    byKey.set(root.key, result);
+  let json = byKey.get(root.key);
+  if (json === undefined) {
+    const pending = executePayload(root, args, payload).then((result) => {
+      const text = resultJson(result);
+      byKey.set(root.key, text);
+      return text;
+    });
+    byKey.set(root.key, pending);
+    json = pending;
   }
-  return result;
+  return json;
 }
 
 /**
- * Maps a source stream through `map`, passing `return()` on so the source can clean up at once. An
- * error thrown by the source (a subscriber too slow to keep up) becomes a last result carrying that
- * error, masked, after which the stream ends: the client is told why, as over HTTP.
+ * Streams a subscription's source to its socket, one `next` frame per payload, built from the
+ * shared JSON and a prefix made once per subscription: no per-subscriber execution, serialisation
+ * or message validation, and no hop through graphql-ws's own loop, which sees this as an iterator
+ * that yields nothing and ends when the source ends (then sends `complete` itself). `return()` (the
+ * client completed or left) ends the source at once. An error thrown by the source (a subscriber
+ * too slow to keep up) is sent as a last result carrying that error, masked, as over HTTP.
  */
-function mapSourceStream<T, U>(source: AsyncIterator<T>, map: (value: T) => U | Promise<U>, onError: (error: unknown) => U): AsyncIterableIterator<U> {
-  let failed = false;
-  const iterator: AsyncIterableIterator<U> = {
+function pumpToSocket(source: AsyncIterator<unknown>, root: OperationRoot, args: ExecutionArgs): AsyncIterableIterator<never> {
+  const prefix = `{"id":${JSON.stringify(root.id)},"type":"next","payload":`;
+  const iterator: AsyncIterableIterator<never> = {
     async next() {
-      if (failed) return { done: true, value: undefined };
-      let step: IteratorResult<T>;
       try {
-        step = await source.next();
+        for (;;) {
+          const step = await source.next();
+          if (step.done) break;
+          const json = await sharedPayloadJson(root, args, step.value);
+          const sent = root.send(`${prefix}${json}}`);
+          if (sent) await sent;
+        }
       } catch (error) {
-        failed = true;
-        return { done: false, value: onError(error) };
+        await root.send(`${prefix}${resultJson({ errors: [root.maskError(error) as GraphQLError] })}}`);
       }
-      return step.done ? { done: true, value: undefined } : { done: false, value: await map(step.value) };
+      return { done: true, value: undefined };
     },
     async return() {
       await source.return?.();
@@ -125,6 +148,7 @@ export function attachGraphQLWebSocket(options: {
   maskError: (error: unknown) => Error;
 }) {
   const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql', handleProtocols });
+  const sender = new FrameSender();
   const handle = serveGraphQLOverWebSocket(
     {
       execute: (args) => (args.rootValue as OperationRoot).execute(args) as never,
@@ -135,14 +159,10 @@ export function attachGraphQLWebSocket(options: {
           // Refused before any event (an unknown run, a bad argument): masked like every other error.
           return { ...source, errors: source.errors?.map((error) => options.maskError(error) as GraphQLError) } as never;
         }
-        return mapSourceStream<unknown, ExecutionResult | Promise<ExecutionResult>>(
-          source[Symbol.asyncIterator](),
-          (payload) => executeShared(root, args, payload),
-          (error) => ({ errors: [root.maskError(error) as GraphQLError] }),
-        ) as never;
+        return pumpToSocket(source[Symbol.asyncIterator](), root, args) as never;
       },
       onConnect: (ctx) => options.authorize(ctx.connectionParams),
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const { schema, execute: envelopedExecute, contextFactory, parse, validate } = options.yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -167,6 +187,8 @@ export function attachGraphQLWebSocket(options: {
           execute: envelopedExecute,
           maskError: options.maskError,
           compiled: isSubscription ? compiledSubscription(schema, document, payload.operationName, payload.query) : null,
+          send: (data) => sender.send(ctx.extra.socket, data),
+          id,
           key: `${payload.operationName ?? ''}\u0000${payload.query}\u0000${JSON.stringify(payload.variables ?? {})}`,
         };
         return {
@@ -180,6 +202,7 @@ export function attachGraphQLWebSocket(options: {
       },
     },
     wsServer,
+    sender,
   );
 
   return {
@@ -198,35 +221,45 @@ const KEEP_ALIVE_MS = 12_000;
 type WebSocketExtra = { socket: WebSocket; request: IncomingMessage };
 
 /**
- * graphql-ws's protocol over `ws` sockets, as `graphql-ws/use/ws` does, with a cheaper way to send.
- * That adapter waits for every frame to be written before the next event is executed, so frames are
- * never batched: each costs a write to the kernel. Here a send returns at once, the frames of one
- * event-loop turn go out in one write (the TCP socket is corked until the turn ends), and a send
- * waits for the kernel only once a client has more than SEND_HIGH_WATER_BYTES (64 KiB) unread — which hands
- * backpressure to the subscription's own bounded buffer, so a slow client cannot grow memory.
+ * Writes text frames to sockets cheaply: a send returns at once, the frames of one event-loop turn go
+ * out in one write (each TCP socket is corked until the turn ends), and a send waits for the kernel
+ * only once a client has more than SEND_HIGH_WATER_BYTES (64 KiB) unread — which hands backpressure
+ * to the subscription's own bounded buffer, so a slow client cannot grow memory.
  */
-function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown>, WebSocketExtra>, wsServer: WebSocketServer) {
-  const server = makeServer(options);
-  const corked = new Set<WebSocket>();
-  const uncorkAll = () => {
-    for (const socket of corked) (socket as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
-    corked.clear();
+class FrameSender {
+  private readonly corked = new Set<WebSocket>();
+  private readonly uncorkAll = () => {
+    for (const socket of this.corked) (socket as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
+    this.corked.clear();
   };
 
-  const send = (socket: WebSocket, data: string): Promise<void> | void => {
+  send(socket: WebSocket, data: string): Promise<void> | void {
     if (socket.readyState !== socket.OPEN) return;
     const tcp = (socket as unknown as { _socket?: { cork(): void } })._socket;
-    if (tcp && !corked.has(socket)) {
-      if (corked.size === 0) setImmediate(uncorkAll);
+    if (tcp && !this.corked.has(socket)) {
+      if (this.corked.size === 0) setImmediate(this.uncorkAll);
       tcp.cork();
-      corked.add(socket);
+      this.corked.add(socket);
     }
     if (socket.bufferedAmount < SEND_HIGH_WATER_BYTES) {
       socket.send(data);
       return;
     }
     return new Promise<void>((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())));
-  };
+  }
+
+  forget(socket: WebSocket): void {
+    this.corked.delete(socket);
+  }
+}
+
+/**
+ * graphql-ws's protocol over `ws` sockets, as `graphql-ws/use/ws` does, with a cheaper way to send
+ * (FrameSender): that adapter waits for every frame to be written before the next event is
+ * executed, so frames are never batched and each costs a write to the kernel.
+ */
+function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown>, WebSocketExtra>, wsServer: WebSocketServer, sender: FrameSender) {
+  const server = makeServer(options);
 
   wsServer.on('connection', (socket, request) => {
     socket.once('error', () => socket.close(CloseCode.InternalServerError, 'Internal server error'));
@@ -242,7 +275,7 @@ function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) => send(socket, data),
+        send: (data) => sender.send(socket, data),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (onMessage) =>
           socket.on('message', async (message) => {
@@ -257,7 +290,7 @@ function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown
     );
     socket.once('close', (code, reason) => {
       clearInterval(keepAlive);
-      corked.delete(socket);
+      sender.forget(socket);
       void closed(code, String(reason));
     });
   });
