@@ -5,6 +5,7 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import type { Context, Services } from './context.js';
+import { WalCheckpointer } from './db/checkpointer.js';
 import { initORM } from './db/orm.js';
 import { SqlStore } from './db/store.js';
 import { EventLog } from './engine/event-log.js';
@@ -111,6 +112,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const orm = await initORM(config.databasePath, logger.info);
+  const checkpointer = await WalCheckpointer.start(config.databasePath, (error) => logger.error('database checkpoint failed', error));
   const store = new SqlStore(orm);
   const pubsub = new PubSub((error) => logger.error('a subscriber failed', error));
   const eventLog = new EventLog(store, pubsub);
@@ -228,6 +230,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         httpServer.closeAllConnections();
         if (httpServer.listening) await closed;
         await eventLog.flush();
+        await checkpointer?.stop();
         await orm.close(true);
         killAllProcessGroups();
         await stopSpawner();

@@ -19,10 +19,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import WebSocket from 'ws';
 import { fixedRate, saturate, type PhaseResult } from '../lib/drive.js';
 import { changeRunStatus, checkStoredLog, completeRuns, createQueuedRun, eventTarget, startBenchApp } from '../lib/product.js';
-import { cpuMsSince, emitResult, nowMs, parseArgs, profilePhase, round, rssMb, settleGc, sleep } from '../lib/stats.js';
+import { cpuMsSince, debugStalls, emitResult, nowMs, parseArgs, profilePhase, round, rssMb, settleGc, sleep } from '../lib/stats.js';
 import { SubscriberProcess } from '../lib/subscriber-process.js';
 import type { SubSpec } from '../subscribers.js';
 
+await debugStalls();
 const args = parseArgs({
   n: 100,
   runs: 10,

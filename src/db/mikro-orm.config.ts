@@ -8,6 +8,7 @@ type SqliteConnection = { exec(sql: string, callback: (error: Error | null) => v
 /**
  * Per-connection settings. WAL lets readers (subscribers replaying history) proceed while the
  * event log writes; NORMAL sync is durable across a process crash, which is what the runner needs.
+ * WalCheckpointer (checkpointer.ts) does most of each checkpoint on a connection of its own.
  */
 const CONNECTION_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;';
 

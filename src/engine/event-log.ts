@@ -9,6 +9,15 @@ export interface EventStore {
   insertEvents(rows: Array<Omit<EventRecord, 'id'>>): Promise<EventRecord[]>;
 }
 
+/**
+ * Batches start at least this far apart. Under a steady stream of events (tokens, output lines) each
+ * commit then carries ~2 ms of them instead of one event-loop turn's: SQLite rewrites the same
+ * table and index pages into its log for every commit, so a commit per turn costs several times the
+ * CPU per event, and its checkpoints stall the writes behind them. An event that comes after a quiet
+ * spell is written at once.
+ */
+const MIN_BATCH_INTERVAL_MS = 2;
+
 interface Pending {
   runId: number;
   event: NewEvent;
@@ -31,6 +40,7 @@ export class EventLog {
   private pending: Pending[] = [];
   private scheduled = false;
   private writing: Promise<void> = Promise.resolve();
+  private lastBatchAt = -Infinity;
 
   constructor(
     private readonly store: EventStore,
@@ -49,8 +59,13 @@ export class EventLog {
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => {
-          this.scheduled = false;
-          this.writing = this.writing.then(() => this.writeBatch());
+          const wait = this.lastBatchAt + MIN_BATCH_INTERVAL_MS - performance.now();
+          const write = () => {
+            this.scheduled = false;
+            this.writing = this.writing.then(() => this.writeBatch());
+          };
+          if (wait > 0.5) setTimeout(write, wait);
+          else write();
         });
       }
     });
@@ -69,6 +84,7 @@ export class EventLog {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
+    this.lastBatchAt = performance.now();
     try {
       const unknownRuns = [...new Set(batch.map((p) => p.runId))].filter((id) => !this.nextSeqs.has(id));
       if (unknownRuns.length > 0) {
