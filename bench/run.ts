@@ -205,6 +205,10 @@ if (e && !e.error) {
   const floor = results.floorSpawn?.plain?.total?.p50;
   const product = e.shell.stepPublishedMs.p50;
   rows.push({ measure: 'shell step `true` p50 (STEP_STARTED → STEP_COMPLETED) vs `sh -c true`, ms', floor: fmt(floor), product: fmt(product), ratio: `${fmt(product / floor)}×`, target: '≤ 1.5×', met: verdict(product / floor <= 1.5, ok) });
+  // The step starts without waiting for STEP_STARTED's commit, so part of the engine's per-step work
+  // falls outside that window: the whole cycle (step + the gap to the next one) shows all of it.
+  const cycle = e.shell.stepPublishedMs.p50 + e.shell.gapPublishedMs.p50;
+  rows.push({ measure: 'shell step whole cycle p50 (STEP_STARTED → STEP_COMPLETED + gap to the next STEP_STARTED) vs `sh -c true`, ms', floor: fmt(floor), product: fmt(cycle), ratio: `${fmt(cycle / floor)}×`, target: '(info)', met: '—' });
 }
 const sqliteGroup = (results.floorSqlite ?? []).filter((r: Json) => !r.error).map((r: Json) => r.group.eventsPerSec);
 const tp = (results.throughput ?? []).filter((r: Json) => !r.error);
