@@ -202,11 +202,17 @@ async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>
     }
   }
   // SQLite does not promise RETURNING rows in insertion order: match them by (run, seq) unless they are.
+  // The rows become the records (the caller made them for this call): no copy per event.
+  const records = chunk as EventRecord[];
   const inOrder = returned.length === chunk.length && returned.every((row, i) => row.run_id === chunk[i].runId && row.seq === chunk[i].seq);
-  if (inOrder) return chunk.map((r, i) => ({ ...r, id: returned[i].id }));
+  if (inOrder) {
+    for (let i = 0; i < records.length; i++) records[i].id = returned[i].id;
+    return records;
+  }
   const ids = new Map<string, number>();
   for (const row of returned) ids.set(`${row.run_id}:${row.seq}`, row.id);
-  return chunk.map((r) => ({ ...r, id: ids.get(`${r.runId}:${r.seq}`)! }));
+  for (const record of records) record.id = ids.get(`${record.runId}:${record.seq}`)!;
+  return records;
 }
 
 /**
@@ -464,7 +470,8 @@ export class SqlStore implements RunStore {
   }
 
   /**
-   * The event log's group commit: the batch stored whole or not at all. A batch that fits one
+   * The event log's group commit: the batch stored whole or not at all. The rows are returned as the
+   * stored records, each given its id (so they must not be shared with anything else). A batch that fits one
    * INSERT (the usual case) is that one statement, atomic by itself, with no BEGIN/COMMIT around it:
    * one round trip to the database thread instead of three.
    */

@@ -5,7 +5,7 @@ import { TERMINAL_EVENT_TYPES, type EventRecord, type NewEvent } from './types.j
 export interface EventStore {
   /** The highest stored `seq` of each run (0 when it has none). */
   maxSeqs(runIds: number[]): Promise<Map<number, number>>;
-  /** Stores the rows in one transaction, in order; returns them with their ids. */
+  /** Stores the rows in one transaction, in order; returns them with their ids (the same objects, given an `id`). */
   insertEvents(rows: Array<Omit<EventRecord, 'id'>>): Promise<EventRecord[]>;
 }
 
@@ -95,6 +95,7 @@ export class EventLog {
         const seq = this.nextSeqs.get(p.runId)!;
         this.nextSeqs.set(p.runId, seq + 1);
         return {
+          id: 0,
           runId: p.runId,
           seq,
           type: p.event.type,
