@@ -85,9 +85,9 @@ async function* runEvents(
       }
       if (live.overflowed) throw new SubscriberTooSlowError(lastSeq);
       if (deadline !== null && Date.now() >= deadline) return;
-      if (closed.aborted) return;
+      if (live.isClosed) return;
       await live.wait(deadline === null ? undefined : deadline - Date.now());
-      if (closed.aborted) return;
+      if (live.isClosed) return;
     }
   } finally {
     unsubscribe();
@@ -111,7 +111,7 @@ async function* runUpdates(pubsub: PubSub, projectId: number | null, closed: Abo
     if (projectId === null || run.projectId === projectId) live.push(run);
   });
   try {
-    while (!closed.aborted) {
+    while (!live.isClosed) {
       for (let run = live.shift(); run !== undefined; run = live.shift()) yield run;
       if (live.overflowed) {
         throw new UserError('SUBSCRIBER_TOO_SLOW', `This subscriber fell more than ${MAX_BUFFERED_RUN_UPDATES} run updates behind and was disconnected; subscribe again and read the runs you follow with the "runs" query.`);

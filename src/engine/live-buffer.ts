@@ -12,13 +12,23 @@ export class LiveBuffer<T> {
   private head = 0;
   private wake: (() => void) | null = null;
   overflowed = false;
+  /** `closed` was aborted (a plain field: AbortSignal#aborted is a checked getter, read per event). */
+  isClosed = false;
 
   /** `closed` ends any wait at once (the subscriber left). */
   constructor(
     private readonly limit: number,
-    private readonly closed: AbortSignal,
+    closed: AbortSignal,
   ) {
-    closed.addEventListener('abort', () => this.wakeUp(), { once: true });
+    this.isClosed = closed.aborted;
+    closed.addEventListener(
+      'abort',
+      () => {
+        this.isClosed = true;
+        this.wakeUp();
+      },
+      { once: true },
+    );
   }
 
   get size(): number {
@@ -48,7 +58,7 @@ export class LiveBuffer<T> {
 
   /** Resolves at the next push, when `closed` is aborted, or after `timeoutMs` if given. */
   wait(timeoutMs?: number): Promise<void> {
-    if (this.closed.aborted || this.size > 0 || this.overflowed) return Promise.resolve();
+    if (this.isClosed || this.size > 0 || this.overflowed) return Promise.resolve();
     return new Promise<void>((resolve) => {
       if (timeoutMs === undefined) {
         this.wake = resolve;

@@ -112,7 +112,9 @@ function pumpToSocket(source: AsyncIterator<unknown>, root: OperationRoot, args:
         for (;;) {
           const step = await source.next();
           if (step.done) break;
-          const json = await sharedPayloadJson(root, args, step.value);
+          // Most subscribers find the JSON already made: no await (a microtask) for them.
+          const shared = sharedPayloadJson(root, args, step.value);
+          const json = typeof shared === 'string' ? shared : await shared;
           const sent = root.send(`${prefix}${json}}`);
           if (sent) await sent;
         }
