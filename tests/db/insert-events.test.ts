@@ -42,6 +42,26 @@ describe('SqlStore.insertEvents (the event log group commit)', () => {
     expect(back[10]).toMatchObject({ seq: 11, message: 'line 11', data: { stream: 'stdout', text: 'line 11\n' }, id: stored[20].id });
   });
 
+  it('stores every kind of value exactly: quotes, newlines, unicode, nested data, nulls, large numbers', async () => {
+    const store = await openStore();
+    const awkward = {
+      runId: 7,
+      seq: 1,
+      type: 'LLM_TOKEN' as const,
+      message: 'say "hi"\n\t\\ — ünïcödé 🦔 \u0000 end',
+      stepName: null,
+      data: { nested: { list: [1, 2.5, -3, null, true, 'x"y'], empty: {} }, big: 9_007_199_254_740_991, text: '{"not":"parsed"}' },
+      createdAt: new Date(1_795_000_000_123),
+    };
+    const plain = { ...awkward, seq: 2, message: 'say "hi"\n\t\\ — ünïcödé 🦔 end', stepName: 'step "one"', data: null };
+    const expected = [structuredClone(awkward), structuredClone(plain)];
+    // With a NUL in the batch, and without.
+    await store.insertEvents([awkward]);
+    await store.insertEvents([plain]);
+    const back = await store.listEvents(7, 0, 10);
+    expect(back.map(({ id: _, ...rest }) => rest)).toEqual(expected);
+  });
+
   it('stores nothing of a batch when one of its rows is refused (a half-written batch never remains)', async () => {
     const store = await openStore();
     await store.insertEvents([row(1, 1)]);
