@@ -10,13 +10,14 @@ export interface EventStore {
 }
 
 /**
- * Batches start at least this far apart. Under a steady stream of events (tokens, output lines) each
- * commit then carries ~2 ms of them instead of one event-loop turn's: SQLite rewrites the same
- * table and index pages into its log for every commit, so a commit per turn costs several times the
- * CPU per event, and its checkpoints stall the writes behind them. An event that comes after a quiet
- * spell is written at once.
+ * Under a steady stream of events (tokens, output lines: the last batch held STREAM_BATCH_SIZE or
+ * more), batches start at least MIN_BATCH_INTERVAL_MS apart, so each commit carries ~2 ms of events
+ * instead of one event-loop turn's: SQLite rewrites the same table and index pages into its log for
+ * every commit, so a commit per turn costs several times the CPU per event. A run's own steps
+ * (STEP_STARTED, STEP_COMPLETED, a few events at a time) are written at once.
  */
 const MIN_BATCH_INTERVAL_MS = 2;
+const STREAM_BATCH_SIZE = 16;
 
 interface Pending {
   runId: number;
@@ -41,6 +42,7 @@ export class EventLog {
   private scheduled = false;
   private writing: Promise<void> = Promise.resolve();
   private lastBatchAt = -Infinity;
+  private lastBatchSize = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -59,7 +61,7 @@ export class EventLog {
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => {
-          const wait = this.lastBatchAt + MIN_BATCH_INTERVAL_MS - performance.now();
+          const wait = this.lastBatchSize >= STREAM_BATCH_SIZE ? this.lastBatchAt + MIN_BATCH_INTERVAL_MS - performance.now() : 0;
           const write = () => {
             this.scheduled = false;
             this.writing = this.writing.then(() => this.writeBatch());
@@ -85,6 +87,7 @@ export class EventLog {
     this.pending = [];
     if (batch.length === 0) return;
     this.lastBatchAt = performance.now();
+    this.lastBatchSize = batch.length;
     try {
       const unknownRuns = [...new Set(batch.map((p) => p.runId))].filter((id) => !this.nextSeqs.has(id));
       if (unknownRuns.length > 0) {
