@@ -204,11 +204,12 @@ if (e && !e.error) {
   rows.push({ measure: 'step dispatch p50 (STEP_COMPLETED → next STEP_STARTED), ms', floor: '—', product: `${fmt(e.dispatch.gapPublishedMs.p50)} (p99 ${fmt(e.dispatch.gapPublishedMs.p99)})`, ratio: '—', target: '≤ 2 ms', met: verdict(e.dispatch.gapPublishedMs.p50 <= 2, ok) });
   const floor = results.floorSpawn?.plain?.total?.p50;
   const product = e.shell.stepPublishedMs.p50;
-  rows.push({ measure: 'shell step `true` p50 (STEP_STARTED → STEP_COMPLETED) vs `sh -c true`, ms', floor: fmt(floor), product: fmt(product), ratio: `${fmt(product / floor)}×`, target: '≤ 1.5×', met: verdict(product / floor <= 1.5, ok) });
-  // The step starts without waiting for STEP_STARTED's commit, so part of the engine's per-step work
-  // falls outside that window: the whole cycle (step + the gap to the next one) shows all of it.
+  // Per-step time is the whole cycle, the step and the gap to the next one: the step starts without
+  // waiting for STEP_STARTED's commit, so the STEP_STARTED → STEP_COMPLETED window alone leaves part
+  // of the engine's per-step work outside (shown as info).
   const cycle = e.shell.stepPublishedMs.p50 + e.shell.gapPublishedMs.p50;
-  rows.push({ measure: 'shell step whole cycle p50 (STEP_STARTED → STEP_COMPLETED + gap to the next STEP_STARTED) vs `sh -c true`, ms', floor: fmt(floor), product: fmt(cycle), ratio: `${fmt(cycle / floor)}×`, target: '(info)', met: '—' });
+  rows.push({ measure: 'shell step `true` p50, per-step time (STEP_STARTED → STEP_COMPLETED + gap to the next STEP_STARTED) vs `sh -c true`, ms', floor: fmt(floor), product: fmt(cycle), ratio: `${fmt(cycle / floor)}×`, target: '≤ 1.5×', met: verdict(cycle / floor <= 1.5, ok) });
+  rows.push({ measure: 'shell step `true` p50, STEP_STARTED → STEP_COMPLETED only, ms', floor: fmt(floor), product: fmt(product), ratio: `${fmt(product / floor)}×`, target: '(info)', met: '—' });
 }
 const sqliteGroup = (results.floorSqlite ?? []).filter((r: Json) => !r.error).map((r: Json) => r.group.eventsPerSec);
 const tp = (results.throughput ?? []).filter((r: Json) => !r.error);
