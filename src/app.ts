@@ -225,6 +225,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     stop() {
       stopping ??= (async () => {
         await worker.stop(config.shutdownGraceSeconds * 1000);
+        // What the runs recorded up to here reaches the live subscribers before their sockets close.
+        await eventLog.flush();
         await webSocket.close();
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         httpServer.closeAllConnections();

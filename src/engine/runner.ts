@@ -295,7 +295,11 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
 
   for (let attempt = 1; ; attempt++) {
     const ofMax = maxAttempts > 1 ? ` (attempt ${attempt} of ${maxAttempts})` : '';
-    await store.updateStepRun(runId, index, {
+    // Neither the record nor STEP_STARTED is waited for: the database has one connection, so they are
+    // stored in the order they were issued, before anything the step writes (a reader who sees
+    // STEP_STARTED finds the record RUNNING), and the step need not wait for their commits. A failure
+    // to store the record is raised once the step has run.
+    const markedRunning = store.updateStepRun(runId, index, {
       status: 'RUNNING',
       attempt: input.previousAttempts + attempt,
       startedAt: new Date(),
@@ -303,8 +307,7 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
       error: null,
       description: step.description,
     });
-    // Not awaited: the event log keeps the order of appends, so the step's own events still follow
-    // this one, and the step need not wait for its commit.
+    markedRunning.catch(() => undefined);
     void emit('STEP_STARTED', `${position}: ${step.description}${ofMax}`, {
       index,
       type: step.type,
@@ -317,24 +320,24 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
     const started = Date.now();
     const outcome = await runStep(deps, input, runSignal);
     const elapsed = Date.now() - started;
+    await markedRunning;
 
     if (outcome.ok) {
       const output = outcome.result.output;
-      // The record and the event are written together (one after the other on the connection,
-      // without a round trip between them).
+      // The record is waited for (the next step reads completed outputs from memory, but a restart
+      // reads them from the records); STEP_COMPLETED is stored after it, in order, like STEP_STARTED.
       const recorded = store.updateStepRun(runId, index, {
         status: 'COMPLETED',
         finishedAt: new Date(),
         output: output === undefined ? null : output.slice(-MAX_STORED_OUTPUT_CHARS),
       });
-      const announced = emit('STEP_COMPLETED', `${position} completed in ${seconds(elapsed)}: ${outcome.result.summary ?? step.description}`, {
+      void emit('STEP_COMPLETED', `${position} completed in ${seconds(elapsed)}: ${outcome.result.summary ?? step.description}`, {
         index,
         durationMs: elapsed,
         attempt: input.previousAttempts + attempt,
         ...outcome.result.data,
       });
       await recorded;
-      await announced;
       return outcome;
     }
     if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) return outcome;

@@ -209,6 +209,9 @@ export function attachGraphQLWebSocket(options: {
 
   return {
     async close(): Promise<void> {
+      // Events published just before (the last ones a shutdown stored) are still on their way to the
+      // sockets: subscriptions take them on microtasks, and corked frames go out at the end of the turn.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       handle.dispose();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
