@@ -16,6 +16,7 @@ import {
   type ResolvedStep,
   type RunRecord,
   type RunStatus,
+  type StepRunRecord,
   type StepContext,
   type StepExecutor,
   type StepResult,
@@ -144,38 +145,24 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
   };
 
   try {
+    const prepared = await prepareRun(deps, run);
     const workflowName = run.workflowName ?? '';
-    // Appended (not awaited) in the same turn as what follows it, WORKFLOW_FAILED or WORKFLOW_STARTED,
-    // so both are stored in one transaction: one commit fewer between a claim and the first step.
-    const lookedUp = () => void emit('WORKFLOW_LOOKUP', `Looking up workflow ${workflowName}`, null, { workflow: workflowName });
-    const workflow = deps.workflows.get(workflowName);
-    if (!workflow) {
-      lookedUp();
-      await fail(`Workflow "${workflowName}" is no longer registered on this server. Available workflows: ${deps.workflows.names().join(', ')}.`);
+    // Appended only now and not awaited: in the same turn as WORKFLOW_STARTED, so both are stored in
+    // one commit (one fewer between a claim and the first step).
+    void emit('WORKFLOW_LOOKUP', `Looking up workflow ${workflowName}`, null, { workflow: workflowName });
+    if ('problem' in prepared) {
+      await fail(prepared.problem);
       return;
     }
-    const project = await store.getProject(run.projectId);
-    if (!project) {
-      lookedUp();
-      await fail(`The run's project (id ${run.projectId}) no longer exists.`);
-      return;
-    }
-    const workspaceProblem = await prepareWorkspace(project);
-    if (workspaceProblem) {
-      lookedUp();
-      await fail(workspaceProblem);
-      return;
-    }
+    const { workflow, project, stepRuns } = prepared;
     const workspace = new Workspace(project.localPath);
 
-    const stepRuns = await store.listStepRuns(runId);
     const outputs = new Map<string, string>();
     for (const record of stepRuns) if (record.status === 'COMPLETED' && record.output !== null) outputs.set(record.name, record.output);
     const completed = (index: number) => stepRuns.find((s) => s.index === index)?.status === 'COMPLETED';
     let first = 0;
     while (first < workflow.steps.length && completed(first)) first++;
 
-    lookedUp();
     await emit(
       'WORKFLOW_STARTED',
       first === 0
@@ -249,6 +236,23 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
     const stopped = await recordStopped(deps, run, `Run stopped by request ${where}.`);
     if (stopped) run = stopped;
   }
+}
+
+/** What a claimed run needs before its first step, or the reason it cannot start. */
+async function prepareRun(
+  deps: RunnerDeps,
+  run: RunRecord,
+): Promise<{ problem: string } | { workflow: WorkflowDefinition; project: ProjectRecord; stepRuns: StepRunRecord[] }> {
+  const workflowName = run.workflowName ?? '';
+  const workflow = deps.workflows.get(workflowName);
+  if (!workflow) {
+    return { problem: `Workflow "${workflowName}" is no longer registered on this server. Available workflows: ${deps.workflows.names().join(', ')}.` };
+  }
+  const project = await deps.store.getProject(run.projectId);
+  if (!project) return { problem: `The run's project (id ${run.projectId}) no longer exists.` };
+  const workspaceProblem = await prepareWorkspace(project);
+  if (workspaceProblem) return { problem: workspaceProblem };
+  return { workflow, project, stepRuns: await deps.store.listStepRuns(run.id) };
 }
 
 async function prepareWorkspace(project: ProjectRecord): Promise<string | null> {
