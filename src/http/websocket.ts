@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createSourceEventStream, execute, GraphQLError, type DefinitionNode, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -25,6 +25,9 @@ interface OperationRoot {
 const MAX_COMPILED_OPERATIONS = 200;
 const compiledOperations = new WeakMap<GraphQLSchema, Map<string, CompiledQuery | null>>();
 
+/** Names one operation of one document (the compiled-operation cache's key; with the variables, the shared-result key). */
+const operationKey = (operationName: string | null | undefined, query: string): string => `${operationName ?? ''}\u0000${query}`;
+
 /**
  * A subscription's selection compiled once (graphql-jit) and reused for every event it delivers:
  * graphql's `execute` re-does the same work per event (coercing variables and arguments,
@@ -37,7 +40,7 @@ export function compiledSubscription(schema: GraphQLSchema, document: DocumentNo
     bySchema = new Map();
     compiledOperations.set(schema, bySchema);
   }
-  const key = `${operationName ?? ''}\u0000${query}`;
+  const key = operationKey(operationName, query);
   let compiled = bySchema.get(key);
   if (compiled === undefined) {
     const result = compileQuery(schema, document, operationName ?? undefined);
@@ -179,19 +182,14 @@ export function attachGraphQLWebSocket(options: {
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
-        const isSubscription = document.definitions.some(
-          (definition: DefinitionNode) =>
-            definition.kind === 'OperationDefinition' &&
-            definition.operation === 'subscription' &&
-            (payload.operationName == null || definition.name?.value === payload.operationName),
-        );
+        const isSubscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
         const root: OperationRoot = {
           execute: envelopedExecute,
           maskError: options.maskError,
           compiled: isSubscription ? compiledSubscription(schema, document, payload.operationName, payload.query) : null,
           send: (data) => sender.send(ctx.extra.socket, data),
           id,
-          key: `${payload.operationName ?? ''}\u0000${payload.query}\u0000${JSON.stringify(payload.variables ?? {})}`,
+          key: `${operationKey(payload.operationName, payload.query)}\u0000${JSON.stringify(payload.variables ?? {})}`,
         };
         return {
           schema,
