@@ -123,6 +123,43 @@ interface StepRunRow {
   output: string | null;
 }
 
+/** A `runs` row as SQL returns it (column names, JSON as text). */
+function runFromRow(row: RunRow): RunRecord {
+  return toRun({
+    id: row.id,
+    projectId: row.project_id,
+    name: row.name,
+    goal: row.goal,
+    runType: row.run_type as RunRecord['runType'],
+    status: row.status as RunStatus,
+    workflowName: row.workflow_name,
+    options: JSON.parse(row.options) as RunRecord['options'],
+    models: JSON.parse(row.models) as RunRecord['models'],
+    timeoutSeconds: row.timeout_seconds,
+    error: row.error,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  });
+}
+
+function stepRunFromRow(row: StepRunRow): StepRunRecord {
+  return toStepRun({
+    id: row.id,
+    runId: row.run_id,
+    index: row.step_index,
+    name: row.name,
+    type: row.type as StepRunRecord['type'],
+    status: row.status as StepRunRecord['status'],
+    description: row.description,
+    attempt: row.attempt,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    error: row.error,
+    output: row.output,
+  });
+}
+
 /** Row shape of the `events` table as the event log reads and writes it directly. */
 interface EventRow {
   id: number;
@@ -330,7 +367,7 @@ export class SqlStore implements RunStore {
   async getRun(id: number): Promise<RunRecord | null> {
     // knex rather than MikroORM on the paths every run and subscription takes: a tenth of the CPU.
     const row: RunRow | undefined = await this.knex()('runs').where({ id }).first();
-    return row ? this.toRunFromRow(row) : null;
+    return row ? runFromRow(row) : null;
   }
 
   async listRuns(filter: RunFilter): Promise<RunRecord[]> {
@@ -358,7 +395,7 @@ export class SqlStore implements RunStore {
     if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
     // One conditional UPDATE: two workers racing for the same run cannot both see it succeed.
     const rows: RunRow[] = await this.knex()('runs').where({ id, status: from }).update(changes).returning('*');
-    return rows.length === 0 ? null : this.toRunFromRow(rows[0]);
+    return rows.length === 0 ? null : runFromRow(rows[0]);
   }
 
   async claimQueuedRuns(limit: number, startedAt: Date): Promise<RunRecord[]> {
@@ -369,49 +406,14 @@ export class SqlStore implements RunStore {
       .whereIn('id', oldest)
       .update({ status: 'RUNNING', started_at: millis(startedAt) })
       .returning('*');
-    return rows.map((row) => this.toRunFromRow(row)).sort((a, b) => a.id - b.id);
-  }
-
-  /** A `runs` row as SQL returns it (column names, JSON as text). */
-  private toRunFromRow(row: RunRow): RunRecord {
-    return toRun({
-      id: row.id,
-      projectId: row.project_id,
-      name: row.name,
-      goal: row.goal,
-      runType: row.run_type as RunRecord['runType'],
-      status: row.status as RunStatus,
-      workflowName: row.workflow_name,
-      options: JSON.parse(row.options) as RunRecord['options'],
-      models: JSON.parse(row.models) as RunRecord['models'],
-      timeoutSeconds: row.timeout_seconds,
-      error: row.error,
-      createdAt: row.created_at,
-      startedAt: row.started_at,
-      finishedAt: row.finished_at,
-    });
+    return rows.map(runFromRow).sort((a, b) => a.id - b.id);
   }
 
   // Step runs -----------------------------------------------------------------------------------
 
   async listStepRuns(runId: number): Promise<StepRunRecord[]> {
     const rows: StepRunRow[] = await this.knex()('step_runs').where({ run_id: runId }).orderBy('step_index');
-    return rows.map((row) =>
-      toStepRun({
-        id: row.id,
-        runId: row.run_id,
-        index: row.step_index,
-        name: row.name,
-        type: row.type as StepRunRecord['type'],
-        status: row.status as StepRunRecord['status'],
-        description: row.description,
-        attempt: row.attempt,
-        startedAt: row.started_at,
-        finishedAt: row.finished_at,
-        error: row.error,
-        output: row.output,
-      }),
-    );
+    return rows.map(stepRunFromRow);
   }
 
   async updateStepRun(runId: number, index: number, patch: StepRunPatch): Promise<void> {
