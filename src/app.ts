@@ -14,9 +14,10 @@ import { PubSub } from './engine/pubsub.js';
 import { recoverInterruptedRuns } from './engine/recovery.js';
 import type { Logger, RunnerDeps } from './engine/runner.js';
 import { stopSpawner } from './engine/spawner/spawner.js';
-import { stepExecutors } from './engine/steps/registry.js';
+import { loadStepTypes } from './engine/steps/custom.js';
+import { BUILT_IN_STEP_KINDS, StepKinds } from './engine/steps/registry.js';
 import { Worker } from './engine/worker.js';
-import { WorkflowRegistry } from './engine/workflows/registry.js';
+import { WorkflowRegistry, builtInSources, describeProblem, type WorkflowSpec } from './engine/workflows/registry.js';
 import { UserError } from './errors.js';
 import { isArtifactPath, serveArtifactDownload } from './http/artifacts.js';
 import { serveConsole } from './http/console.js';
@@ -39,8 +40,8 @@ export interface App {
 }
 
 export interface AppOptions {
-  /** Workflows the server offers (the built-ins by default). */
-  workflows?: WorkflowRegistry;
+  /** Workflows written in code, registered beside the built-in ones and WORKFLOWS_DIR's (tests, embedders). */
+  workflows?: readonly WorkflowSpec[];
   logger?: Logger;
 }
 
@@ -72,7 +73,7 @@ function maskError(logger: Logger) {
     const located = isGraphQLError(error) ? error : undefined;
     const userError = findUserError(error);
     if (userError) {
-      return new GraphQLError(userError.message, { nodes: located?.nodes, path: located?.path, extensions: { code: userError.code } });
+      return new GraphQLError(userError.message, { nodes: located?.nodes, path: located?.path, extensions: { ...userError.extensions, code: userError.code } });
     }
     if (located && (!located.originalError || isGraphQLError(located.originalError))) {
       // GraphQL's own refusals (syntax, validation, variable coercion) are about the request.
@@ -116,13 +117,20 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const store = new SqlStore(orm);
   const pubsub = new PubSub((error) => logger.error('a subscriber failed', error));
   const eventLog = new EventLog(store, pubsub);
-  const workflows = options.workflows ?? new WorkflowRegistry();
+  // Step types first: definitions are checked against them.
+  const stepTypes = await loadStepTypes(config.stepTypesDir, new Set([...Object.keys(BUILT_IN_STEP_KINDS), 'CUSTOM']));
+  const kinds = new StepKinds(stepTypes.kinds);
+  for (const { file, problems } of stepTypes.problems) logger.error(`step type module ${file} was not loaded: ${problems.map((p) => p.message).join('; ')}`);
+  const workflows = new WorkflowRegistry([...builtInSources(), ...(options.workflows ?? [])]);
+  await workflows.open(store, kinds);
+  await workflows.loadDirectory(config.workflowsDir);
+  for (const { file, problems } of workflows.loadProblems()) logger.error(`workflow file ${file} was not loaded: ${problems.map(describeProblem).join('; ')}`);
   const runnerDeps: RunnerDeps = {
     store,
     eventLog,
     pubsub,
     workflows,
-    executors: stepExecutors,
+    kinds,
     settings: {
       ollamaBaseUrl: config.ollamaBaseUrl,
       heartbeatMs: config.llmHeartbeatMs,
@@ -139,7 +147,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     concurrency: config.workerConcurrency,
     checkIntervalSeconds: config.workerCheckIntervalSeconds,
   });
-  const services: Services = { config, store, eventLog, pubsub, worker, workflows, logger };
+  const services: Services = { config, store, eventLog, pubsub, worker, workflows, kinds, stepTypeProblems: stepTypes.problems, logger };
 
   const authPlugin: Plugin = {
     onRequest({ request, url, endResponse, fetchAPI }) {

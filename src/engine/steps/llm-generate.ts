@@ -1,19 +1,18 @@
+import type { BuiltInStepKind } from './registry.js';
 import type { GenerateResponse } from 'ollama';
 import { Coalescer } from '../coalesce.js';
 import { extractFiles } from '../extract-files.js';
 import { createOllama, describeOllamaError } from '../providers/ollama.js';
-import { renderTemplate } from '../template.js';
-import { StepError, type StepContext, type StepExecutor } from '../types.js';
+import { StepError, type LlmGenerateStep, type StepContext, type StepExecutor } from '../types.js';
 
 /** LLM_GENERATE: streams an answer from Ollama, then writes it (and the files it holds) to the workspace. */
-export const llmGenerate: StepExecutor = async (ctx) => {
+export const llmGenerate: StepExecutor<LlmGenerateStep> = async (ctx) => {
   const { step } = ctx;
   if (!step.model) throw new StepError(`Step "${step.name}" has no model to generate with`, { retryable: false });
   if (!step.prompt) throw new StepError(`Step "${step.name}" has no prompt`, { retryable: false });
 
   const model = step.model;
-  const prompt = renderTemplate(step.prompt, ctx);
-  const system = step.system === undefined ? undefined : renderTemplate(step.system, ctx);
+  const { prompt, system } = step;
   const { text, final, elapsedMs } = await streamAnswer(ctx, model, prompt, system);
 
   const generation = describeGeneration(model, text, final, elapsedMs);
@@ -100,7 +99,7 @@ function describeGeneration(model: string, text: string, final: GenerateResponse
 }
 
 /** Writes the raw answer to `outputFile` and, with `extractFiles`, each file the answer holds. Returns the files' paths. */
-async function writeAnswer(ctx: StepContext, text: string): Promise<string[]> {
+async function writeAnswer(ctx: StepContext<LlmGenerateStep>, text: string): Promise<string[]> {
   const { step, workspace } = ctx;
   if (step.outputFile) {
     await workspace.writeFile(step.outputFile, text);
@@ -130,3 +129,24 @@ function nanosToSeconds(nanoseconds: number | undefined): number {
 function roundTo3(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
+
+/** LLM_GENERATE as a step kind: its fields in a definition, and which of them are templates. */
+export const llmGenerateKind: BuiltInStepKind<'LLM_GENERATE'> = {
+  type: 'LLM_GENERATE',
+  description: 'Generates text with an Ollama model, streaming it, and writes it to a file (or extracts project files from it).',
+  parameters: {
+    type: 'object',
+    required: ['model', 'prompt'],
+    properties: {
+      model: { type: 'string', minLength: 1, maxLength: 200, description: 'The default model, such as gemma3:27b; a run’s options.models and OLLAMA_<STEP>_MODEL beat it.' },
+      prompt: { type: 'string', minLength: 1, description: 'The prompt (a template: ${{ … }}, {goal}, {output:STEP}).' },
+      system: { type: 'string', description: 'An optional system prompt (a template).' },
+      outputFile: { type: 'string', minLength: 1, maxLength: 1024, description: 'Workspace-relative file the answer is written to (a template).' },
+      extractFiles: { type: 'boolean', description: 'The answer holds project files (=== FILE: path === blocks, or a path and a fenced block): write each into the workspace.' },
+    },
+  },
+  templateFields: ['prompt', 'system', 'outputFile'],
+  commandFields: [],
+  execute: llmGenerate,
+  source: null,
+};
