@@ -18,6 +18,7 @@ import { loadStepTypes } from './engine/steps/custom.js';
 import { BUILT_IN_STEP_KINDS, StepKinds } from './engine/steps/registry.js';
 import { Worker } from './engine/worker.js';
 import { WorkflowRegistry, builtInSources, describeProblem, type WorkflowSpec } from './engine/workflows/registry.js';
+import { workflowFileSchema } from './engine/workflows/schema.js';
 import { UserError } from './errors.js';
 import { isArtifactPath, serveArtifactDownload } from './http/artifacts.js';
 import { serveConsole } from './http/console.js';
@@ -53,6 +54,9 @@ export function createLogger(level: Config['logLevel']): Logger {
     error: (message, error) => console.error(`${stamp()} ERROR ${message}`, error ?? ''),
   };
 }
+
+/** Where the JSON Schema of workflow definition files is served. */
+export const WORKFLOW_SCHEMA_PATH = '/schemas/workflow.json';
 
 const UNAUTHENTICATED_MESSAGE = 'Missing or wrong API token: send the header "Authorization: Bearer <API_TOKEN>" (over WebSocket: connection_init payload {"authorization": "Bearer <API_TOKEN>"}).';
 
@@ -191,6 +195,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       return;
     }
     if (path === '/graphql') return void yoga.requestListener(req, res);
+    // The JSON Schema of workflow definition files, with this server's step types (custom ones too).
+    if (path === WORKFLOW_SCHEMA_PATH && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, workflowFileSchema(kinds.list()));
     if (isArtifactPath(path)) return void serveArtifactDownload(req, res, services);
     const notFound = () => sendJson(res, 404, { error: `Nothing at ${path}. The console is at /, the GraphQL API and GraphiQL at /graphql; /health and /ready report status.` });
     if (req.method === 'GET' || req.method === 'HEAD') return void serveConsole(req, res, config.consoleDir, notFound);

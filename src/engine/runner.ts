@@ -435,6 +435,7 @@ async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSigna
     settings: deps.settings,
     signal: controller.signal,
     emit: (type, message, data) => void emit(type, message, data),
+    log: (message, data) => void emit('STEP_LOG', message, data),
     recordArtifact: async (relativePath, kind) => {
       const absolute = await input.workspace.resolve(relativePath);
       const { size } = await stat(absolute);

@@ -57,6 +57,7 @@ export const EVENT_TYPES = [
   'RUN_RECOVERED',
   'WORKFLOW_COMPLETED',
   'WORKFLOW_FAILED',
+  'STEP_LOG',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -374,6 +375,8 @@ export interface StepContext<S extends WorkflowStepDefinition = WorkflowStepDefi
    * order of the calls, and a failure to record is logged, never thrown into the step.
    */
   emit(type: EventType, message: string, data?: Record<string, unknown>): void;
+  /** Records a line of the step's own log (STEP_LOG; `data` merged into the event's data). Custom step types use it. */
+  log(message: string, data?: Record<string, unknown>): void;
   /** Records a workspace file as an artifact of this step and emits ARTIFACT_CREATED. */
   recordArtifact(relativePath: string, kind: ArtifactKind): Promise<ArtifactRecord>;
   /** Aborted when the step times out or the run is stopped; `signal.reason` says which. */

@@ -28,6 +28,7 @@ export const EventTypeEnum = builder.enumType('EventType', {
     RUN_RECOVERED: { description: 'A run a previous server process left running was put back in the queue at start-up; it continues from the first step that did not complete.' },
     WORKFLOW_COMPLETED: { description: 'Every step completed. Terminal.' },
     WORKFLOW_FAILED: { description: 'The workflow failed; data.error says why. Terminal.' },
+    STEP_LOG: { description: 'A line a step logged about its work (custom step types use it: ctx.log).' },
   } satisfies Record<(typeof EVENT_TYPES)[number], { description: string }>,
 });
 

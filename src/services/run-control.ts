@@ -135,7 +135,12 @@ async function requeueForRetry(deps: RunControlDeps, runId: number, fromStep: st
   const target = workflowVersion !== null && workflowVersion !== current.version ? requireVersion(deps, current.name, workflowVersion) : null;
   const definition = target?.definition ?? current;
 
-  const from = retryPoint(steps, definition, fromStep);
+  // On another version, the default is where the run stopped: its first step that did not complete.
+  const resumeAt = fromStep ?? (target ? (steps.find((s) => s.status !== 'COMPLETED')?.name ?? null) : null);
+  if (target && fromStep === null && resumeAt !== null && !definition.steps.some((s) => s.name === resumeAt)) {
+    throw badInput(`Argument "fromStep": the run stopped at step "${resumeAt}", which ${definition.name} ${definition.version} does not have; say which step to go again from (its steps: ${definition.steps.map((s) => s.name).join(', ')}).`);
+  }
+  const from = retryPoint(steps, definition, resumeAt);
   if (target) checkMigration(run, steps, current, definition, from);
 
   const again = steps.filter((s) => s.index >= from);

@@ -65,6 +65,7 @@ export function createTestStepContext<T extends BuiltInType>(options: TestStepOp
     outputs: new Map(Object.entries(options.outputs ?? {})),
     settings: { ...testSettings, ...options.settings },
     emit,
+    log: (message, data) => emit('STEP_LOG', message, data),
     async recordArtifact(relativePath: string, kind: ArtifactKind): Promise<ArtifactRecord> {
       const { size } = await stat(await workspace.resolve(relativePath));
       artifacts.push({ path: relativePath, kind, sizeBytes: size });

@@ -106,11 +106,24 @@ export function checkWorkflowObject(raw: unknown, kinds: StepKinds, locate: Loca
     }
     reportSchemaErrors(validatorsFor(kinds).step(kind), step, ['steps', index], report);
   });
-  if (problems.length > 0) return { definition: null, problems };
+  if (problems.length > 0) return { definition: null, problems: inTextOrder(problems) };
 
   const definition = normalise(document, kinds);
   checkMeaning(definition, kinds, report);
-  return problems.length > 0 ? { definition: null, problems } : { definition, problems: [] };
+  return problems.length > 0 ? { definition: null, problems: inTextOrder(problems) } : { definition, problems: [] };
+}
+
+/** Problems in the order of the text (unlocated ones last), each once. */
+function inTextOrder(problems: DefinitionProblem[]): DefinitionProblem[] {
+  const seen = new Set<string>();
+  const unique = problems.filter((p) => {
+    const key = `${p.line}:${p.column}:${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const position = (p: DefinitionProblem) => (p.line === null ? Number.MAX_SAFE_INTEGER : p.line * 100_000 + (p.column ?? 0));
+  return unique.map((p, i) => ({ p, i })).sort((a, b) => position(a.p) - position(b.p) || a.i - b.i).map(({ p }) => p);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,7 +134,8 @@ interface Validators {
   step(kind: AnyStepKind): ValidateFunction;
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+// verbose: errors carry their schema (the allowed fields, for "unknown field" messages).
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 const validatorCache = new WeakMap<StepKinds, Validators>();
 
 function validatorsFor(kinds: StepKinds): Validators {
