@@ -265,7 +265,7 @@ export interface WorkspaceFiles {
 /** Settings executors need, taken from the configuration by the runner. */
 export interface StepSettings {
   ollamaBaseUrl: string;
-  /** LLM_HEARTBEAT interval while no token has arrived (15 000 ms; tests shorten it). */
+  /** LLM_HEARTBEAT interval while the model sends no text: before its first token, and in a pause mid-answer (15 000 ms; tests shorten it). */
   heartbeatMs: number;
   /** How often streamed deltas (LLM_TOKEN, SHELL_OUTPUT) are flushed as one event (100 ms). */
   coalesceMs: number;

@@ -14,7 +14,7 @@ export const EventTypeEnum = builder.enumType('EventType', {
     LLM_LOADING_MODEL: { description: 'Ollama is loading the step’s model.' },
     LLM_GENERATING: { description: 'The model started answering.' },
     LLM_TOKEN: { description: 'Generated text, coalesced; data.text holds the delta.' },
-    LLM_HEARTBEAT: { description: 'Still waiting on the model; data.elapsedSeconds says how long.' },
+    LLM_HEARTBEAT: { description: 'Still waiting on the model (loading, or a pause mid-answer); data.elapsedSeconds says how long, and data.silentSeconds, in a pause, how long since its last text.' },
     LLM_DONE: { description: 'Generation finished; data holds characters, tokens, tokens/s and load time.' },
     SHELL_EXECUTING: { description: 'A command started.' },
     SHELL_OUTPUT: { description: 'Command output, coalesced; data.stream is stdout or stderr, data.text the delta.' },

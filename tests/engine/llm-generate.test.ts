@@ -83,17 +83,28 @@ describe('LLM_GENERATE', () => {
     expect(test.eventsOfType('LLM_HEARTBEAT')).toEqual([]);
   });
 
-  it('sends heartbeats while the model loads, and stops them at the first token', async () => {
-    fake.script(MODEL, { tokens: ['a', 'b', 'c'], firstByteDelayMs: 400, tokenDelayMs: 100 });
-    const test = llmStep({}, { heartbeatMs: 50 });
+  it('sends heartbeats while the model loads, up to the first token', async () => {
+    fake.script(MODEL, { tokens: ['a', 'b', 'c'], firstByteDelayMs: 500 });
+    const test = llmStep({}, { heartbeatMs: 100 });
     await llmGenerate(test.ctx);
 
-    const heartbeats = test.eventsOfType('LLM_HEARTBEAT');
-    expect(heartbeats.length).toBeGreaterThanOrEqual(3);
-    expect(heartbeats[0]?.message).toMatch(new RegExp(`^Still waiting on ${MODEL}… \\d+s elapsed$`));
-    expect(heartbeats[0]?.data).toEqual({ model: MODEL, elapsedSeconds: expect.any(Number) });
     const types = test.events.map((event) => event.type);
-    expect(types.lastIndexOf('LLM_HEARTBEAT')).toBeLessThan(types.indexOf('LLM_TOKEN'));
+    const beforeText = test.events.slice(0, types.indexOf('LLM_TOKEN')).filter((event) => event.type === 'LLM_HEARTBEAT');
+    expect(beforeText.length).toBeGreaterThanOrEqual(3);
+    expect(beforeText[0]?.message).toMatch(new RegExp(`^Still waiting on ${MODEL}… \\d+s elapsed$`));
+    expect(beforeText[0]?.data).toEqual({ model: MODEL, elapsedSeconds: expect.any(Number) });
+  });
+
+  it('sends heartbeats while the model pauses mid-answer', async () => {
+    fake.script(MODEL, { tokens: ['a', 'b'], pauseAfterTokens: { after: 1, ms: 600 } });
+    const test = llmStep({}, { heartbeatMs: 100 });
+    expect((await llmGenerate(test.ctx)).output).toBe('ab');
+
+    const types = test.events.map((event) => event.type);
+    const inPause = test.events.slice(types.indexOf('LLM_TOKEN')).filter((event) => event.type === 'LLM_HEARTBEAT');
+    expect(inPause.length).toBeGreaterThanOrEqual(2);
+    expect(inPause[0]?.message).toMatch(new RegExp(`^Still waiting on ${MODEL}: no new text for \\d+s \\(\\d+s elapsed\\)$`));
+    expect(inPause[0]?.data).toEqual({ model: MODEL, elapsedSeconds: expect.any(Number), silentSeconds: expect.any(Number) });
   });
 
   it('closes the connection and rethrows the abort reason while the model is still loading', async () => {

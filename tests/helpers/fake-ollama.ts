@@ -48,6 +48,8 @@ export interface GenerateScript {
   response?: string; // alternative to tokens
   firstByteDelayMs?: number; // wait before status+headers are sent (model loading)
   tokenDelayMs?: number; // delay between token lines
+  /** after N content tokens, pause this long before the next line (a model pausing mid-answer) */
+  pauseAfterTokens?: { after: number; ms: number };
   /** error before the first byte: {status, error} e.g. 500 "llama runner process has terminated: …" */
   errorBeforeHeaders?: { status: number; error: string };
   /** after N tokens, send one `{"error":"…"}` line and close */
@@ -837,6 +839,7 @@ class FakeOllamaServer implements FakeOllama {
       if (!(await emit(contentLine(token)))) return;
       if (script.rawLineAfterTokens?.after === i + 1) await exchange.writeRaw(`${script.rawLineAfterTokens.line}\n`);
       if (await interrupted(i + 1)) return;
+      if (script.pauseAfterTokens?.after === i + 1 && !(await exchange.sleep(script.pauseAfterTokens.ms))) return;
     }
     if (toolCallObjects.length && !(await emit(contentLine('', { tool_calls: toolCallObjects })))) return;
     if (!script.endWithoutDone) {

@@ -37,7 +37,7 @@ export type EventType =
   | 'LLM_DONE'
   /** The model started answering. */
   | 'LLM_GENERATING'
-  /** Still waiting on the model; data.elapsedSeconds says how long. */
+  /** Still waiting on the model (loading, or a pause mid-answer); data.elapsedSeconds says how long, and data.silentSeconds, in a pause, how long since its last text. */
   | 'LLM_HEARTBEAT'
   /** Ollama is loading the step’s model. */
   | 'LLM_LOADING_MODEL'

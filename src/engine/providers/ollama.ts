@@ -129,6 +129,12 @@ export function describeOllamaError(thrown: unknown, { baseUrl, model, stepName 
   }
 
   const codes = causeCodes(error);
+  // The HTTP client's own timeouts are off (see ollamaDispatcher); should one fire anyway, it is
+  // agent-runner that stopped waiting, not Ollama that closed the connection.
+  const clientTimeout = codes.find((code) => code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT');
+  if (clientTimeout) {
+    return new StepError(`agent-runner's HTTP client stopped waiting for ${model} at ${baseUrl} (${clientTimeout}); Ollama did not end the answer`, { cause: error, data: { ...data, code: clientTimeout } });
+  }
   if (error instanceof TypeError && error.message === 'fetch failed') {
     const code = codes.find((candidate) => UNREACHABLE_CODES.has(candidate)) ?? codes[0];
     return new StepError(`Cannot reach Ollama at ${baseUrl}: is it running? Try: curl ${baseUrl}/api/tags`, { cause: error, data: { ...data, code } });

@@ -73,15 +73,8 @@ async function streamAnswer(ctx: StepContext, request: GenerateRequest & { model
   ctx.emit('LLM_LOADING_MODEL', `Loading model: ${model}`, { model });
 
   // Ollama sends nothing until the model is loaded and the first token is ready, which can take
-  // minutes: the heartbeat shows the step is alive meanwhile.
-  let heartbeat: NodeJS.Timeout | undefined = setInterval(() => {
-    const elapsedSeconds = Math.round((Date.now() - startedAt) / 1000);
-    ctx.emit('LLM_HEARTBEAT', `Still waiting on ${model}… ${elapsedSeconds}s elapsed`, { model, elapsedSeconds });
-  }, settings.heartbeatMs);
-  const stopHeartbeat = (): void => {
-    clearInterval(heartbeat);
-    heartbeat = undefined;
-  };
+  // minutes, and a model can pause mid-answer: the heartbeat shows the step is alive meanwhile.
+  const heartbeat = new Heartbeat(ctx, model, startedAt);
   const tokens = new Coalescer((delta) => ctx.emit('LLM_TOKEN', delta, { text: delta }), settings);
   const thoughts = new Coalescer((delta) => ctx.emit('LLM_THINKING', delta, { text: delta }), settings);
   const inline = new InlineReasoningSplitter();
@@ -112,7 +105,7 @@ async function streamAnswer(ctx: StepContext, request: GenerateRequest & { model
     stream = parts;
     ctx.emit('LLM_GENERATING', `Generating with ${model}`, { model });
     for await (const part of parts) {
-      if (heartbeat !== undefined && (part.response || part.thinking)) stopHeartbeat();
+      if (part.response || part.thinking) heartbeat.textArrived();
       if (part.thinking) addThinking(part.thinking);
       if (part.response) {
         const split = inline.push(part.response);
@@ -128,7 +121,7 @@ async function streamAnswer(ctx: StepContext, request: GenerateRequest & { model
     if (signal.aborted) throw signal.reason;
     throw describeOllamaError(error, context);
   } finally {
-    stopHeartbeat();
+    heartbeat.stop();
     thoughts.close();
     tokens.close();
     // Leaving the loop early does not close the HTTP request; only abort() does.
@@ -136,6 +129,37 @@ async function streamAnswer(ctx: StepContext, request: GenerateRequest & { model
   }
   if (final === undefined) throw describeOllamaError(new Error('Did not receive done or success response in stream.'), context);
   return { text, thinking, final, elapsedMs: Date.now() - startedAt };
+}
+
+/**
+ * LLM_HEARTBEAT every `heartbeatMs` while the model sends no text: all along until the first text
+ * (the model loading), then whenever a whole interval passes without any (a pause mid-answer).
+ */
+class Heartbeat {
+  private readonly timer: NodeJS.Timeout;
+  private lastTextAt: number | undefined;
+
+  constructor(ctx: StepContext, model: string, startedAt: number) {
+    const { heartbeatMs } = ctx.settings;
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      const elapsedSeconds = Math.round((now - startedAt) / 1000);
+      if (this.lastTextAt === undefined) {
+        ctx.emit('LLM_HEARTBEAT', `Still waiting on ${model}… ${elapsedSeconds}s elapsed`, { model, elapsedSeconds });
+      } else if (now - this.lastTextAt >= heartbeatMs) {
+        const silentSeconds = Math.round((now - this.lastTextAt) / 1000);
+        ctx.emit('LLM_HEARTBEAT', `Still waiting on ${model}: no new text for ${silentSeconds}s (${elapsedSeconds}s elapsed)`, { model, elapsedSeconds, silentSeconds });
+      }
+    }, heartbeatMs);
+  }
+
+  textArrived(): void {
+    this.lastTextAt = Date.now();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }
 
 /**
