@@ -89,7 +89,7 @@ steps:
       '2:10 version must be a string: write version: "1" (quoted), since YAML reads 1 as a number',
       '4:5 steps[0]: missing required field "model"',
       '6:13 steps[0].prompt must be a string',
-      '7:5 steps[0]: unknown field "outptFile" (did you mean "outputFile"?). Allowed here: name, type, description, saveArtifact, timeoutSeconds, continueOnError, retry, model, prompt, system, outputFile, extractFiles',
+      '7:5 steps[0]: unknown field "outptFile" (did you mean "outputFile"?). Allowed here: name, type, description, saveArtifact, timeoutSeconds, continueOnError, retry, model, prompt, system, outputFile, extractFiles, think, options, structuredOutput',
       '8:5 steps[1]: missing required field "name"',
       '10:21 steps[1].timeoutSeconds must be > 0',
     ]);
