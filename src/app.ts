@@ -6,6 +6,7 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import type { Context, Services } from './context.js';
 import { WalCheckpointer } from './db/checkpointer.js';
+import { DatabaseLock } from './db/lock.js';
 import { initORM } from './db/orm.js';
 import { SqlStore } from './db/store.js';
 import { EventLog } from './engine/event-log.js';
@@ -111,7 +112,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const orm = await initORM(config.databasePath, logger.info);
+  // Before anything reads or migrates the database: a second server on it would recover the first one's live runs.
+  const lock = await DatabaseLock.acquire(config.databasePath);
+  const orm = await initORM(config.databasePath, logger.info).catch(async (error: unknown) => {
+    await lock.release();
+    throw error;
+  });
   const checkpointer = await WalCheckpointer.start(config.databasePath, (error) => logger.error('database checkpoint failed', error));
   const store = new SqlStore(orm);
   const pubsub = new PubSub((error) => logger.error('a subscriber failed', error));
@@ -236,6 +242,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         await orm.close(true);
         killAllProcessGroups();
         await stopSpawner();
+        await lock.release();
       })();
       return stopping;
     },
