@@ -23,6 +23,7 @@ import { isArtifactPath, serveArtifactDownload } from './http/artifacts.js';
 import { serveConsole } from './http/console.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
 import { schema } from './schema/index.js';
+import { workspaceRulesOf } from './services/projects.js';
 
 export interface App {
   /** Listens on the configured host and port (0 picks a free one); resolves with the base URL. */
@@ -139,6 +140,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     shellTimeoutSeconds: config.shellTimeoutSeconds,
     logger,
+    workspaceRules: workspaceRulesOf(config),
   };
   const worker = new Worker(runnerDeps, {
     enabled: !config.disableWorker,

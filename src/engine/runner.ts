@@ -1,4 +1,5 @@
 import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventLog } from './event-log.js';
 import type { PubSub } from './pubsub.js';
@@ -25,6 +26,7 @@ import {
   type WorkflowDefinition,
 } from './types.js';
 import { Workspace } from './workspace.js';
+import { checkWorkspaceFolder, type WorkspaceRulesOptions } from './workspace-rules.js';
 import type { WorkflowRegistry } from './workflows/registry.js';
 
 export interface Logger {
@@ -42,6 +44,11 @@ export interface RunnerDeps {
   /** Default timeout of shell and Maven steps, in seconds. */
   shellTimeoutSeconds: number;
   logger: Logger;
+  /**
+   * The workspace rules, checked again before a run's first step: a project folder swapped for a
+   * link to a forbidden place since its project was created fails the run. Unset: not checked.
+   */
+  workspaceRules?: WorkspaceRulesOptions;
 }
 
 /** What the worker tells a run while it executes. */
@@ -250,12 +257,16 @@ async function prepareRun(
   }
   const project = await deps.store.getProject(run.projectId);
   if (!project) return { problem: `The run's project (id ${run.projectId}) no longer exists.` };
-  const workspaceProblem = await prepareWorkspace(project);
+  const workspaceProblem = await prepareWorkspace(project, deps.workspaceRules);
   if (workspaceProblem) return { problem: workspaceProblem };
   return { workflow, project, stepRuns: await deps.store.listStepRuns(run.id) };
 }
 
-async function prepareWorkspace(project: ProjectRecord): Promise<string | null> {
+async function prepareWorkspace(project: ProjectRecord, rules: WorkspaceRulesOptions | undefined): Promise<string | null> {
+  if (rules) {
+    const check = await checkWorkspaceFolder(path.normalize(project.localPath), rules);
+    if (!check.ok) return `The project folder can no longer be used as a workspace: ${check.problem} Create a project in another folder.`;
+  }
   try {
     await mkdir(project.localPath, { recursive: true });
     const info = await stat(project.localPath);

@@ -85,7 +85,8 @@ function refuse(message: string, relativePath: unknown): StepError {
   return new StepError(message, { retryable: false, data: { path: relativePath } });
 }
 
-function isInside(folder: string, candidate: string): boolean {
+/** Whether `candidate` is `folder` or lies below it (both absolute and normalised; compared as written). */
+export function isInside(folder: string, candidate: string): boolean {
   const relative = path.relative(folder, candidate);
   return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
 }
@@ -95,7 +96,7 @@ function isInside(folder: string, candidate: string): boolean {
  * exists, symbolic links followed) joined with the parts that do not exist yet. `undefined` for a
  * symbolic link whose target is missing, since writing or reading through it would go who knows where.
  */
-async function realLocation(absolutePath: string): Promise<string | undefined> {
+export async function realLocation(absolutePath: string): Promise<string | undefined> {
   const missingParts: string[] = [];
   let existing = absolutePath;
   for (;;) {
