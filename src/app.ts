@@ -115,12 +115,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const logger = options.logger ?? createLogger(config.logLevel);
   // Before anything reads or migrates the database: a second server on it would recover the first one's live runs.
   const lock = await DatabaseLock.acquire(config.databasePath);
-  const orm = await initORM(config.databasePath, logger.info).catch(async (error: unknown) => {
+  const busyTimeoutMs = config.databaseBusyTimeoutSeconds * 1000;
+  const orm = await initORM(config.databasePath, logger.info, { busyTimeoutMs }).catch(async (error: unknown) => {
     await lock.release();
     throw error;
   });
   const checkpointer = await WalCheckpointer.start(config.databasePath, (error) => logger.error('database checkpoint failed', error));
-  const store = new SqlStore(orm);
+  const store = new SqlStore(orm, { busyTimeoutMs });
   const pubsub = new PubSub((error) => logger.error('a subscriber failed', error));
   const eventLog = new EventLog(store, pubsub);
   const workflows = options.workflows ?? new WorkflowRegistry();

@@ -42,6 +42,13 @@ export interface Config {
   killGraceMs: number;
   /** On SIGTERM, how long running steps may finish before they are cut off and left to crash recovery (10). `SHUTDOWN_GRACE_SECONDS` */
   shutdownGraceSeconds: number;
+  /**
+   * How long a statement waits for a busy database (another process writing to the file, or the
+   * server's one connection held by a long query) before it fails, in seconds (60). Waited out in
+   * short tries, so reads get the connection in between. An event that still cannot be stored fails
+   * its step, and so its run, with the reason. `DATABASE_BUSY_TIMEOUT_SECONDS`
+   */
+  databaseBusyTimeoutSeconds: number;
   /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
   logLevel: 'info' | 'silent';
   /** The built web console served at `/` (this repository's console/dist; `npm start` builds it). Tests override it. */
@@ -187,6 +194,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     streamCoalesceBytes: integer(env, 'STREAM_COALESCE_BYTES', 4096, 1, 1_048_576),
     killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
     shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
+    databaseBusyTimeoutSeconds: positiveNumber(env, 'DATABASE_BUSY_TIMEOUT_SECONDS', 60),
     logLevel,
     consoleDir: fileURLToPath(new URL('../console/dist', import.meta.url)),
     workspaceRoots: absoluteFolders(env, 'WORKSPACE_ROOTS'),

@@ -2,6 +2,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventLog } from './event-log.js';
+import { EventTally, type EventTallyResult } from './event-tally.js';
 import type { PubSub } from './pubsub.js';
 import { assertTransition } from './run-state.js';
 import { resolveStep } from './run-plan.js';
@@ -12,6 +13,7 @@ import {
   StepError,
   StepTimeoutError,
   coerceError,
+  type EventRecord,
   type EventType,
   type ProjectRecord,
   type ResolvedStep,
@@ -77,7 +79,10 @@ export async function changeRunStatus(
   return updated;
 }
 
-/** Records an event; a failure to record is logged, never thrown into the run. */
+/**
+ * Records an event; resolves with the stored record, or null if it could not be stored (logged, never
+ * thrown into the run). `tally`, when given, learns which: the runner judges a step or a run by it.
+ */
 export function recordEvent(
   deps: Pick<RunnerDeps, 'eventLog' | 'logger'>,
   runId: number,
@@ -85,9 +90,13 @@ export function recordEvent(
   message: string,
   stepName?: string | null,
   data?: Record<string, unknown>,
-): Promise<unknown> {
-  return deps.eventLog.append(runId, { type, message, stepName: stepName ?? null, data: data ?? null }).catch((error) => {
+  tally?: EventTally,
+): Promise<EventRecord | null> {
+  const appended = deps.eventLog.append(runId, { type, message, stepName: stepName ?? null, data: data ?? null });
+  tally?.track(appended);
+  return appended.catch((error: unknown) => {
     deps.logger.error(`run ${runId}: could not record ${type}`, error);
+    return null;
   });
 }
 
@@ -141,8 +150,10 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
   const { store, logger } = deps;
   const runId = claimed.id;
   let run = claimed;
+  // The run's own events (steps' attempts have a tally each): a run whose log lost one is not COMPLETED.
+  const events = new EventTally();
   const emit = (type: EventType, message: string, stepName?: string | null, data?: Record<string, unknown>) =>
-    recordEvent(deps, runId, type, message, stepName, data);
+    recordEvent(deps, runId, type, message, stepName, data, events);
 
   const fail = async (message: string): Promise<void> => {
     const failed = await changeRunStatus(deps, run, { status: 'FAILED', error: message, finishedAt: new Date() });
@@ -203,7 +214,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
       }
       const step = resolveStep(workflow.steps[index], run.models, timeouts);
       const previousAttempts = stepRuns.find((s) => s.index === index)?.attempt ?? 0;
-      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, outputs, previousAttempts }, control.signal);
+      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, outputs, previousAttempts, events }, control.signal);
       if (outcome.ok) {
         if (outcome.result.output !== undefined) outputs.set(step.name, outcome.result.output);
         continue;
@@ -217,6 +228,11 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
       return;
     }
 
+    const stored = await events.settled();
+    if (stored.lost > 0) {
+      await fail(`${stored.lost} of the run's events could not be stored, so its log is not whole: ${stored.reason}`);
+      return;
+    }
     const done = await changeRunStatus(deps, run, { status: 'COMPLETED', finishedAt: new Date() });
     if (done) run = done;
     await emit('WORKFLOW_COMPLETED', `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`, null, {
@@ -291,6 +307,8 @@ interface StepInput {
   outputs: ReadonlyMap<string, string>;
   /** Attempts recorded before this execution (a recovered step keeps counting). */
   previousAttempts: number;
+  /** The run's own events (STEP_COMPLETED, STEP_RETRYING, STEP_FAILED are the run's, not an attempt's). */
+  events: EventTally;
 }
 
 type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error; message: string };
@@ -303,7 +321,7 @@ type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error
 async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
   const { store } = deps;
   const { runId, workflow, index, step } = input;
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data);
+  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data, input.events);
   const position = `Step ${index + 1}/${workflow.steps.length}`;
   const policy = step.retry ?? { maxAttempts: 1, backoffSeconds: 0, backoffFactor: 1 };
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
@@ -323,19 +341,25 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
       description: step.description,
     });
     markedRunning.catch(() => undefined);
-    void emit('STEP_STARTED', `${position}: ${step.description}${ofMax}`, {
+    // Everything this attempt records, STEP_STARTED first: it completes only if all of it was stored.
+    const attemptEvents = new EventTally();
+    void recordEvent(deps, runId, 'STEP_STARTED', `${position}: ${step.description}${ofMax}`, step.name, {
       index,
       type: step.type,
       attempt: input.previousAttempts + attempt,
       maxAttempts,
       ...(step.model ? { model: step.model } : {}),
       timeoutSeconds: step.timeoutMs / 1000,
-    });
+    }, attemptEvents);
 
     const started = Date.now();
-    const outcome = await runStep(deps, input, runSignal);
+    let outcome = await runStep(deps, input, runSignal, attemptEvents);
     const elapsed = Date.now() - started;
     await markedRunning;
+    if (outcome.ok) {
+      const stored = await attemptEvents.settled();
+      if (stored.lost > 0) outcome = lostEvents(stored);
+    }
 
     if (outcome.ok) {
       const output = outcome.result.output;
@@ -391,15 +415,24 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
   }
 }
 
+/**
+ * A step attempt that lost an event fails: its streamed text or output in the log
+ * would have a hole no client can see (seq stays gapless). Retryable: the database may be free again.
+ */
+function lostEvents({ lost, reason }: EventTallyResult): StepOutcome {
+  const message = `${lost} of the step's events could not be stored (${reason}), so what the step recorded is not whole; it is not marked completed.`;
+  return { ok: false, reason: new StepError(message, { retryable: true }), message };
+}
+
 /** Runs one attempt of a step with its timeout and the run's signal; returns its result or why it failed. */
-async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
+async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal, events: EventTally): Promise<StepOutcome> {
   const { step } = input;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new StepTimeoutError(step.timeoutMs)), step.timeoutMs);
   const onRunAbort = () => controller.abort(runSignal.reason);
   if (runSignal.aborted) onRunAbort();
   else runSignal.addEventListener('abort', onRunAbort, { once: true });
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, input.runId, type, message, step.name, data);
+  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, input.runId, type, message, step.name, data, events);
 
   const context: StepContext = {
     runId: input.runId,
