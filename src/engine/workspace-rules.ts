@@ -92,9 +92,8 @@ export async function checkWorkspaceFolder(folder: string, options: WorkspaceRul
   }
 
   if (options.databasePath !== ':memory:' && options.databasePath !== '') {
-    const dataFolder = await realLocation(path.dirname(path.resolve(options.databasePath))).catch(() => undefined);
-    if (dataFolder !== undefined && isInside(real, dataFolder)) {
-      return refuse(`${real === dataFolder ? 'is' : 'contains'} this server's data folder ${dataFolder} (its database): a run could overwrite it.`);
+    for (const dataFolder of await bothForms([path.dirname(options.databasePath)])) {
+      if (isInside(real, dataFolder)) return refuse(`${real === dataFolder ? 'is' : 'contains'} this server's data folder ${dataFolder} (its database): a run could overwrite it.`);
     }
   }
 
@@ -107,14 +106,25 @@ export async function checkWorkspaceFolder(folder: string, options: WorkspaceRul
   return { ok: true, realPath: real };
 }
 
+/**
+ * Real paths of the folders the rules name, learnt once per process: system, shared and home folders
+ * do not move while a server runs, and a run's start checks its folder against some thirty of them.
+ */
+const realForms = new Map<string, Promise<string | null>>();
+
 /** Each folder as written and, where it exists and differs, as it really is (/tmp → /private/tmp on macOS). */
 async function bothForms(folders: readonly string[]): Promise<string[]> {
   const forms = new Set<string>();
   for (const folder of folders) {
     const absolute = path.resolve(folder);
     forms.add(absolute);
-    const real = await realpath(absolute).catch(() => null);
-    if (real) forms.add(real);
+    let real = realForms.get(absolute);
+    if (!real) {
+      real = realpath(absolute).catch(() => null);
+      realForms.set(absolute, real);
+    }
+    const resolved = await real;
+    if (resolved) forms.add(resolved);
   }
   return [...forms];
 }
