@@ -41,8 +41,11 @@ export class Workspace implements WorkspaceFiles {
     const name = parts.pop()!;
     let folder: OpenFolder;
     try {
-      await mkdir(this.root, { recursive: true });
-      folder = await openFolder(this.root);
+      folder = await openFolder(this.root).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(this.root, { recursive: true });
+        return openFolder(this.root);
+      });
     } catch (error) {
       throw new StepError(`Could not open the project folder ${this.root}: ${(error as Error).message}`, { cause: error });
     }
@@ -52,10 +55,14 @@ export class Workspace implements WorkspaceFiles {
         const next = path.join(folder.path, part);
         let child: OpenFolder;
         try {
-          await mkdir(next).catch((error: NodeJS.ErrnoException) => {
-            if (error.code !== 'EEXIST') throw error;
+          child = await openFolder(next).catch(async (error: NodeJS.ErrnoException) => {
+            if (error.code !== 'ENOENT') throw error;
+            // Made in the open parent; if a link took its place meanwhile, it is opened and checked like any.
+            await mkdir(next).catch((made: NodeJS.ErrnoException) => {
+              if (made.code !== 'EEXIST') throw made;
+            });
+            return openFolder(next);
           });
-          child = await openFolder(next);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ELOOP') {
             throw this.refuseOutside(relativePath, 'through a symbolic link');
