@@ -12,8 +12,8 @@ import { SqlStore } from './db/store.js';
 import { EventLog } from './engine/event-log.js';
 import { killAllProcessGroups } from './engine/processes.js';
 import { PubSub } from './engine/pubsub.js';
-import { recoverInterruptedRuns } from './engine/recovery.js';
-import type { Logger, RunnerDeps } from './engine/runner.js';
+import { RunController, type RunControllerDeps } from './engine/run-control.js';
+import type { Logger } from './engine/runner.js';
 import { stopSpawner } from './engine/spawner/spawner.js';
 import { loadStepTypes } from './engine/steps/custom.js';
 import { BUILT_IN_STEP_KINDS, StepKinds } from './engine/steps/registry.js';
@@ -137,7 +137,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await workflows.open(store, kinds);
   await workflows.loadDirectory(config.workflowsDir);
   for (const { file, problems } of workflows.loadProblems()) logger.error(`workflow file ${file} was not loaded: ${problems.map(describeProblem).join('; ')}`);
-  const runnerDeps: RunnerDeps = {
+  const runnerDeps: RunControllerDeps = {
     store,
     eventLog,
     pubsub,
@@ -152,15 +152,18 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       killGraceMs: config.killGraceMs,
     },
     shellTimeoutSeconds: config.shellTimeoutSeconds,
+    maxParallelSteps: config.maxParallelSteps,
+    stepModels: config.stepModels,
     logger,
     workspaceRules: workspaceRulesOf(config),
   };
-  const worker = new Worker(runnerDeps, {
+  const control = new RunController(runnerDeps);
+  const worker = new Worker(runnerDeps, control, {
     enabled: !config.disableWorker,
     concurrency: config.workerConcurrency,
     checkIntervalSeconds: config.workerCheckIntervalSeconds,
   });
-  const services: Services = { config, store, eventLog, pubsub, worker, workflows, kinds, stepTypeProblems: stepTypes.problems, logger };
+  const services: Services = { config, store, eventLog, pubsub, worker, control, workflows, kinds, stepTypeProblems: stepTypes.problems, logger };
 
   const authPlugin: Plugin = {
     onRequest({ request, url, endResponse, fetchAPI }) {
@@ -241,7 +244,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       url = `http://${host}:${address.port}`;
       // Before any run is taken: no run may stay RUNNING with no process working on it.
-      await recoverInterruptedRuns(runnerDeps);
+      await control.recover();
       worker.start();
       return url;
     },

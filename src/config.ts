@@ -42,6 +42,8 @@ export interface Config {
   killGraceMs: number;
   /** On SIGTERM, how long running steps may finish before they are cut off and left to crash recovery (10). `SHUTDOWN_GRACE_SECONDS` */
   shutdownGraceSeconds: number;
+  /** Steps of one run that may run at once, whatever a workflow's maxParallel says (8). `MAX_PARALLEL_STEPS` */
+  maxParallelSteps: number;
   /** Folder of workflow definition files (*.yaml, *.yml, *.json) loaded at start; created if missing (./workflows). `WORKFLOWS_DIR` */
   workflowsDir: string;
   /** Folder of custom step type modules (*.mjs, *.js, *.ts) loaded at start (./step-types; none if missing). `STEP_TYPES_DIR` */
@@ -198,6 +200,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     streamCoalesceBytes: integer(env, 'STREAM_COALESCE_BYTES', 4096, 1, 1_048_576),
     killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
     shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
+    maxParallelSteps: integer(env, 'MAX_PARALLEL_STEPS', 8, 1, 100),
     workflowsDir: read(env, 'WORKFLOWS_DIR') ?? './workflows',
     stepTypesDir: read(env, 'STEP_TYPES_DIR') ?? './step-types',
     databaseBusyTimeoutSeconds: positiveNumber(env, 'DATABASE_BUSY_TIMEOUT_SECONDS', 60),

@@ -3,6 +3,7 @@ import type { SqlStore } from './db/store.js';
 import type { EventLog } from './engine/event-log.js';
 import type { PubSub } from './engine/pubsub.js';
 import type { Logger } from './engine/runner.js';
+import type { RunController } from './engine/run-control.js';
 import type { Worker } from './engine/worker.js';
 import type { StepKinds } from './engine/steps/registry.js';
 import type { LoadProblem, WorkflowRegistry } from './engine/workflows/registry.js';
@@ -14,6 +15,8 @@ export interface Services {
   eventLog: EventLog;
   pubsub: PubSub;
   worker: Worker;
+  /** Run control: pause, resume, stop, retry, and the runs executing now. */
+  control: RunController;
   workflows: WorkflowRegistry;
   /** Built-in and custom step types. */
   kinds: StepKinds;

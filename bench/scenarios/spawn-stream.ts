@@ -28,7 +28,7 @@ const args = parseArgs({
 
 await debugStalls();
 const b = await startBenchApp({ workerCheckIntervalSeconds: 3600, workerConcurrency: args.shellRuns });
-const { pubsub, worker, workflows } = b.app.services;
+const { pubsub, worker, workflows, control } = b.app.services;
 
 let sleepWorkflow = '';
 async function registerSleep(sleepSec: number): Promise<string> {
@@ -73,7 +73,7 @@ async function startShells() {
   return {
     counter,
     async stop() {
-      for (const id of ids) await worker.requestStop(id);
+      for (const id of ids) await control.stop(id);
       for (const unsubscribe of unsubscribes) unsubscribe();
     },
   };

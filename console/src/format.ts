@@ -27,6 +27,8 @@ export const STEP_TYPE_LABEL: Record<StepType, string> = {
   FILE_WRITE: 'File',
   SHELL_COMMAND: 'Shell',
   MAVEN_COMMAND: 'Maven',
+  LOOP: 'Loop',
+  FAILURE_REPORT: 'Report',
   CUSTOM: 'Custom',
 };
 
@@ -67,6 +69,9 @@ export const EVENT_LABEL: Record<EventType, string> = {
   LLM_THINKING: 'Reasoning',
   FILE_BLOCK_SKIPPED: 'File not written',
   STEP_LOG: 'Step log',
+  STEP_SKIPPED: 'Step skipped',
+  LOOP_ITERATION_STARTED: 'Iteration started',
+  LOOP_ITERATION_COMPLETED: 'Iteration done',
 };
 
 /** 3 s, 2 min 05 s, 1 h 02 min. */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UniqueConstraintViolationException, type EntityManager, type Knex, type MikroORM } from '@mikro-orm/sqlite';
-import type { RunPatch, RunStore, StepRunPatch } from '../engine/store.js';
+import type { DefinitionPin, NewStepRun, RunPatch, RunStore, StepRunPatch } from '../engine/store.js';
 import type {
   ArtifactKind,
   ArtifactRecord,
@@ -65,8 +65,7 @@ export interface NewRun {
   steps: NewStepRun[];
 }
 
-/** A step record as a run is created (or re-pinned to another workflow version): PENDING. */
-export type NewStepRun = Pick<StepRunRecord, 'name' | 'type' | 'typeName' | 'description'>;
+export type { NewStepRun } from '../engine/store.js';
 
 export interface RunFilter {
   projectId?: number;
@@ -122,6 +121,9 @@ function toStepRun(e: StepRunEntity): StepRunRecord {
     error: e.error,
     output: e.output,
     exitCode: e.exitCode,
+    loop: e.loopName,
+    iteration: e.iteration,
+    skippedReason: e.skippedReason,
   };
 }
 
@@ -167,6 +169,9 @@ interface StepRunRow {
   error: string | null;
   output: string | null;
   exit_code: number | null;
+  loop_name: string | null;
+  iteration: number | null;
+  skipped_reason: string | null;
 }
 
 /** A `runs` row as SQL returns it (column names, JSON as text). */
@@ -209,6 +214,9 @@ function stepRunFromRow(row: StepRunRow): StepRunRecord {
     error: row.error,
     output: row.output,
     exitCode: row.exit_code,
+    loopName: row.loop_name,
+    iteration: row.iteration,
+    skippedReason: row.skipped_reason,
   });
 }
 
@@ -317,6 +325,8 @@ async function insertStepRuns(trx: Knex, runId: number, steps: NewStepRun[], fir
       type: step.type,
       type_name: step.typeName,
       description: step.description,
+      loop_name: step.loop ?? null,
+      iteration: step.iteration ?? null,
       status: 'PENDING',
       attempt: 0,
       started_at: null,
@@ -516,26 +526,66 @@ export class SqlStore implements RunStore, WorkflowStore {
   }
 
   /**
-   * Moves a FAILED or STOPPED run onto another version of its workflow (retryRun): the new pinned
-   * definition, and its step records from `from` on replaced by `steps` (PENDING); the records
-   * before `from` (completed steps present in both versions) are kept. One transaction.
+   * Appends PENDING step records (a loop's steps as an iteration starts), numbered after the run's
+   * last record; returns them. The run's one executor calls it, so no two calls race for an index.
    */
-  async repinRun(
-    runId: number,
-    pin: { workflowVersion: string; definition: WorkflowDefinition; definitionHash: string; models: RunRecord['models'] },
-    from: number,
-    steps: NewStepRun[],
-  ): Promise<void> {
-    await this.knex().transaction(async (trx) => {
-      await trx('runs').where({ id: runId }).update({
-        workflow_version: pin.workflowVersion,
-        definition: JSON.stringify(pin.definition),
-        definition_hash: pin.definitionHash,
-        models: JSON.stringify(pin.models),
+  appendStepRuns(runId: number, steps: NewStepRun[]): Promise<StepRunRecord[]> {
+    return this.patiently(async () => {
+      if (steps.length === 0) return [];
+      return this.knex().transaction(async (trx) => {
+        const last = (await trx('step_runs').where('run_id', runId).max({ max: 'step_index' }).first()) as { max: number | null } | undefined;
+        const first = (last?.max ?? -1) + 1;
+        await insertStepRuns(trx, runId, steps, first);
+        const rows: StepRunRow[] = await trx('step_runs').where('run_id', runId).andWhere('step_index', '>=', first).orderBy('step_index');
+        return rows.map(stepRunFromRow);
       });
-      await trx('step_runs').where('run_id', runId).andWhere('step_index', '>=', from).delete();
-      await insertStepRuns(trx, runId, steps, from);
     });
+  }
+
+  /**
+   * Replaces a run's step records, in one transaction, with these (numbered from 0, in this order),
+   * and optionally pins another definition (retryRun onto another workflow version). What a record
+   * carries over (status, attempt, output …) is the caller's to copy.
+   */
+  replaceStepRuns(
+    runId: number,
+    records: Array<Omit<StepRunRecord, 'runId' | 'index'>>,
+    pin?: DefinitionPin,
+  ): Promise<void> {
+    return this.patiently(() =>
+      this.knex().transaction(async (trx) => {
+        if (pin) {
+          await trx('runs').where({ id: runId }).update({
+            workflow_version: pin.workflowVersion,
+            definition: JSON.stringify(pin.definition),
+            definition_hash: pin.definitionHash,
+            models: JSON.stringify(pin.models),
+          });
+        }
+        await trx('step_runs').where('run_id', runId).delete();
+        if (records.length === 0) return;
+        await trx('step_runs').insert(
+          records.map((record, index) => ({
+            run_id: runId,
+            step_index: index,
+            name: record.name,
+            type: record.type,
+            type_name: record.typeName,
+            description: record.description,
+            loop_name: record.loop,
+            iteration: record.iteration,
+            status: record.status,
+            attempt: record.attempt,
+            started_at: millis(record.startedAt),
+            finished_at: millis(record.finishedAt),
+            error: record.error,
+            output: record.output,
+            exit_code: record.exitCode,
+            skipped_reason: record.skippedReason,
+          })),
+        );
+      }),
+    );
   }
 
   // Workflow versions ----------------------------------------------------------------------------
@@ -590,6 +640,7 @@ export class SqlStore implements RunStore, WorkflowStore {
       if (patch.description !== undefined) changes.description = patch.description;
       if (patch.output !== undefined) changes.output = patch.output;
       if (patch.exitCode !== undefined) changes.exit_code = patch.exitCode;
+      if (patch.skippedReason !== undefined) changes.skipped_reason = patch.skippedReason;
       if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
       if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
       await this.knex()('step_runs').where({ run_id: runId, step_index: index }).update(changes);

@@ -21,11 +21,23 @@ import { ErrorType } from '@actions/expressions/errors';
 import type { FunctionDefinition, FunctionInfo } from '@actions/expressions/funcs/info';
 
 /** The context names an expression may use. */
-export const EXPRESSION_CONTEXTS = ['inputs', 'goal', 'steps', 'run', 'project'] as const;
+export const EXPRESSION_CONTEXTS = ['inputs', 'goal', 'steps', 'run', 'project', 'loop'] as const;
 export type ExpressionContextName = (typeof EXPRESSION_CONTEXTS)[number];
 
 /** What `steps.<name>` holds for a step that ran earlier. */
-export const STEP_CONTEXT_FIELDS = ['output', 'outcome', 'exitCode'] as const;
+export const STEP_CONTEXT_FIELDS = ['output', 'outcome', 'conclusion', 'exitCode'] as const;
+
+/**
+ * What `steps.<name>` holds (GitHub Actions' names): `outcome` is the step's own result, `conclusion`
+ * the result once continueOnError is applied (a failed step with continueOnError: outcome failure,
+ * conclusion success).
+ */
+export interface StepValues {
+  output: string | null;
+  outcome: StepOutcome | null;
+  conclusion: StepOutcome | null;
+  exitCode: number | null;
+}
 
 /** The status functions of GitHub Actions, for step conditions (`if:`) only. */
 export const STATUS_FUNCTIONS = ['success', 'failure', 'always', 'cancelled'] as const;
@@ -38,9 +50,11 @@ export interface ExpressionValues {
   goal: string;
   inputs: Readonly<Record<string, string | number | boolean>>;
   /** Steps that have run (or were skipped) earlier, by name. */
-  steps: Readonly<Record<string, { output: string | null; outcome: StepOutcome | null; exitCode: number | null }>>;
+  steps: Readonly<Record<string, StepValues>>;
   run: { id: number; name: string | null; workflow: string; version: string };
   project: { name: string; path: string };
+  /** Inside a loop: the iteration (from 1) and how many there may be at most. */
+  loop?: { iteration: number; maxIterations: number };
 }
 
 /** For step conditions: what the status functions answer. */

@@ -1,53 +1,68 @@
+/**
+ * Executing a claimed run: the steps of its pinned definition as a graph (`needs`, or file order),
+ * as many at once as the workflow's maxParallel and the server allow, each decided by its condition
+ * (`if`), loops run iteration by iteration, and the run ended COMPLETED, FAILED, PAUSED or STOPPED
+ * with every step's record and events saying what happened. Steps themselves: step-execution.ts.
+ *
+ * Failure semantics (GitHub Actions' for jobs, written down):
+ * - A step that fails (not continueOnError) fails the run once the steps already running have
+ *   finished (with failFast: they are stopped at once). No other step starts, except those whose
+ *   `if` calls a status function (always(), failure(), cancelled()): cleanup and report steps.
+ * - A step whose needs failed is SKIPPED unless its `if` asks for failure; a step whose `if` is false
+ *   is SKIPPED. A skipped step does not skip the steps after it (their needs are done).
+ * - continueOnError: the step is FAILED, its outcome failure, its conclusion success: the run goes on.
+ * - Pause: no new step starts; the run pauses when the running ones have finished.
+ * - Stop: every running step is cut off at once (its processes killed); the run ends STOPPED.
+ */
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventLog } from './event-log.js';
-import { EventTally, type EventTallyResult } from './event-tally.js';
+import { EventTally } from './event-tally.js';
+import {
+  ExpressionRuntimeError,
+  callsStatusFunction,
+  conditionSource,
+  evaluateCondition,
+  renderTemplate,
+  type ExpressionValues,
+  type StepOutcome as Outcome,
+  type StepValues,
+} from './expressions.js';
+import { ancestorsByName, needsByName } from './graph.js';
 import type { PubSub } from './pubsub.js';
 import { assertTransition } from './run-state.js';
-import { ExpressionRuntimeError, type ExpressionValues } from './expressions.js';
-import { expressionValues, renderStep, resolveStep } from './run-plan.js';
-import type { AnyStepKind, StepKinds } from './steps/registry.js';
+import { expressionValues, resolveStep } from './run-plan.js';
+import { FailFastError, MAX_STORED_OUTPUT_CHARS, executeStep, exitCodeOf, recordEvent, seconds, type Logger, type StepExecutionDeps } from './step-execution.js';
 import type { RunPatch, RunStore } from './store.js';
 import {
   RunStoppedError,
   ServerShutdownError,
-  StepError,
-  StepTimeoutError,
+  StepPausedError,
   coerceError,
-  type EventRecord,
   type EventType,
+  type LoopStep,
   type ProjectRecord,
-  type ResolvedStep,
   type RunRecord,
   type RunStatus,
   type StepRunRecord,
-  type StepContext,
-  type StepResult,
-  type StepSettings,
   type WorkflowDefinition,
+  type WorkflowStepDefinition,
 } from './types.js';
 import { Workspace } from './workspace.js';
 import { checkWorkspaceFolder, type WorkspaceRulesOptions } from './workspace-rules.js';
 import type { WorkflowRegistry } from './workflows/registry.js';
 
-export interface Logger {
-  info(message: string): void;
-  error(message: string, error?: unknown): void;
-}
+export { recordEvent } from './step-execution.js';
+export type { Logger } from './step-execution.js';
 
-export interface RunnerDeps {
-  store: RunStore;
-  eventLog: EventLog;
+export interface RunnerDeps extends StepExecutionDeps {
   pubsub: PubSub;
   /** Only for runs created before definitions were pinned to runs (they run the registered latest). */
   workflows: WorkflowRegistry;
-  /** The kinds of step this server can run, with their executors. */
-  kinds: StepKinds;
-  settings: StepSettings;
   /** Default timeout of shell and Maven steps, in seconds. */
   shellTimeoutSeconds: number;
-  logger: Logger;
+  /** Steps of one run that may run at once, whatever the workflow says (MAX_PARALLEL_STEPS). */
+  maxParallelSteps: number;
   /**
    * The workspace rules, checked again before a run's first step: a project folder swapped for a
    * link to a forbidden place since its project was created fails the run. Unset: not checked.
@@ -55,16 +70,18 @@ export interface RunnerDeps {
   workspaceRules?: WorkspaceRulesOptions;
 }
 
-/** What the worker tells a run while it executes. */
+/** What the run's owner (run control) tells an executing run. */
 export interface RunControl {
   /** Aborted by a stop (reason RunStoppedError) or by a shutdown past its grace (ServerShutdownError). */
   signal: AbortSignal;
-  /** Asked between steps: carry on, pause (pauseRun), or leave the run for recovery (shutdown). */
+  /** Whether the run should start no new step now: a pause was asked (a resume may still cancel it), or the server shuts down. */
+  holding(): 'continue' | 'pause' | 'shutdown';
+  /** Where the run (or a long step, at a safe point) would stop: commits a requested pause, too late to cancel from then on. */
   atStepBoundary(): 'continue' | 'pause' | 'shutdown';
 }
 
-/** A completed step's output kept in its record, for `{output:NAME}` after a pause or restart. */
-const MAX_STORED_OUTPUT_CHARS = 1024 * 1024;
+/** The error of a step record left PENDING by a pause inside the step (not a failure: it goes on from there). */
+export const PAUSED_MARK = 'Paused inside the step; it continues from there when the run is resumed.';
 
 /**
  * Moves a run to a new status (only along the state machine's edges, only if no one moved it
@@ -82,28 +99,7 @@ export async function changeRunStatus(
 }
 
 /**
- * Records an event; resolves with the stored record, or null if it could not be stored (logged, never
- * thrown into the run). `tally`, when given, learns which: the runner judges a step or a run by it.
- */
-export function recordEvent(
-  deps: Pick<RunnerDeps, 'eventLog' | 'logger'>,
-  runId: number,
-  type: EventType,
-  message: string,
-  stepName?: string | null,
-  data?: Record<string, unknown>,
-  tally?: EventTally,
-): Promise<EventRecord | null> {
-  const appended = deps.eventLog.append(runId, { type, message, stepName: stepName ?? null, data: data ?? null });
-  tally?.track(appended);
-  return appended.catch((error: unknown) => {
-    deps.logger.error(`run ${runId}: could not record ${type}`, error);
-    return null;
-  });
-}
-
-/**
- * Ends a run as STOPPED: its unfinished steps are marked (the one cut off STOPPED, the rest SKIPPED),
+ * Ends a run as STOPPED: its unfinished steps are marked (those cut off STOPPED, the rest SKIPPED),
  * then RUN_STOPPED. Returns null if the run had already left `run.status`.
  */
 export async function recordStopped(
@@ -116,56 +112,22 @@ export async function recordStopped(
   const now = new Date();
   for (const step of await deps.store.listStepRuns(run.id)) {
     if (step.status === 'RUNNING') await deps.store.updateStepRun(run.id, step.index, { status: 'STOPPED', finishedAt: now, error: 'Stopped by request.' });
-    if (step.status === 'PENDING') await deps.store.updateStepRun(run.id, step.index, { status: 'SKIPPED' });
+    if (step.status === 'PENDING') await deps.store.updateStepRun(run.id, step.index, { status: 'SKIPPED', skippedReason: 'the run was stopped' });
   }
   await recordEvent(deps, run.id, 'RUN_STOPPED', message);
   deps.logger.info(`run ${run.id} stopped`);
   return stopped;
 }
 
-/** Whether another attempt may succeed: StepErrors say so; any other error may, unless it carries `retryable: false` (custom step types). */
-function isRetryable(reason: Error): boolean {
-  if (reason instanceof StepError) return reason.retryable;
-  return (reason as { retryable?: unknown }).retryable !== false;
-}
-
-/** The exit code a command step reported in its result or failure data, if any. */
-function exitCodeOf(data: Record<string, unknown> | undefined): number | null {
-  return typeof data?.exitCode === 'number' ? data.exitCode : null;
-}
-
-function seconds(ms: number): string {
-  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 100) / 10}s`;
-}
-
-/** The setting a user raises when a step of this kind times out. */
-function timeoutAdvice(step: ResolvedStep): string {
-  if (step.timeoutSeconds !== undefined) return "Raise the step's timeoutSeconds in the workflow definition.";
-  return step.type === 'LLM_GENERATE'
-    ? "Raise the run's options.timeoutSeconds or OLLAMA_TIMEOUT_SECONDS, or use a smaller model."
-    : "Raise SHELL_TIMEOUT_SECONDS or the step's timeoutSeconds.";
-}
-
-/** Who cut a model's answer short when a step timed out: this server, not Ollama. */
-const LLM_TIMEOUT_CUT = ': agent-runner closed the connection to Ollama at the step\'s timeout (Ollama did not end it)';
-
-function describeFailure(step: ResolvedStep, reason: Error): string {
-  if (!(reason instanceof StepTimeoutError)) return reason.message;
-  const cut = step.type === 'LLM_GENERATE' ? LLM_TIMEOUT_CUT : '';
-  return `Step "${step.name}" timed out after ${seconds(reason.timeoutMs)}${cut}. ${timeoutAdvice(step)}`;
-}
-
-const label = (workflow: WorkflowDefinition, index: number): string => `step ${index + 1}/${workflow.steps.length} (${workflow.steps[index]?.name})`;
-
 /**
- * Executes one claimed (RUNNING) run: the workflow's steps that have not completed yet, in order,
- * in the project's workspace, recording every step in the event log and the step records. Never
- * throws. The run ends COMPLETED or FAILED with its reason recorded; STOPPED when stopped; PAUSED at
- * a step boundary when a pause was asked for; or stays RUNNING when a shutdown cut it off, for
- * crash recovery to continue at the next start.
+ * Executes one claimed (RUNNING) run: the steps of its definition that have not completed yet, in
+ * the project's workspace, recording every step in the event log and the step records. Never
+ * throws. The run ends COMPLETED or FAILED with its reason recorded; STOPPED when stopped; PAUSED
+ * when a pause was asked for and the running steps finished; or stays RUNNING when a shutdown cut
+ * it off, for crash recovery to continue at the next start.
  */
 export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: RunControl): Promise<void> {
-  const { store, logger } = deps;
+  const { logger } = deps;
   const runId = claimed.id;
   let run = claimed;
   // The run's own events (steps' attempts have a tally each): a run whose log lost one is not COMPLETED.
@@ -191,78 +153,66 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
       return;
     }
     const { workflow, project, stepRuns } = prepared;
-    const workspace = new Workspace(project.localPath);
-
-    // What earlier steps produced, for `{output:NAME}` and `${{ steps.NAME.… }}`: from the records,
-    // so a resumed, retried or recovered run sees the outputs of steps completed before.
-    const steps: Record<string, ExpressionValues['steps'][string]> = {};
-    for (const record of stepRuns) {
-      if (record.status === 'COMPLETED') steps[record.name] = { output: record.output, outcome: 'success', exitCode: record.exitCode };
-    }
-    const values = expressionValues(run, workflow, project, steps);
-    const completed = (index: number) => stepRuns.find((s) => s.index === index)?.status === 'COMPLETED';
-    let first = 0;
-    while (first < workflow.steps.length && completed(first)) first++;
-
+    const first = workflow.steps.findIndex((step) => stepRuns.find((r) => r.name === step.name && r.iteration === null)?.status !== 'COMPLETED');
     await emit(
       'WORKFLOW_STARTED',
-      first === 0
+      first <= 0
         ? `Starting workflow ${workflow.name} v${workflow.version} (${workflow.steps.length} steps) in ${project.localPath}`
         : `Continuing workflow ${workflow.name} v${workflow.version} from ${label(workflow, first)} in ${project.localPath}; earlier steps already completed`,
       null,
-      { workflow: workflow.name, version: workflow.version, steps: workflow.steps.map((s) => s.name), workspace: project.localPath, fromStep: workflow.steps[first]?.name ?? null },
+      {
+        workflow: workflow.name,
+        version: workflow.version,
+        steps: workflow.steps.map((s) => s.name),
+        workspace: project.localPath,
+        fromStep: first === -1 ? null : (workflow.steps[first]?.name ?? null),
+      },
     );
 
-    const timeouts = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.shellTimeoutSeconds };
-    for (let index = first; index < workflow.steps.length; index++) {
-      if (control.signal.aborted) {
-        await endInterrupted(coerceError(control.signal.reason), `before ${label(workflow, index)}`);
-        return;
-      }
-      if (index > first) {
-        const decision = control.atStepBoundary();
-        if (decision === 'shutdown') {
-          logger.info(`run ${runId}: left for recovery at ${label(workflow, index)} (server shutting down)`);
+    const execution = new RunExecution(deps, run, workflow, project, stepRuns, control, events);
+    for (;;) {
+      const outcome = await execution.runList(workflow.steps, execution.topScope());
+      switch (outcome.kind) {
+        case 'completed': {
+          const stored = await events.settled();
+          if (stored.lost > 0) return await fail(`${stored.lost} of the run's events could not be stored, so its log is not whole: ${stored.reason}`);
+          const done = await changeRunStatus(deps, run, { status: 'COMPLETED', finishedAt: new Date() });
+          if (done) run = done;
+          await emit('WORKFLOW_COMPLETED', `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`, null, {
+            workflow: workflow.name,
+            durationMs: Date.now() - (run.startedAt?.getTime() ?? Date.now()),
+          });
+          logger.info(`run ${runId} completed`);
           return;
         }
-        if (decision === 'pause') {
+        case 'failed':
+          await execution.skipPending('the run failed');
+          return await fail(outcome.message);
+        case 'interrupted': {
+          if (outcome.reason instanceof ServerShutdownError) {
+            logger.info(`run ${runId}: cut off ${execution.where()} by the shutdown; it continues at the next start`);
+            return;
+          }
+          if (outcome.reason instanceof RunStoppedError) {
+            const stopped = await recordStopped(deps, run, `Run stopped by request ${execution.where()}.`);
+            if (stopped) run = stopped;
+            return;
+          }
+          // A pause: asked and not cancelled meanwhile (a resume may have come while steps finished).
+          const decision = control.atStepBoundary();
+          if (decision === 'continue') continue;
+          if (decision === 'shutdown') {
+            logger.info(`run ${runId}: left for recovery (server shutting down)`);
+            return;
+          }
           const paused = await changeRunStatus(deps, run, { status: 'PAUSED' });
           if (paused) run = paused;
-          await emit('RUN_PAUSED', `Paused after ${label(workflow, index - 1)}. Resume to continue with ${label(workflow, index)}.`, null, {
-            nextStep: workflow.steps[index].name,
-          });
+          await emit('RUN_PAUSED', execution.pausedMessage(), null, { nextStep: execution.nextStep() });
           logger.info(`run ${runId} paused`);
           return;
         }
       }
-      const step = resolveStep(workflow.steps[index], run.models, timeouts);
-      const previousAttempts = stepRuns.find((s) => s.index === index)?.attempt ?? 0;
-      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, values, previousAttempts, events }, control.signal);
-      if (outcome.ok) {
-        steps[step.name] = { output: outcome.result.output ?? null, outcome: 'success', exitCode: exitCodeOf(outcome.result.data) };
-        continue;
-      }
-      if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) {
-        await endInterrupted(outcome.reason, `during ${label(workflow, index)}`);
-        return;
-      }
-      await skipRemaining(store, runId, index + 1, workflow.steps.length);
-      await fail(`Step "${step.name}" failed: ${outcome.message}`);
-      return;
     }
-
-    const stored = await events.settled();
-    if (stored.lost > 0) {
-      await fail(`${stored.lost} of the run's events could not be stored, so its log is not whole: ${stored.reason}`);
-      return;
-    }
-    const done = await changeRunStatus(deps, run, { status: 'COMPLETED', finishedAt: new Date() });
-    if (done) run = done;
-    await emit('WORKFLOW_COMPLETED', `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`, null, {
-      workflow: workflow.name,
-      durationMs: Date.now() - (run.startedAt?.getTime() ?? Date.now()),
-    });
-    logger.info(`run ${runId} completed`);
   } catch (error) {
     // A fault of the server itself (database gone, a bug): the run must still end in a defined state.
     logger.error(`run ${runId}: internal error`, error);
@@ -272,17 +222,488 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
       logger.error(`run ${runId}: could not record the failure`, inner);
     }
   }
+}
 
-  /** A stop ends the run STOPPED; a shutdown leaves it RUNNING for crash recovery. */
-  async function endInterrupted(reason: Error, where: string): Promise<void> {
-    if (reason instanceof ServerShutdownError) {
-      logger.info(`run ${runId}: cut off ${where} by the shutdown; it continues at the next start`);
-      return;
-    }
-    const stopped = await recordStopped(deps, run, `Run stopped by request ${where}.`);
-    if (stopped) run = stopped;
+/** How a list of steps (or one step) ended. */
+type ListOutcome =
+  | { kind: 'completed' }
+  | { kind: 'failed'; message: string }
+  /** Stopped, shut down or paused before it finished: the reason says which; its records say where. */
+  | { kind: 'interrupted'; reason: Error };
+
+/** The list a step belongs to: the workflow's, or a loop's in one iteration. */
+interface Scope {
+  loop: { step: LoopStep; iteration: number; maxIterations: number } | null;
+  maxParallel: number;
+  /** Whether the run has a failure outside this list (a loop stops iterating then). */
+  outerFailing: () => boolean;
+}
+
+/** What became of a step in this execution. */
+type StepState = { status: 'pending' } | { status: 'running' } | { status: 'done'; conclusion: Outcome };
+
+/** Why a run cannot finish a list: a pause asked for (the running steps finish first). */
+class PauseRequested extends Error {
+  constructor() {
+    super('a pause was asked for');
+    this.name = 'PauseRequested';
   }
 }
+
+const isInterruption = (reason: Error): boolean =>
+  reason instanceof RunStoppedError || reason instanceof ServerShutdownError || reason instanceof FailFastError || reason instanceof StepPausedError;
+
+/** One execution of a run: its records and results so far, and the scheduler over its step lists. */
+class RunExecution {
+  private readonly records: StepRunRecord[];
+  private readonly values: Record<string, StepValues> = {};
+  private readonly workspace: Workspace;
+  private readonly timeouts: { llmTimeoutSeconds: number; shellTimeoutSeconds: number };
+  /** Aborted by failFast: the steps running at that moment end at once (those started later do not see it). */
+  private readonly halt = new AbortController();
+  private firstFailure: { step: string; message: string } | null = null;
+  private lastFinished: string | null = null;
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    private readonly run: RunRecord,
+    private readonly workflow: WorkflowDefinition,
+    private readonly project: ProjectRecord,
+    records: StepRunRecord[],
+    private readonly control: RunControl,
+    private readonly events: EventTally,
+  ) {
+    this.records = [...records];
+    this.workspace = new Workspace(project.localPath);
+    this.timeouts = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.shellTimeoutSeconds };
+    // What steps produced before (a resumed, retried or recovered run): for `steps.NAME.…` and `{output:NAME}`.
+    for (const record of this.records) {
+      const value = valuesOfRecord(record, findStep(workflow.steps, record.name));
+      if (value) this.values[record.name] = value;
+    }
+  }
+
+  topScope(): Scope {
+    const limit = Math.min(this.workflow.maxParallel ?? this.deps.maxParallelSteps, this.deps.maxParallelSteps);
+    return { loop: null, maxParallel: Math.max(1, limit), outerFailing: () => false };
+  }
+
+  private emit(type: EventType, message: string, stepName?: string | null, data?: Record<string, unknown>) {
+    return recordEvent(this.deps, this.run.id, type, message, stepName, data, this.events);
+  }
+
+  private recordOf(name: string, iteration: number | null): StepRunRecord | undefined {
+    return this.records.find((r) => r.name === name && r.iteration === iteration);
+  }
+
+  private async update(record: StepRunRecord, patch: Parameters<RunStore['updateStepRun']>[2]): Promise<void> {
+    Object.assign(record, patch);
+    await this.deps.store.updateStepRun(this.run.id, record.index, patch);
+  }
+
+  private expressionValues(scope: Scope): ExpressionValues {
+    const values = expressionValues(this.run, this.workflow, { name: this.project.name, localPath: this.project.localPath }, { ...this.values });
+    return scope.loop ? { ...values, loop: { iteration: scope.loop.iteration, maxIterations: scope.loop.maxIterations } } : values;
+  }
+
+  /**
+   * Runs a list of steps as a graph: a step starts when its needs are done and a slot is free; its
+   * condition decides whether it runs or is SKIPPED. Resolves when every step of the list is done,
+   * or when it must stop (stopped, shut down, paused) once its running steps have ended.
+   */
+  async runList(steps: readonly WorkflowStepDefinition[], scope: Scope): Promise<ListOutcome> {
+    const iteration = scope.loop?.iteration ?? null;
+    const needs = needsByName(steps);
+    const ancestors = ancestorsByName(steps);
+    const states = new Map<string, StepState>();
+    let failure: { step: string; message: string } | null = null;
+    for (const step of steps) {
+      const record = this.recordOf(step.name, iteration);
+      const conclusion = record ? doneConclusion(record, step) : null;
+      states.set(step.name, conclusion ? { status: 'done', conclusion } : { status: 'pending' });
+      if (record?.status === 'FAILED' && !step.continueOnError) failure ??= { step: step.name, message: record.error ?? 'it failed' };
+    }
+    const running = new Map<string, Promise<void>>();
+    let interruption: Error | null = null;
+
+    const failing = () => failure !== null || scope.outerFailing();
+    const start = (step: WorkflowStepDefinition, index: number) => {
+      states.set(step.name, { status: 'running' });
+      const run = (async () => {
+        const result = step.type === 'LOOP' ? await this.runLoop(step, index, steps.length, scope, failing) : await this.runStep(step, index, steps.length, scope);
+        running.delete(step.name);
+        this.lastFinished = step.name;
+        if (result.kind === 'interrupted') {
+          if (result.reason instanceof FailFastError) {
+            states.set(step.name, { status: 'done', conclusion: 'cancelled' });
+            return;
+          }
+          states.set(step.name, { status: 'pending' });
+          interruption ??= result.reason;
+          return;
+        }
+        if (result.kind === 'failed' && !step.continueOnError) {
+          failure ??= { step: step.name, message: result.message };
+          this.firstFailure ??= { step: step.name, message: result.message };
+          if (this.workflow.failFast) this.halt.abort(new FailFastError(step.name));
+        }
+        states.set(step.name, { status: 'done', conclusion: this.values[step.name]?.conclusion ?? 'failure' });
+      })();
+      running.set(step.name, run);
+    };
+
+    for (;;) {
+      if (this.control.signal.aborted) interruption ??= coerceError(this.control.signal.reason);
+      const hold = this.control.holding();
+      let progressed = false;
+      if (interruption === null) {
+        for (const [index, step] of steps.entries()) {
+          if (states.get(step.name)?.status !== 'pending') continue;
+          const stepNeeds = needs.get(step.name) ?? [];
+          if (!stepNeeds.every((need) => states.get(need)?.status === 'done')) continue;
+          const decision = this.decide(step, stepNeeds, ancestors.get(step.name) ?? new Set(), states, failing(), failure ?? this.firstFailure, scope);
+          if ('skip' in decision) {
+            await this.skip(step, iteration, { reason: decision.skip, byCondition: step.if !== undefined }, scope);
+            states.set(step.name, { status: 'done', conclusion: 'skipped' });
+            progressed = true;
+            continue;
+          }
+          if ('fail' in decision) {
+            await this.failUnstarted(step, iteration, decision.fail, scope);
+            states.set(step.name, { status: 'done', conclusion: step.continueOnError ? 'success' : 'failure' });
+            if (!step.continueOnError) failure ??= { step: step.name, message: decision.fail };
+            progressed = true;
+            continue;
+          }
+          if (hold !== 'continue' || running.size >= scope.maxParallel) continue;
+          start(step, index);
+          progressed = true;
+        }
+      }
+      if (progressed) continue;
+      if (running.size > 0) {
+        await Promise.race(running.values());
+        continue;
+      }
+      if (interruption !== null) return { kind: 'interrupted', reason: interruption };
+      if (failure !== null) return { kind: 'failed', message: `Step "${failure.step}" failed: ${failure.message}` };
+      const pending = steps.some((step) => states.get(step.name)?.status === 'pending');
+      if (!pending) return { kind: 'completed' };
+      if (hold === 'shutdown') return { kind: 'interrupted', reason: new ServerShutdownError() };
+      if (hold === 'pause') return { kind: 'interrupted', reason: new PauseRequested() };
+      // Pending steps whose needs can never be done: a fault of the definition the checks should have caught.
+      return { kind: 'failed', message: `Internal error: steps ${steps.filter((s) => states.get(s.name)?.status === 'pending').map((s) => s.name).join(', ')} could not start` };
+    }
+  }
+
+  /**
+   * Whether a ready step runs, is skipped (and why), or fails because its condition cannot be
+   * evaluated. Its `if` decides when it has one (a condition without a status function runs only
+   * while nothing it depends on failed, as GitHub Actions' `success() && …`); without one, it is
+   * skipped when a step it needs failed or the run is failing.
+   */
+  private decide(
+    step: WorkflowStepDefinition,
+    stepNeeds: string[],
+    ancestors: Set<string>,
+    states: Map<string, StepState>,
+    runFailing: boolean,
+    failure: { step: string } | null,
+    scope: Scope,
+  ): { run: true } | { skip: string } | { fail: string } {
+    const failedAncestor = [...ancestors].find((name) => {
+      const state = states.get(name);
+      return state?.status === 'done' && (state.conclusion === 'failure' || state.conclusion === 'cancelled');
+    });
+    const failed = failedAncestor !== undefined || runFailing;
+    const becauseOf = failedAncestor ?? failure?.step;
+    if (step.if === undefined) {
+      const failedNeed = stepNeeds.find((need) => {
+        const state = states.get(need);
+        return state?.status === 'done' && (state.conclusion === 'failure' || state.conclusion === 'cancelled');
+      });
+      if (failedNeed) return { skip: `step "${failedNeed}", which it needs, did not succeed` };
+      if (failed) return { skip: `the run failed at step "${becauseOf}"` };
+      return { run: true };
+    }
+    const withStatus = callsStatusFunction(step.if);
+    if (!withStatus && failed) return { skip: `the run failed at step "${becauseOf}" (its condition has no failure() or always())` };
+    try {
+      const holds = evaluateCondition(step.if, this.expressionValues(scope), { failed, cancelled: false });
+      return holds ? { run: true } : { skip: `its condition \${{ ${conditionSource(step.if).trim()} }} is false` };
+    } catch (error) {
+      // A condition that cannot be evaluated is a failure of the step, not a silent skip.
+      return { fail: `Its condition could not be evaluated: ${coerceError(error).message}` };
+    }
+  }
+
+  /** A step that failed before it could start (its condition could not be evaluated). */
+  private async failUnstarted(step: WorkflowStepDefinition, iteration: number | null, message: string, scope: Scope): Promise<void> {
+    const record = this.recordOf(step.name, iteration);
+    this.values[step.name] = { output: null, outcome: 'failure', conclusion: step.continueOnError ? 'success' : 'failure', exitCode: null };
+    if (record) await this.update(record, { status: 'FAILED', error: message, finishedAt: new Date() });
+    this.firstFailure ??= { step: step.name, message };
+    await this.emit('STEP_FAILED', `Step "${step.name}"${inLoop(scope)} failed: ${message}`, step.name, { error: message, retryable: false, ...lifecycleData(scope) });
+  }
+
+  /**
+   * Marks a step SKIPPED with its reason. A step skipped by its own condition gets a STEP_SKIPPED
+   * event; one skipped because of a failure does not (WORKFLOW_FAILED, or the failed step's event,
+   * already tells that story; its record says why).
+   */
+  private async skip(step: WorkflowStepDefinition, iteration: number | null, skip: { reason: string; byCondition: boolean }, scope: Scope): Promise<void> {
+    const record = this.recordOf(step.name, iteration);
+    const reason = skip.reason;
+    this.values[step.name] = { output: null, outcome: 'skipped', conclusion: 'skipped', exitCode: null };
+    if (record) await this.update(record, { status: 'SKIPPED', skippedReason: reason, finishedAt: new Date() });
+    if (!skip.byCondition) return;
+    await this.emit('STEP_SKIPPED', `Skipped step "${step.name}"${inLoop(scope)}: ${reason}.`, step.name, {
+      reason,
+      ...(step.if !== undefined ? { condition: step.if } : {}),
+      ...lifecycleData(scope),
+    });
+  }
+
+  /** A step (not a loop): its record, its attempts; its result kept for later steps. */
+  private async runStep(step: WorkflowStepDefinition, index: number, count: number, scope: Scope): Promise<ListOutcome> {
+    const iteration = scope.loop?.iteration ?? null;
+    const record = this.recordOf(step.name, iteration);
+    if (!record) return { kind: 'failed', message: `Internal error: step "${step.name}" has no record` };
+    const resolved = resolveStep(step, this.run.models, this.timeouts);
+    // A step paused at one of its own safe points goes on with the same attempt.
+    const pausedInside = record.status === 'PENDING' && record.error === PAUSED_MARK;
+    const previousAttempts = Math.max(0, record.attempt - (pausedInside ? 1 : 0));
+    // As executeStep records it: an interrupted step is left RUNNING, for recovery to find.
+    Object.assign(record, { status: 'RUNNING', error: null, skippedReason: null });
+    const outcome = await executeStep(
+      this.deps,
+      {
+        runId: this.run.id,
+        goal: this.run.goal,
+        step: resolved,
+        index: record.index,
+        position: `Step ${index + 1}/${count}${inLoop(scope)}`,
+        lifecycleData: lifecycleData(scope),
+        workspace: this.workspace,
+        values: () => this.expressionValues(scope),
+        previousAttempts,
+        events: this.events,
+        // After a failFast halt, steps still started (cleanup: always()) see only a stop.
+        signal: this.halt.signal.aborted ? this.control.signal : AbortSignal.any([this.control.signal, this.halt.signal]),
+      },
+      isInterruption,
+    );
+    if (outcome.ok) {
+      const output = outcome.result.output ?? null;
+      Object.assign(record, { status: 'COMPLETED', output: output?.slice(-MAX_STORED_OUTPUT_CHARS) ?? null, exitCode: exitCodeOf(outcome.result.data) });
+      this.values[step.name] = { output, outcome: 'success', conclusion: 'success', exitCode: exitCodeOf(outcome.result.data) };
+      return { kind: 'completed' };
+    }
+    if (outcome.reason instanceof FailFastError) {
+      await this.update(record, { status: 'STOPPED', finishedAt: new Date(), error: `Stopped: step "${outcome.reason.failedStep}" failed and the workflow has failFast.` });
+      this.values[step.name] = { output: null, outcome: 'cancelled', conclusion: 'cancelled', exitCode: null };
+      return { kind: 'interrupted', reason: outcome.reason };
+    }
+    if (outcome.reason instanceof StepPausedError) {
+      await this.update(record, { status: 'PENDING', error: PAUSED_MARK });
+      return { kind: 'interrupted', reason: new PauseRequested() };
+    }
+    if (isInterruption(outcome.reason)) return { kind: 'interrupted', reason: outcome.reason };
+    const failureOutput = outputOfFailure(outcome.reason);
+    const exitCode = exitCodeOf((outcome.reason as { data?: Record<string, unknown> }).data);
+    Object.assign(record, { status: 'FAILED', error: outcome.message, exitCode });
+    this.values[step.name] = { output: failureOutput, outcome: 'failure', conclusion: step.continueOnError ? 'success' : 'failure', exitCode };
+    return { kind: 'failed', message: outcome.message };
+  }
+
+  /** A loop: iterations of its steps until `until` holds (COMPLETED) or maxIterations ran (FAILED). */
+  private async runLoop(loop: LoopStep, index: number, count: number, scope: Scope, outerFailing: () => boolean): Promise<ListOutcome> {
+    const record = this.recordOf(loop.name, null);
+    if (!record) return { kind: 'failed', message: `Internal error: loop "${loop.name}" has no record` };
+    const position = `Step ${index + 1}/${count}`;
+    const started = Date.now();
+    const failLoop = async (message: string): Promise<ListOutcome> => {
+      await this.update(record, { status: 'FAILED', finishedAt: new Date(), error: message });
+      this.values[loop.name] = { output: null, outcome: 'failure', conclusion: loop.continueOnError ? 'success' : 'failure', exitCode: null };
+      await this.emit('STEP_FAILED', `${position} failed: ${message}`, loop.name, { index: record.index, error: message, durationMs: Date.now() - started });
+      return { kind: 'failed', message };
+    };
+
+    let maxIterations: number;
+    try {
+      maxIterations = this.maxIterationsOf(loop, scope);
+    } catch (error) {
+      return failLoop(coerceError(error).message);
+    }
+    const done = this.records.filter((r) => r.loop === loop.name).reduce((max, r) => Math.max(max, r.iteration ?? 0), 0);
+    const resumed = record.attempt > 0;
+    await this.update(record, { status: 'RUNNING', attempt: Math.max(1, record.attempt), startedAt: record.startedAt ?? new Date(), finishedAt: null, error: null, skippedReason: null });
+    await this.emit('STEP_STARTED', `${position}: ${loop.description}${resumed ? ` (continuing at iteration ${Math.max(1, done)})` : ''}`, loop.name, {
+      index: record.index,
+      type: 'LOOP',
+      maxIterations,
+      ...(resumed ? { continuing: true, iteration: Math.max(1, done) } : {}),
+    });
+
+    for (let iteration = Math.max(1, done); ; iteration++) {
+      if (iteration > 1 && iteration > done && outerFailing()) {
+        const message = `it stopped before iteration ${iteration}: the run failed at step "${this.firstFailure?.step}"`;
+        await this.update(record, { status: 'STOPPED', finishedAt: new Date(), error: message });
+        this.values[loop.name] = { output: null, outcome: 'cancelled', conclusion: 'cancelled', exitCode: null };
+        return { kind: 'failed', message };
+      }
+      const inner: Scope = { loop: { step: loop, iteration, maxIterations }, maxParallel: Math.max(1, Math.min(loop.maxParallel ?? scope.maxParallel, this.deps.maxParallelSteps)), outerFailing };
+      if (!this.records.some((r) => r.loop === loop.name && r.iteration === iteration)) {
+        const created = await this.deps.store.appendStepRuns(
+          this.run.id,
+          loop.steps.map((step) => ({
+            name: step.name,
+            type: step.type,
+            typeName: step.type === 'CUSTOM' ? step.customType : step.type,
+            description: resolveStep(step, this.run.models, this.timeouts).description,
+            loop: loop.name,
+            iteration,
+          })),
+        );
+        this.records.push(...created);
+        await this.emit('LOOP_ITERATION_STARTED', `Loop "${loop.name}": iteration ${iteration} of at most ${maxIterations}`, loop.name, { loop: loop.name, iteration, maxIterations });
+      }
+      const outcome = await this.runList(loop.steps, inner);
+      if (outcome.kind === 'interrupted') {
+        if (outcome.reason instanceof FailFastError) {
+          await this.update(record, { status: 'STOPPED', finishedAt: new Date(), error: `Stopped: step "${outcome.reason.failedStep}" failed and the workflow has failFast.` });
+          this.values[loop.name] = { output: null, outcome: 'cancelled', conclusion: 'cancelled', exitCode: null };
+        } else if (outcome.reason instanceof PauseRequested) {
+          await this.update(record, { status: 'PENDING' });
+        }
+        return outcome;
+      }
+      if (outcome.kind === 'failed') return failLoop(`iteration ${iteration}: ${outcome.message}`);
+
+      let holds: boolean;
+      try {
+        holds = evaluateCondition(loop.until, this.expressionValues(inner), { failed: false, cancelled: false });
+      } catch (error) {
+        return failLoop(error instanceof ExpressionRuntimeError ? error.message : coerceError(error).message);
+      }
+      const until = `\${{ ${conditionSource(loop.until).trim()} }}`;
+      await this.emit('LOOP_ITERATION_COMPLETED', `Loop "${loop.name}": iteration ${iteration} done; ${until} ${holds ? 'holds' : 'does not hold yet'}`, loop.name, {
+        loop: loop.name,
+        iteration,
+        maxIterations,
+        until: holds,
+      });
+      if (holds) {
+        await this.update(record, { status: 'COMPLETED', finishedAt: new Date(), output: null });
+        this.values[loop.name] = { output: null, outcome: 'success', conclusion: 'success', exitCode: null };
+        const elapsed = Date.now() - started;
+        await this.emit('STEP_COMPLETED', `${position} completed in ${seconds(elapsed)}: ${until} held after ${iteration} iteration${iteration === 1 ? '' : 's'}`, loop.name, {
+          index: record.index,
+          durationMs: elapsed,
+          iterations: iteration,
+        });
+        return { kind: 'completed' };
+      }
+      if (iteration >= maxIterations) {
+        return failLoop(`loop "${loop.name}" ran its ${maxIterations} iteration${maxIterations === 1 ? '' : 's'} and ${until} never held. Raise maxIterations, or look at the last iteration's steps.`);
+      }
+    }
+  }
+
+  private maxIterationsOf(loop: LoopStep, scope: Scope): number {
+    if (typeof loop.maxIterations === 'number') return loop.maxIterations;
+    const values = this.expressionValues(scope);
+    // An expression: ${{ inputs.maxTries }} (a condition's evaluator gives its value as text here).
+    const text = evaluateToText(loop.maxIterations, values);
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1 || value > 1000) {
+      throw new Error(`loop "${loop.name}": maxIterations ${loop.maxIterations} gave ${JSON.stringify(text)}; it must be a whole number from 1 to 1000`);
+    }
+    return value;
+  }
+
+  /** Marks every step still PENDING SKIPPED (the run failed before they could start). */
+  async skipPending(reason: string): Promise<void> {
+    for (const record of this.records) {
+      if (record.status === 'PENDING') await this.update(record, { status: 'SKIPPED', skippedReason: reason });
+    }
+  }
+
+  /** "during step 2/3 (coder)" or "before step 2/3 (coder)", for RUN_STOPPED. */
+  where(): string {
+    const runningIndex = this.workflow.steps.findIndex((step) => this.recordOf(step.name, null)?.status === 'RUNNING');
+    if (runningIndex !== -1) return `during ${label(this.workflow, runningIndex)}`;
+    const next = this.workflow.steps.findIndex((step) => this.recordOf(step.name, null)?.status !== 'COMPLETED');
+    return next === -1 ? 'at its end' : `before ${label(this.workflow, next)}`;
+  }
+
+  /** The first top-level step that has not completed. */
+  nextStep(): string | null {
+    return this.workflow.steps.find((step) => !['COMPLETED', 'SKIPPED'].includes(this.recordOf(step.name, null)?.status ?? ''))?.name ?? null;
+  }
+
+  pausedMessage(): string {
+    const next = this.workflow.steps.findIndex((step) => step.name === this.nextStep());
+    const after = this.lastFinished ? this.workflow.steps.findIndex((step) => step.name === this.lastFinished) : -1;
+    const afterText = after === -1 ? (this.lastFinished ? `after step "${this.lastFinished}"` : 'before its next step') : `after ${label(this.workflow, after)}`;
+    return next === -1 ? `Paused ${afterText}. Resume to continue.` : `Paused ${afterText}. Resume to continue with ${label(this.workflow, next)}.`;
+  }
+}
+
+/** The text an expression field gives (`${{ inputs.max }}`, or the expression alone). */
+function evaluateToText(expression: string, values: ExpressionValues): string {
+  return renderTemplate(`\${{ ${conditionSource(expression)} }}`, values);
+}
+
+function inLoop(scope: Scope): string {
+  return scope.loop ? ` of loop "${scope.loop.step.name}", iteration ${scope.loop.iteration}` : '';
+}
+
+function lifecycleData(scope: Scope): Record<string, unknown> {
+  return scope.loop ? { loop: scope.loop.step.name, iteration: scope.loop.iteration } : {};
+}
+
+/** How a record left by an earlier execution counts now: done with a conclusion, or still to run (null). */
+function doneConclusion(record: StepRunRecord, step: WorkflowStepDefinition): Outcome | null {
+  if (record.status === 'COMPLETED') return 'success';
+  if (record.status === 'SKIPPED' && record.skippedReason !== null) return 'skipped';
+  if (record.status === 'FAILED') return step.continueOnError ? 'success' : 'failure';
+  return null;
+}
+
+/** What a record says of its step for expressions, or null when it has not run. */
+function valuesOfRecord(record: StepRunRecord, step: WorkflowStepDefinition | undefined): StepValues | null {
+  switch (record.status) {
+    case 'COMPLETED':
+      return { output: record.output, outcome: 'success', conclusion: 'success', exitCode: record.exitCode };
+    case 'FAILED':
+      return { output: record.output, outcome: 'failure', conclusion: step?.continueOnError ? 'success' : 'failure', exitCode: record.exitCode };
+    case 'SKIPPED':
+      return record.skippedReason === null ? null : { output: null, outcome: 'skipped', conclusion: 'skipped', exitCode: null };
+    default:
+      return null;
+  }
+}
+
+/** What a failed command printed, for `steps.NAME.output` of a failed step (its StepError data's output). */
+function outputOfFailure(reason: Error): string | null {
+  const output = (reason as { data?: { output?: unknown } }).data?.output;
+  return typeof output === 'string' ? output : null;
+}
+
+/** A step of a definition by name, loops' steps included. */
+function findStep(steps: readonly WorkflowStepDefinition[], name: string): WorkflowStepDefinition | undefined {
+  for (const step of steps) {
+    if (step.name === name) return step;
+    if (step.type === 'LOOP') {
+      const inner = findStep(step.steps, name);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+const label = (workflow: WorkflowDefinition, index: number): string => `step ${index + 1}/${workflow.steps.length} (${workflow.steps[index]?.name})`;
 
 /** What a claimed run needs before its first step, or the reason it cannot start. */
 async function prepareRun(
@@ -314,200 +735,5 @@ async function prepareWorkspace(project: ProjectRecord, rules: WorkspaceRulesOpt
     return null;
   } catch (error) {
     return `The project folder ${project.localPath} cannot be created: ${coerceError(error).message}`;
-  }
-}
-
-async function skipRemaining(store: RunStore, runId: number, from: number, count: number): Promise<void> {
-  for (let index = from; index < count; index++) await store.updateStepRun(runId, index, { status: 'SKIPPED' });
-}
-
-interface StepInput {
-  runId: number;
-  goal: string;
-  workflow: WorkflowDefinition;
-  index: number;
-  step: ResolvedStep;
-  workspace: Workspace;
-  /** What templates are rendered against (the run, its inputs, earlier steps' results). */
-  values: ExpressionValues;
-  /** Attempts recorded before this execution (a recovered step keeps counting). */
-  previousAttempts: number;
-  /** The run's own events (STEP_COMPLETED, STEP_RETRYING, STEP_FAILED are the run's, not an attempt's). */
-  events: EventTally;
-}
-
-type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error; message: string };
-
-/**
- * One step, tried up to its retry policy's attempts: records STEP_STARTED per attempt,
- * STEP_RETRYING between attempts, and STEP_COMPLETED or STEP_FAILED at the end. A stop or shutdown
- * is returned as it is, with nothing recorded, for the caller to end the run.
- */
-async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
-  const { store } = deps;
-  const { runId, workflow, index, step } = input;
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data, input.events);
-  const position = `Step ${index + 1}/${workflow.steps.length}`;
-  const policy = step.retry ?? { maxAttempts: 1, backoffSeconds: 0, backoffFactor: 1 };
-  const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
-
-  for (let attempt = 1; ; attempt++) {
-    const ofMax = maxAttempts > 1 ? ` (attempt ${attempt} of ${maxAttempts})` : '';
-    // Neither the record nor STEP_STARTED is waited for: the database has one connection, so they are
-    // stored in the order they were issued, before anything the step writes (a reader who sees
-    // STEP_STARTED finds the record RUNNING), and the step need not wait for their commits. A failure
-    // to store the record is raised once the step has run.
-    const markedRunning = store.updateStepRun(runId, index, {
-      status: 'RUNNING',
-      attempt: input.previousAttempts + attempt,
-      startedAt: new Date(),
-      finishedAt: null,
-      error: null,
-      description: step.description,
-    });
-    markedRunning.catch(() => undefined);
-    // Everything this attempt records, STEP_STARTED first: it completes only if all of it was stored.
-    const attemptEvents = new EventTally();
-    void recordEvent(deps, runId, 'STEP_STARTED', `${position}: ${step.description}${ofMax}`, step.name, {
-      index,
-      type: step.type,
-      attempt: input.previousAttempts + attempt,
-      maxAttempts,
-      ...(step.type === 'LLM_GENERATE' ? { model: step.model } : {}),
-    ...(step.type === 'CUSTOM' ? { customType: step.customType } : {}),
-      timeoutSeconds: step.timeoutMs / 1000,
-    }, attemptEvents);
-
-    const started = Date.now();
-    let outcome = await runStep(deps, input, runSignal, attemptEvents);
-    const elapsed = Date.now() - started;
-    await markedRunning;
-    if (outcome.ok) {
-      const stored = await attemptEvents.settled();
-      if (stored.lost > 0) outcome = lostEvents(stored);
-    }
-
-    if (outcome.ok) {
-      const output = outcome.result.output;
-      // The record is waited for (the next step reads completed outputs from memory, but a restart
-      // reads them from the records); STEP_COMPLETED is stored after it, in order, like STEP_STARTED.
-      const recorded = store.updateStepRun(runId, index, {
-        status: 'COMPLETED',
-        finishedAt: new Date(),
-        output: output === undefined ? null : output.slice(-MAX_STORED_OUTPUT_CHARS),
-        exitCode: exitCodeOf(outcome.result.data),
-      });
-      void emit('STEP_COMPLETED', `${position} completed in ${seconds(elapsed)}: ${outcome.result.summary ?? step.description}`, {
-        index,
-        durationMs: elapsed,
-        attempt: input.previousAttempts + attempt,
-        ...outcome.result.data,
-      });
-      await recorded;
-      return outcome;
-    }
-    if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) return outcome;
-
-    const retryable = isRetryable(outcome.reason);
-    if (retryable && attempt < maxAttempts) {
-      const waitSeconds = policy.backoffSeconds * policy.backoffFactor ** (attempt - 1);
-      await store.updateStepRun(runId, index, { error: outcome.message });
-      // The wait comes first: the reason may end with quoted command output.
-      await emit('STEP_RETRYING', `${position}: attempt ${attempt} of ${maxAttempts} failed; retrying in ${waitSeconds}s. ${outcome.message}`, {
-        index,
-        attempt,
-        maxAttempts,
-        error: outcome.message,
-        waitSeconds,
-      });
-      try {
-        await sleep(waitSeconds * 1000, undefined, { signal: runSignal });
-      } catch {
-        return { ok: false, reason: coerceError(runSignal.reason), message: coerceError(runSignal.reason).message };
-      }
-      continue;
-    }
-
-    const attempts = attempt > 1 ? ` after ${attempt} attempts` : '';
-    const failureData = outcome.reason instanceof StepError ? outcome.reason.data : undefined;
-    await store.updateStepRun(runId, index, { status: 'FAILED', finishedAt: new Date(), error: outcome.message, exitCode: exitCodeOf(failureData) });
-    await emit('STEP_FAILED', `${position} failed${attempts}: ${outcome.message}`, {
-      index,
-      durationMs: elapsed,
-      error: outcome.message,
-      attempts: attempt,
-      retryable,
-      ...failureData,
-    });
-    return outcome;
-  }
-}
-
-/**
- * A step attempt that lost an event fails: its streamed text or output in the log
- * would have a hole no client can see (seq stays gapless). Retryable: the database may be free again.
- */
-function lostEvents({ lost, reason }: EventTallyResult): StepOutcome {
-  const message = `${lost} of the step's events could not be stored (${reason}), so what the step recorded is not whole; it is not marked completed.`;
-  return { ok: false, reason: new StepError(message, { retryable: true }), message };
-}
-
-/** Runs one attempt of a step with its timeout and the run's signal; returns its result or why it failed. */
-async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal, events: EventTally): Promise<StepOutcome> {
-  const { step } = input;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new StepTimeoutError(step.timeoutMs)), step.timeoutMs);
-  const onRunAbort = () => controller.abort(runSignal.reason);
-  if (runSignal.aborted) onRunAbort();
-  else runSignal.addEventListener('abort', onRunAbort, { once: true });
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, input.runId, type, message, step.name, data, events);
-
-  const failed = (reason: Error): StepOutcome => ({ ok: false, reason, message: describeFailure(step, reason) });
-  let rendered: ReturnType<typeof renderStep>;
-  let kind: AnyStepKind;
-  try {
-    kind = deps.kinds.kindOf(step);
-    rendered = renderStep(step, kind, input.values);
-  } catch (error) {
-    clearTimeout(timer);
-    runSignal.removeEventListener('abort', onRunAbort);
-    const reason = error instanceof ExpressionRuntimeError ? new StepError(error.message, { retryable: false }) : coerceError(error);
-    return failed(reason);
-  }
-  const context: StepContext = {
-    runId: input.runId,
-    goal: input.goal,
-    step: rendered.step,
-    env: rendered.env,
-    workspace: input.workspace,
-    outputs: new Map(Object.entries(input.values.steps).flatMap(([name, s]) => (s.output === null ? [] : [[name, s.output]]))),
-    settings: deps.settings,
-    signal: controller.signal,
-    emit: (type, message, data) => void emit(type, message, data),
-    log: (message, data) => void emit('STEP_LOG', message, data),
-    recordArtifact: async (relativePath, kind) => {
-      const absolute = await input.workspace.resolve(relativePath);
-      const { size } = await stat(absolute);
-      const artifact = await deps.store.createArtifact({ runId: input.runId, stepName: step.name, kind, path: relativePath, sizeBytes: size });
-      await emit('ARTIFACT_CREATED', `Created ${kind === 'COMMAND_OUTPUT' ? 'command output' : 'file'} ${relativePath} (${size} bytes)`, {
-        artifactId: String(artifact.id),
-        path: relativePath,
-        kind,
-        sizeBytes: size,
-      });
-      return artifact;
-    },
-  };
-
-  try {
-    const result = await kind.execute(context);
-    // A step that ignored its signal still fails if it was cut off.
-    if (controller.signal.aborted) return failed(coerceError(controller.signal.reason));
-    return { ok: true, result };
-  } catch (error) {
-    return failed(controller.signal.aborted ? coerceError(controller.signal.reason) : coerceError(error));
-  } finally {
-    clearTimeout(timer);
-    runSignal.removeEventListener('abort', onRunAbort);
   }
 }

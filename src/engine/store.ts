@@ -6,11 +6,24 @@ import type {
   ProjectRecord,
   RunRecord,
   RunStatus,
+  StepModel,
   StepRunRecord,
+  WorkflowDefinition,
 } from './types.js';
 
 export type RunPatch = Partial<Pick<RunRecord, 'status' | 'error' | 'startedAt' | 'finishedAt'>>;
-export type StepRunPatch = Partial<Pick<StepRunRecord, 'status' | 'attempt' | 'startedAt' | 'finishedAt' | 'error' | 'description' | 'output' | 'exitCode'>>;
+export type StepRunPatch = Partial<Pick<StepRunRecord, 'status' | 'attempt' | 'startedAt' | 'finishedAt' | 'error' | 'description' | 'output' | 'exitCode' | 'skippedReason'>>;
+
+/** A step record as a run is created or a loop iteration starts (PENDING). */
+export type NewStepRun = Pick<StepRunRecord, 'name' | 'type' | 'typeName' | 'description'> & Partial<Pick<StepRunRecord, 'loop' | 'iteration'>>;
+
+/** A run moved onto another version of its workflow. */
+export interface DefinitionPin {
+  workflowVersion: string;
+  definition: WorkflowDefinition;
+  definitionHash: string;
+  models: StepModel[];
+}
 
 /** What the engine (runner and worker) needs from storage; the database layer implements it. */
 export interface RunStore extends EventStore {
@@ -25,6 +38,12 @@ export interface RunStore extends EventStore {
   countRuns(status: RunStatus): Promise<number>;
   listStepRuns(runId: number): Promise<StepRunRecord[]>;
   updateStepRun(runId: number, index: number, patch: StepRunPatch): Promise<void>;
+  /** Appends PENDING records (a loop iteration's steps) after the run's last one; returns them. */
+  appendStepRuns(runId: number, steps: NewStepRun[]): Promise<StepRunRecord[]>;
+  /** Replaces the run's step records (numbered from 0 in this order), optionally pinning another definition. */
+  replaceStepRuns(runId: number, records: Array<Omit<StepRunRecord, 'runId' | 'index'>>, pin?: DefinitionPin): Promise<void>;
+  /** Forgets the artifact records of these steps of a run (their files stay). */
+  deleteArtifacts(runId: number, stepNames: string[]): Promise<void>;
   createArtifact(artifact: { runId: number; stepName: string | null; kind: ArtifactKind; path: string; sizeBytes: number }): Promise<ArtifactRecord>;
   listEvents(runId: number, after: number, first: number): Promise<EventRecord[]>;
   /** The run's event with the highest `seq`, or null. */

@@ -22,7 +22,7 @@ export const RUN_TYPES = ['WORKFLOW', 'AGENT'] as const;
 export type RunType = (typeof RUN_TYPES)[number];
 
 /** Built-in step kinds, plus CUSTOM for every kind loaded from STEP_TYPES_DIR (its name is the step's `customType`). */
-export const STEP_TYPES = ['LLM_GENERATE', 'FILE_WRITE', 'SHELL_COMMAND', 'MAVEN_COMMAND', 'CUSTOM'] as const;
+export const STEP_TYPES = ['LLM_GENERATE', 'FILE_WRITE', 'SHELL_COMMAND', 'MAVEN_COMMAND', 'LOOP', 'FAILURE_REPORT', 'CUSTOM'] as const;
 export type StepType = (typeof STEP_TYPES)[number];
 
 export const STEP_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'STOPPED'] as const;
@@ -60,6 +60,9 @@ export const EVENT_TYPES = [
   'LLM_THINKING',
   'FILE_BLOCK_SKIPPED',
   'STEP_LOG',
+  'STEP_SKIPPED',
+  'LOOP_ITERATION_STARTED',
+  'LOOP_ITERATION_COMPLETED',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -87,6 +90,18 @@ export interface StepCommon {
   continueOnError?: boolean;
   /** Attempts after a retryable failure (a timeout, a dropped connection, a non-zero exit). None by default. */
   retry?: RetryPolicy;
+  /**
+   * The steps (of the same list: the workflow's, or the loop's) this one waits for. Absent: the step
+   * before it in the list (none for the first), so a workflow without `needs` runs in file order;
+   * `[]`: none, it may start at once.
+   */
+  needs?: string[];
+  /**
+   * A condition (an expression; `${{ }}` may be left out) deciding whether the step runs, with the
+   * status functions success(), failure(), always(), cancelled(). Absent: success(), i.e. the step
+   * runs unless a step it depends on failed. A step whose condition is false is SKIPPED.
+   */
+  if?: string;
 }
 
 /**
@@ -163,8 +178,41 @@ export interface CustomStep extends StepCommon {
   params: Record<string, unknown>;
 }
 
+/**
+ * LOOP: runs its `steps` (a list of its own, with their own `needs`) again and again, each run an
+ * iteration, until the `until` condition holds after an iteration (COMPLETED), or `maxIterations`
+ * have run without it (FAILED). Each iteration's step runs are recorded with its number.
+ */
+export interface LoopStep extends StepCommon {
+  type: 'LOOP';
+  steps: readonly WorkflowStepDefinition[];
+  /** A condition evaluated after each iteration over its steps' results (`${{ steps.test.outcome == 'success' }}`). */
+  until: string;
+  /** At most this many iterations: a number, or an expression evaluated when the loop starts (`${{ inputs.maxTries }}`). */
+  maxIterations: number | string;
+  /** How many of its steps may run at once (default: the workflow's maxParallel). */
+  maxParallel?: number;
+}
+
+/**
+ * FAILURE_REPORT: reads a build's or test run's output and writes, for a model, what failed and the
+ * workspace files involved: the failing tests and the errors with their lines, then those files'
+ * contents (see steps/failure-report.ts).
+ */
+export interface FailureReportStep extends StepCommon {
+  type: 'FAILURE_REPORT';
+  /** The build output to read (a template, such as `${{ steps.test.output }}`). */
+  output?: string;
+  /** …or a workspace file holding it (such as `test_output.txt`, a command step's output artifact). */
+  outputFile?: string;
+  /** Files whose contents go into the report, at most (default 8). */
+  maxFiles?: number;
+  /** Bytes of the report at most, file contents included (default 60 000). */
+  maxBytes?: number;
+}
+
 /** One step of a workflow: a discriminated union by `type`. */
-export type WorkflowStepDefinition = LlmGenerateStep | FileWriteStep | ShellCommandStep | MavenCommandStep | CustomStep;
+export type WorkflowStepDefinition = LlmGenerateStep | FileWriteStep | ShellCommandStep | MavenCommandStep | LoopStep | FailureReportStep | CustomStep;
 
 /** Ollama's `think`: on or off, or a reasoning level for models that take one. */
 export type LlmThink = boolean | 'low' | 'medium' | 'high';
@@ -205,6 +253,10 @@ export interface WorkflowDefinition {
   /** Declared inputs by name, in the order written. */
   inputs: Readonly<Record<string, WorkflowInputDefinition>>;
   steps: readonly WorkflowStepDefinition[];
+  /** How many steps may run at once (default: as many as are ready, up to the server's MAX_PARALLEL_STEPS). */
+  maxParallel?: number;
+  /** A failed step stops the steps running beside it at once (default false: they finish first). */
+  failFast?: boolean;
 }
 
 /** Where a registered workflow version came from. */
@@ -296,6 +348,11 @@ export interface StepRunRecord {
   output: string | null;
   /** Command steps: the exit code of the last attempt (null for other steps, or a command killed by a signal). */
   exitCode: number | null;
+  /** Steps inside a loop: the loop's name and the iteration (from 1) this record belongs to; null for the others. */
+  loop: string | null;
+  iteration: number | null;
+  /** SKIPPED steps: why (the condition that was false, the step that failed). */
+  skippedReason: string | null;
   index: number;
   name: string;
   type: StepType;
@@ -449,6 +506,17 @@ export class RunStoppedError extends Error {
   constructor() {
     super('the run was stopped');
     this.name = 'RunStoppedError';
+  }
+}
+
+/**
+ * Thrown by a long step (an agent) that paused at one of its own safe points because a pause was
+ * asked for: not a failure; the step goes on from there when the run is resumed.
+ */
+export class StepPausedError extends Error {
+  constructor(readonly where: string) {
+    super(`paused ${where}`);
+    this.name = 'StepPausedError';
   }
 }
 

@@ -36,6 +36,9 @@ export const EventTypeEnum = builder.enumType('EventType', {
       description:
         'A block of an LLM answer that names a file was not written; data has path, line (in the answer) or entry (in a JSON answer), and reason (the answer ended inside it, a later block names the same file, it is the step’s own output file, …).',
     },
+    STEP_SKIPPED: { description: 'A step did not run: data.reason says why (its condition was false, a step it needs failed, the run failed).' },
+    LOOP_ITERATION_STARTED: { description: 'A loop began an iteration; data.iteration and data.maxIterations.' },
+    LOOP_ITERATION_COMPLETED: { description: 'A loop finished an iteration; data.until says whether its until condition held.' },
     STEP_LOG: { description: 'A line a step logged about its work (custom step types use it: ctx.log).' },
   } satisfies Record<(typeof EVENT_TYPES)[number], { description: string }>,
 });

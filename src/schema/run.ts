@@ -98,7 +98,7 @@ RunRef.implement({
     error: t.exposeString('error', { nullable: true, description: 'Why the run failed, in words a user can act on.' }),
     pauseRequested: t.boolean({
       description: 'A pause was asked for and takes effect when the running step finishes.',
-      resolve: (run, _args, { services }) => run.status === 'RUNNING' && services.worker.isPauseRequested(run.id),
+      resolve: (run, _args, { services }) => run.status === 'RUNNING' && services.control.isPauseRequested(run.id),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the run was created.' }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When the worker started it.' }),

@@ -8,6 +8,8 @@ export const StepTypeEnum = builder.enumType('StepType', {
     FILE_WRITE: { description: 'Writes given content, or an earlier step’s output, to a workspace file.' },
     SHELL_COMMAND: { description: 'Runs a shell command in the workspace.' },
     MAVEN_COMMAND: { description: 'Runs a Maven command (mvn is prepended unless present) in the workspace.' },
+    LOOP: { description: 'Runs its own steps again and again until its until condition holds, at most maxIterations times; their records carry the iteration.' },
+    FAILURE_REPORT: { description: 'Reads a build or test output and writes, for a model, what failed and the workspace files involved.' },
     CUSTOM: { description: 'A step type loaded from STEP_TYPES_DIR; its name is in typeName (see the stepTypes query).' },
   } satisfies Record<(typeof STEP_TYPES)[number], { description: string }>,
 });

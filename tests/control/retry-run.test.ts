@@ -104,7 +104,7 @@ describe('retryRun', () => {
     expect(oldEnd).toBe(firstEvents.length - 1);
     const requeued = events[oldEnd + 1];
     expect(requeued.type).toBe('RUN_QUEUED');
-    expect(requeued.data).toEqual({ retry: true, fromStep: 'check' });
+    expect(requeued.data).toEqual({ retry: true, fromStep: 'check', again: ['check', 'copy'] });
     expect(requeued.message).toContain('step 2/3 (check)');
     expect(startsPerStep(events)).toEqual({ write: 1, check: 2, copy: 1 });
     const continued = ofType(events, 'WORKFLOW_STARTED')[1];
@@ -152,7 +152,7 @@ describe('retryRun', () => {
     const events = await queryEvents(app, created.id);
     expectGaplessSeqs(events);
     expect(startsPerStep(events)).toEqual({ write: 2, check: 2, copy: 1 });
-    expect(events.find((e) => e.type === 'RUN_QUEUED' && e.seq > 1)?.data).toEqual({ retry: true, fromStep: 'write' });
+    expect(events.find((e) => e.type === 'RUN_QUEUED' && e.seq > 1)?.data).toEqual({ retry: true, fromStep: 'write', again: ['write', 'check', 'copy'] });
     expect(ofType(events, 'WORKFLOW_STARTED')[1].message).toMatch(/^Starting workflow/);
     // One artifact per path, not one per execution.
     expect(run.artifacts.map((a) => a.path).sort()).toEqual(['a.txt', 'check_output.txt']);

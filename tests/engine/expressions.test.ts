@@ -10,7 +10,7 @@ import { evaluateCondition, parseTemplate, referencesOf, renderCommand, renderTe
 const values: ExpressionValues = {
   goal: 'a {goal} with ${{ inputs.name }} inside',
   inputs: { name: 'Ada', count: 3, loud: true, weird: "it's \"quoted\" $HOME `x`" },
-  steps: { plan: { output: 'PLAN {output:plan}', outcome: 'success', exitCode: null }, build: { output: '', outcome: 'failure', exitCode: 2 } },
+  steps: { plan: { output: 'PLAN {output:plan}', outcome: 'success', conclusion: 'success', exitCode: null }, build: { output: '', outcome: 'failure', conclusion: 'failure', exitCode: 2 } },
   run: { id: 42, name: null, workflow: 'w', version: '1.2.0' },
   project: { name: 'demo', path: '/tmp/demo' },
 };

@@ -49,7 +49,7 @@ export function createTestStepContext<T extends BuiltInType>(options: TestStepOp
   const controller = new AbortController();
   const workspace = new Workspace(options.root);
   const written = { name: 'step', description: 'a test step', saveArtifact: false, timeoutMs: 60_000, ...options.step } as ResolvedStep;
-  const steps = Object.fromEntries(Object.entries(options.outputs ?? {}).map(([name, output]) => [name, { output, outcome: 'success' as const, exitCode: null }]));
+  const steps = Object.fromEntries(Object.entries(options.outputs ?? {}).map(([name, output]) => [name, { output, outcome: 'success' as const, conclusion: 'success' as const, exitCode: null }]));
   const values = expressionValues({ id: 1, name: null, goal: options.goal ?? 'Build a thing', inputs: options.inputs ?? {} }, { name: 'test', version: '1' }, { name: 'test', localPath: options.root }, steps);
   const rendered = renderStep(written, BUILT_IN_STEP_KINDS[options.step.type] as never, values);
   const step = rendered.step as ResolvedStep<StepOfType<T>>;

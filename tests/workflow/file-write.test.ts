@@ -85,7 +85,7 @@ describe('FILE_WRITE', () => {
     const { validateWorkflow } = await t.client.request(ValidateWorkflowDocument, { definition: FORWARD_REFERENCE });
     expect(validateWorkflow.valid).toBe(false);
     expect(validateWorkflow.problems).toEqual([
-      { message: 'step "copy" refers to step "later", which does not run before it; a step can only use the output of earlier steps', path: 'steps[0].contentFrom', line: 6, column: 18 },
+      { message: 'step "copy" refers to step "later", which does not run before it; a step can only use the results of steps it needs (directly, through needs or the order of the file, or through the steps those need)', path: 'steps[0].contentFrom', line: 6, column: 18 },
     ]);
     await expect(t.client.request(RegisterWorkflowDocument, { definition: FORWARD_REFERENCE })).rejects.toThrow(/line 6, column 18: step "copy" refers to step "later"/);
   });

@@ -69,6 +69,8 @@ describe('custom step types', () => {
       ['FILE_WRITE', true],
       ['SHELL_COMMAND', true],
       ['MAVEN_COMMAND', true],
+      ['LOOP', true],
+      ['FAILURE_REPORT', true],
       ['HTTP_REQUEST', false],
       ['SHOUT', false],
     ]);

@@ -89,7 +89,7 @@ steps:
       '2:10 version must be a string: write version: "1" (quoted), since YAML reads 1 as a number',
       '4:5 steps[0]: missing required field "model"',
       '6:13 steps[0].prompt must be a string',
-      '7:5 steps[0]: unknown field "outptFile" (did you mean "outputFile"?). Allowed here: name, type, description, saveArtifact, timeoutSeconds, continueOnError, retry, model, prompt, system, outputFile, extractFiles, think, options, structuredOutput',
+      '7:5 steps[0]: unknown field "outptFile" (did you mean "outputFile"?). Allowed here: name, type, description, saveArtifact, timeoutSeconds, continueOnError, retry, needs, if, model, prompt, system, outputFile, extractFiles, think, options, structuredOutput',
       '8:5 steps[1]: missing required field "name"',
       '10:21 steps[1].timeoutSeconds must be > 0',
     ]);
@@ -119,17 +119,17 @@ steps:
     contentFrom: nowhere
 `;
     expect(located(text)).toEqual([
-      '17:11 Unknown step type "HTTP_GET". Types on this server: LLM_GENERATE, FILE_WRITE, SHELL_COMMAND, MAVEN_COMMAND',
+      '17:11 Unknown step type "HTTP_GET". Types on this server: LLM_GENERATE, FILE_WRITE, SHELL_COMMAND, MAVEN_COMMAND, LOOP, FAILURE_REPORT',
     ]);
     const withoutType = text.replace('    type: HTTP_GET\n', '    type: SHELL_COMMAND\n    command: "true"\n');
     expect(located(withoutType)).toEqual([
       '9:19 steps[0].prompt: in "${{ inputs.servce }}": inputs.servce is not an input of this workflow; its inputs: service',
-      '9:46 steps[0].prompt: {output:code}: step "plan" refers to step "code", which does not run before it; a step can only use the output of earlier steps',
-      '9:64 steps[0].prompt: in "${{ steps.code.output }}": step "plan" refers to step "code", which does not run before it; a step can only use the output of earlier steps',
-      '14:13 steps[1].prompt: in "${{ steps.plan.outpt }}": steps.plan.outpt does not exist; a step has output, outcome, exitCode',
+      '9:46 steps[0].prompt: {output:code}: step "plan" refers to step "code", which does not run before it; a step can only use the results of steps it needs (directly, through needs or the order of the file, or through the steps those need)',
+      '9:64 steps[0].prompt: in "${{ steps.code.output }}": step "plan" refers to step "code", which does not run before it; a step can only use the results of steps it needs (directly, through needs or the order of the file, or through the steps those need)',
+      '14:13 steps[1].prompt: in "${{ steps.plan.outpt }}": steps.plan.outpt does not exist; a step has output, outcome, conclusion, exitCode',
       '15:11 steps[1].prompt: in "${{ project.dir }}": project.dir does not exist; project has name, path',
-      '15:38 steps[1].prompt: in "${{ secrets.token }}": "secrets" is not something an expression can use; use one of inputs, goal, steps, run, project (such as inputs.NAME or steps.NAME.output)',
-      '16:11 Two steps are named "Plan" (steps[0] and steps[2]): step names must be unique',
+      '15:38 steps[1].prompt: in "${{ secrets.token }}": "secrets" is not something an expression can use; use one of inputs, goal, steps, run, project, loop (such as inputs.NAME or steps.NAME.output)',
+      '16:11 Two steps are named "Plan" (steps[0] and steps[2]): step names must be unique in the workflow, loops included',
       '22:18 step "copy" refers to step "nowhere", which this workflow does not have',
     ]);
   });

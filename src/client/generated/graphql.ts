@@ -47,6 +47,10 @@ export type EventType =
   | 'LLM_THINKING'
   /** Generated text, coalesced; data.text holds the delta. */
   | 'LLM_TOKEN'
+  /** A loop finished an iteration; data.until says whether its until condition held. */
+  | 'LOOP_ITERATION_COMPLETED'
+  /** A loop began an iteration; data.iteration and data.maxIterations. */
+  | 'LOOP_ITERATION_STARTED'
   /** The run paused between two steps (pauseRun). */
   | 'RUN_PAUSED'
   /** The run was created (or retried with retryRun) and waits for the worker. */
@@ -69,6 +73,8 @@ export type EventType =
   | 'STEP_LOG'
   /** An attempt of a step failed and it will be tried again; data has attempt, maxAttempts, error and waitSeconds. */
   | 'STEP_RETRYING'
+  /** A step did not run: data.reason says why (its condition was false, a step it needs failed, the run failed). */
+  | 'STEP_SKIPPED'
   /** A step began. */
   | 'STEP_STARTED'
   /** Every step completed. Terminal. */
@@ -157,10 +163,14 @@ export type StepStatus =
 export type StepType =
   /** A step type loaded from STEP_TYPES_DIR; its name is in typeName (see the stepTypes query). */
   | 'CUSTOM'
+  /** Reads a build or test output and writes, for a model, what failed and the workspace files involved. */
+  | 'FAILURE_REPORT'
   /** Writes given content, or an earlier step’s output, to a workspace file. */
   | 'FILE_WRITE'
   /** Generates text with an Ollama model, streaming it, and writes it to a file (or extracts project files from it). */
   | 'LLM_GENERATE'
+  /** Runs its own steps again and again until its until condition holds, at most maxIterations times; their records carry the iteration. */
+  | 'LOOP'
   /** Runs a Maven command (mvn is prepended unless present) in the workspace. */
   | 'MAVEN_COMMAND'
   /** Runs a shell command in the workspace. */

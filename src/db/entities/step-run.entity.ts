@@ -19,6 +19,11 @@ export interface StepRunEntity {
   output: string | null;
   /** Command steps: the exit code of the last attempt. */
   exitCode: number | null;
+  /** Steps inside a loop: the loop's name and the iteration (from 1) this record belongs to. */
+  loopName: string | null;
+  iteration: number | null;
+  /** SKIPPED steps: why. */
+  skippedReason: string | null;
 }
 
 export const StepRunSchema = new EntitySchema<StepRunEntity>({
@@ -40,5 +45,8 @@ export const StepRunSchema = new EntitySchema<StepRunEntity>({
     error: { type: 'text', nullable: true },
     output: { type: 'text', nullable: true },
     exitCode: { type: 'integer', nullable: true },
+    loopName: { type: 'string', length: 64, nullable: true },
+    iteration: { type: 'integer', nullable: true },
+    skippedReason: { type: 'text', nullable: true },
   },
 });

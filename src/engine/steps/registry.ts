@@ -1,7 +1,9 @@
 import { StepError, type CustomStep, type StepExecutor, type StepOfType, type StepType, type WorkflowStepDefinition } from '../types.js';
 import type { StepKindSchema } from '../workflows/schema.js';
+import { failureReportKind } from './failure-report.js';
 import { fileWriteKind } from './file-write.js';
 import { llmGenerateKind } from './llm-generate.js';
+import { loopKind } from './loop.js';
 import { mavenCommandKind } from './maven-command.js';
 import { shellCommandKind } from './shell-command.js';
 
@@ -36,6 +38,8 @@ export const BUILT_IN_STEP_KINDS: { readonly [T in Exclude<StepType, 'CUSTOM'>]:
   FILE_WRITE: fileWriteKind,
   SHELL_COMMAND: shellCommandKind,
   MAVEN_COMMAND: mavenCommandKind,
+  LOOP: loopKind,
+  FAILURE_REPORT: failureReportKind,
 };
 
 const isBuiltInType = (type: string): type is Exclude<StepType, 'CUSTOM'> => Object.hasOwn(BUILT_IN_STEP_KINDS, type);

@@ -11,15 +11,19 @@ import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node a
 import {
   EXPRESSION_CONTEXTS,
   STEP_CONTEXT_FIELDS,
+  compileExpression,
+  conditionSource,
   parseTemplate,
   referencesOf,
   shellQuotingAt,
   type TemplatePart,
 } from '../expressions.js';
+import { allSteps, ancestorsByName, graphProblems } from '../graph.js';
 import type { AnyStepKind, StepKinds } from '../steps/registry.js';
 import type {
   DefinitionProblem,
   InputType,
+  LoopStep,
   RetryPolicy,
   WorkflowDefinition,
   WorkflowInputDefinition,
@@ -95,17 +99,7 @@ export function checkWorkflowObject(raw: unknown, kinds: StepKinds, locate: Loca
   }
   reportSchemaErrors(validatorsFor(kinds).document, document, [], report);
 
-  const steps = Array.isArray(document.steps) ? document.steps : [];
-  steps.forEach((step, index) => {
-    if (typeof step !== 'object' || step === null || typeof (step as { type?: unknown }).type !== 'string') return; // reported above
-    const type = (step as { type: string }).type;
-    const kind = kinds.get(type);
-    if (!kind) {
-      report(['steps', index, 'type'], `Unknown step type "${type}". Types on this server: ${kinds.list().map((k) => k.type).join(', ')}`);
-      return;
-    }
-    reportSchemaErrors(validatorsFor(kinds).step(kind), step, ['steps', index], report);
-  });
+  checkStepStructure(document.steps, ['steps'], kinds, report);
   if (problems.length > 0) return { definition: null, problems: inTextOrder(problems) };
 
   const definition = normalise(document, kinds);
@@ -124,6 +118,26 @@ function inTextOrder(problems: DefinitionProblem[]): DefinitionProblem[] {
   });
   const position = (p: DefinitionProblem) => (p.line === null ? Number.MAX_SAFE_INTEGER : p.line * 100_000 + (p.column ?? 0));
   return unique.map((p, i) => ({ p, i })).sort((a, b) => position(a.p) - position(b.p) || a.i - b.i).map(({ p }) => p);
+}
+
+/** Each step of a list (and of loops inside it) against its kind's schema. */
+function checkStepStructure(steps: unknown, base: PathPart[], kinds: StepKinds, report: Report): void {
+  if (!Array.isArray(steps)) return; // reported by the document's schema
+  steps.forEach((step, index) => {
+    if (typeof step !== 'object' || step === null || typeof (step as { type?: unknown }).type !== 'string') {
+      if (base.length > 1 && (typeof step !== 'object' || step === null)) report([...base, index], `${formatPath([...base, index])} must be a mapping (a step)`);
+      else if (base.length > 1) report([...base, index], `${formatPath([...base, index])}: missing required field "type"`);
+      return;
+    }
+    const type = (step as { type: string }).type;
+    const kind = kinds.get(type);
+    if (!kind) {
+      report([...base, index, 'type'], `Unknown step type "${type}". Types on this server: ${kinds.list().map((k) => k.type).join(', ')}`);
+      return;
+    }
+    reportSchemaErrors(validatorsFor(kinds).step(kind), step, [...base, index], report);
+    if (type === 'LOOP') checkStepStructure((step as { steps?: unknown }).steps, [...base, index, 'steps'], kinds, report);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,6 +290,8 @@ function normalise(document: Record<string, unknown>, kinds: StepKinds): Workflo
     description: typeof document.description === 'string' ? document.description : '',
     inputs,
     steps,
+    ...(document.maxParallel !== undefined ? { maxParallel: Number(document.maxParallel) } : {}),
+    ...(document.failFast !== undefined ? { failFast: document.failFast === true } : {}),
   };
 }
 
@@ -290,6 +306,8 @@ function normaliseStep(raw: Record<string, unknown>, kinds: StepKinds): Workflow
     ...(raw.timeoutSeconds !== undefined ? { timeoutSeconds: Number(raw.timeoutSeconds) } : {}),
     ...(raw.continueOnError !== undefined ? { continueOnError: raw.continueOnError === true } : {}),
     ...(raw.retry !== undefined ? { retry: normaliseRetry(raw.retry as Record<string, unknown>) } : {}),
+    ...(raw.needs !== undefined ? { needs: [...(raw.needs as string[])] } : {}),
+    ...(raw.if !== undefined ? { if: String(raw.if) } : {}),
   };
   if (kinds.isCustom(type)) {
     const params: Record<string, unknown> = {};
@@ -298,6 +316,7 @@ function normaliseStep(raw: Record<string, unknown>, kinds: StepKinds): Workflow
   }
   const own: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) if (!COMMON_FIELDS.has(key)) own[key] = value;
+  if (type === 'LOOP') own.steps = (raw.steps as Array<Record<string, unknown>>).map((inner) => normaliseStep(inner, kinds));
   return { ...own, ...common, type } as WorkflowStepDefinition;
 }
 
@@ -319,6 +338,10 @@ function defaultDescription(raw: Record<string, unknown>): string {
       return `Run: ${firstLine(raw.command)}`;
     case 'MAVEN_COMMAND':
       return `Run Maven: ${firstLine(raw.command)}`;
+    case 'LOOP':
+      return `Repeat ${(raw.steps as unknown[]).length} step${(raw.steps as unknown[]).length === 1 ? '' : 's'} until ${firstLine(raw.until)}`;
+    case 'FAILURE_REPORT':
+      return 'Report what failed and the files involved';
     default:
       return `${String(raw.type)} step ${String(raw.name)}`;
   }
@@ -349,39 +372,91 @@ function checkMeaning(definition: WorkflowDefinition, kinds: StepKinds, report: 
   const inputNames = new Map(Object.keys(definition.inputs).map((name) => [name.toLowerCase(), name]));
   for (const [name, input] of Object.entries(definition.inputs)) checkInput(name, input, report);
 
-  const seen = new Map<string, number>();
-  definition.steps.forEach((step, index) => {
-    const earlier = seen.get(step.name.toLowerCase());
-    if (earlier !== undefined) report(['steps', index, 'name'], `Two steps are named "${step.name}" (steps[${earlier}] and steps[${index}]): step names must be unique`);
-    else seen.set(step.name.toLowerCase(), index);
-  });
+  // Names are unique in the whole workflow, loops' steps included: `steps.<name>` must be unambiguous.
+  const seen = new Map<string, string>();
+  const walk = (steps: readonly WorkflowStepDefinition[], base: PathPart[]): void =>
+    steps.forEach((step, index) => {
+      const path = [...base, index];
+      const earlier = seen.get(step.name.toLowerCase());
+      if (earlier !== undefined) report([...path, 'name'], `Two steps are named "${step.name}" (${earlier} and ${formatPath(path)}): step names must be unique in the workflow, loops included`);
+      else seen.set(step.name.toLowerCase(), formatPath(path));
+      if (step.type === 'LOOP') walk(step.steps, [...path, 'steps']);
+    });
+  walk(definition.steps, ['steps']);
+  const all = new Set(seen.keys());
+  checkScope(definition.steps, ['steps'], { inputNames, allSteps: all, outerVisible: new Set(), loop: null, scopeName: 'the workflow' }, kinds, report);
+}
 
-  definition.steps.forEach((step, index) => {
-    const before = new Set(definition.steps.slice(0, index).map((s) => s.name.toLowerCase()));
-    const scope: TemplateScope = { inputNames, stepsBefore: before, stepName: step.name, allSteps: new Set(seen.keys()) };
+interface ScopeContext {
+  inputNames: Map<string, string>;
+  allSteps: Set<string>;
+  /** Steps outside this list whose results its steps may use (lower-cased). */
+  outerVisible: Set<string>;
+  /** The loop this list belongs to, if any. */
+  loop: LoopStep | null;
+  scopeName: string;
+}
+
+/** A step list: its graph, then each step's templates, condition and (loops) its own list. */
+function checkScope(steps: readonly WorkflowStepDefinition[], base: PathPart[], context: ScopeContext, kinds: StepKinds, report: Report): void {
+  const graph = graphProblems(steps, context.scopeName);
+  for (const problem of graph) report(problem.need === undefined ? [...base, problem.index] : [...base, problem.index, 'needs', problem.need], problem.message);
+  if (graph.length > 0) return;
+  const ancestors = ancestorsByName(steps);
+  const byName = new Map(steps.map((step) => [step.name, step]));
+
+  steps.forEach((step, index) => {
+    const visible = new Set(context.outerVisible);
+    for (const ancestor of ancestors.get(step.name) ?? []) {
+      visible.add(ancestor.toLowerCase());
+      const loop = byName.get(ancestor);
+      if (loop?.type === 'LOOP') for (const inner of allSteps(loop.steps)) visible.add(inner.step.name.toLowerCase());
+    }
+    const scope: TemplateScope = { inputNames: context.inputNames, visible, allSteps: context.allSteps, stepName: step.name, loop: context.loop };
     const kind = kinds.kindOf(step);
-    const at = (field: string | PathPart[]) => ['steps', index, ...(Array.isArray(field) ? field : [field])];
+    const at = (field: string | PathPart[]) => [...base, index, ...(Array.isArray(field) ? field : [field])];
     const values = step as unknown as Record<string, unknown>;
-    for (const field of kind.templateFields) {
-      if (step.type === 'CUSTOM') continue;
-      if (typeof values[field] === 'string') checkTemplate(values[field] as string, at(field), scope, report, false);
-    }
-    for (const field of kind.commandFields) {
-      if (step.type === 'CUSTOM') continue;
-      if (typeof values[field] === 'string') checkTemplate(values[field] as string, at(field), scope, report, true);
-    }
     if (step.type === 'CUSTOM') {
-      forEachString(step.params, [], (value, path) => checkTemplate(value, at(path), scope, report, kind.commandFields.includes(String(path[0]))));
+      forEachString(step.params, [], (value, path) => checkTemplate(value, at(path), scope, report, false));
+    } else {
+      for (const field of kind.templateFields) if (typeof values[field] === 'string') checkTemplate(values[field] as string, at(field), scope, report, false);
+      for (const field of kind.commandFields) if (typeof values[field] === 'string') checkTemplate(values[field] as string, at(field), scope, report, true);
     }
+    if (step.if !== undefined) checkCondition(step.if, at('if'), scope, report, true);
     if (step.type === 'FILE_WRITE') {
       if ((step.content === undefined) === (step.contentFrom === undefined)) {
-        report(['steps', index], `steps[${index}] (FILE_WRITE) needs exactly one of content or contentFrom`);
+        report([...base, index], `${formatPath([...base, index])} (FILE_WRITE) needs exactly one of content or contentFrom`);
       }
-      if (step.contentFrom !== undefined && !before.has(step.contentFrom.toLowerCase())) {
+      if (step.contentFrom !== undefined && !visible.has(step.contentFrom.toLowerCase())) {
         report(at('contentFrom'), describeStepReference(step.contentFrom, step.name, scope));
       }
     }
+    if (step.type === 'FAILURE_REPORT' && (step.output === undefined) === (step.outputFile === undefined)) {
+      report([...base, index], `${formatPath([...base, index])} (FAILURE_REPORT) needs exactly one of output or outputFile`);
+    }
+    if (step.type === 'LOOP') {
+      checkScope(step.steps, at('steps'), { ...context, outerVisible: visible, loop: step, scopeName: `loop "${step.name}"` }, kinds, report);
+      // `until` is read after an iteration: every step of the loop has a result by then.
+      const afterIteration = new Set(visible);
+      for (const inner of allSteps(step.steps)) afterIteration.add(inner.step.name.toLowerCase());
+      checkCondition(step.until, at('until'), { ...scope, visible: afterIteration, loop: step }, report, false);
+      if (typeof step.maxIterations === 'string') checkCondition(step.maxIterations, at('maxIterations'), { ...scope, loop: null }, report, false);
+    }
   });
+}
+
+/** A condition (`if`, `until`) or an expression field: one expression, `${{ }}` optional. */
+function checkCondition(condition: string, path: PathPart[], scope: TemplateScope, report: Report, allowStatusFunctions: boolean): void {
+  const source = conditionSource(condition);
+  const compiled = compileExpression(source, { allowStatusFunctions });
+  if ('error' in compiled) {
+    report(path, `${formatPath(path)}: ${compiled.error}`);
+    return;
+  }
+  for (const reference of referencesOf(compiled.expr)) {
+    const problem = referenceProblem(reference.context, reference.path, scope);
+    if (problem) report(path, `${formatPath(path)}: in "\${{ ${source.trim()} }}": ${problem}`);
+  }
 }
 
 function checkInput(name: string, input: WorkflowInputDefinition, report: Report): void {
@@ -419,21 +494,26 @@ function describeValue(value: unknown): string {
 interface TemplateScope {
   /** Declared inputs, lower-cased → as declared. */
   inputNames: Map<string, string>;
-  /** Steps that run before this one (lower-cased names). */
-  stepsBefore: Set<string>;
+  /** Steps whose results this one may use (lower-cased): those it needs, directly or not. */
+  visible: Set<string>;
   /** Every step of the workflow (lower-cased names). */
   allSteps: Set<string>;
   stepName: string;
+  /** The loop the step is in, for `loop.…`. */
+  loop: LoopStep | null;
 }
 
 function describeStepReference(name: string, from: string, scope: TemplateScope): string {
   if (name.toLowerCase() === from.toLowerCase()) return `step "${from}" refers to its own output ("${name}"); a step can only use the output of a step that runs before it`;
-  if (scope.allSteps.has(name.toLowerCase())) return `step "${from}" refers to step "${name}", which does not run before it; a step can only use the output of earlier steps`;
+  if (scope.allSteps.has(name.toLowerCase())) {
+    return `step "${from}" refers to step "${name}", which does not run before it; a step can only use the results of steps it needs (directly, through needs or the order of the file, or through the steps those need)`;
+  }
   return `step "${from}" refers to step "${name}", which this workflow does not have`;
 }
 
 const RUN_FIELDS = ['id', 'name', 'workflow', 'version'];
 const PROJECT_FIELDS = ['name', 'path'];
+const LOOP_FIELDS = ['iteration', 'maxiterations'];
 
 function checkTemplate(template: string, path: PathPart[], scope: TemplateScope, report: Report, isCommand: boolean): void {
   const parsed = parseTemplate(template);
@@ -444,7 +524,7 @@ function checkTemplate(template: string, path: PathPart[], scope: TemplateScope,
     if (quoting && quoting(part.index) === 'single') {
       report(path, `${formatPath(path)}: ${partText(part)} is inside single quotes. Its value reaches the command as an environment variable, which single quotes would not expand: move it outside the quotes (it is quoted for you)`, { offset: part.index });
     }
-    if (part.kind === 'output' && !scope.stepsBefore.has(part.step.toLowerCase())) {
+    if (part.kind === 'output' && !scope.visible.has(part.step.toLowerCase())) {
       report(path, `${formatPath(path)}: {output:${part.step}}: ${describeStepReference(part.step, scope.stepName, scope)}`, { offset: part.index });
     }
     if (part.kind !== 'expression') continue;
@@ -468,7 +548,7 @@ function referenceProblem(context: string, path: string[], scope: TemplateScope)
       return `inputs.${first} is not an input of this workflow; ${scope.inputNames.size > 0 ? `its inputs: ${[...scope.inputNames.values()].join(', ')}` : 'it declares no inputs'}`;
     case 'steps':
       if (first === undefined) return null;
-      if (!scope.stepsBefore.has(first.toLowerCase())) return describeStepReference(first, scope.stepName, scope);
+      if (!scope.visible.has(first.toLowerCase())) return describeStepReference(first, scope.stepName, scope);
       if (second !== undefined && !(STEP_CONTEXT_FIELDS as readonly string[]).some((field) => field.toLowerCase() === second.toLowerCase())) {
         return `steps.${first}.${second} does not exist; a step has ${STEP_CONTEXT_FIELDS.join(', ')}`;
       }
@@ -479,6 +559,9 @@ function referenceProblem(context: string, path: string[], scope: TemplateScope)
       return first === undefined || PROJECT_FIELDS.includes(first.toLowerCase()) ? null : `project.${first} does not exist; project has ${PROJECT_FIELDS.join(', ')}`;
     case 'goal':
       return first === undefined ? null : 'goal is text: it has no fields';
+    case 'loop':
+      if (!scope.loop) return 'loop.… can only be used inside a loop (a LOOP step\'s steps, or its until)';
+      return first === undefined || LOOP_FIELDS.includes(first.toLowerCase()) ? null : `loop.${first} does not exist; loop has iteration, maxIterations`;
     default:
       return null;
   }

@@ -54,6 +54,17 @@ export const COMMON_STEP_PROPERTIES: Record<string, JsonSchema> = {
       backoffFactor: { type: 'number', minimum: 1, maximum: 10, description: 'Each later wait is the previous one times this (default 1).' },
     },
   },
+  needs: {
+    type: 'array',
+    uniqueItems: true,
+    items: { type: 'string', pattern: IDENTIFIER_PATTERN },
+    description: 'The steps of the same list this one waits for. Absent: the step before it (so a list without needs runs in file order); []: none, it may start at once.',
+  },
+  if: {
+    type: ['string', 'boolean'],
+    description:
+      "Run the step only when this expression holds (${{ }} optional), with the status functions success(), failure(), always(), cancelled(). Default success(): skipped when a step it depends on failed. Such as ${{ steps.test.outcome == 'failure' }} or always().",
+  },
 };
 
 export const INPUT_SCHEMA: JsonSchema = {
@@ -85,6 +96,8 @@ export function documentSchema(kinds: readonly StepKindSchema[], stepItems: Json
         description: 'The version of this definition, such as "1.2.0" (quoted: YAML reads 1.0 as a number). A registered (name, version) never changes.',
       },
       description: { type: 'string', maxLength: 2000, description: 'What the workflow does.' },
+      maxParallel: { type: 'integer', minimum: 1, maximum: 100, description: 'How many steps may run at once (default: every ready step, up to the server’s MAX_PARALLEL_STEPS).' },
+      failFast: { type: 'boolean', description: 'A failed step stops the steps running beside it at once (default false: they finish first, then the run fails).' },
       inputs: {
         type: 'object',
         description: 'Inputs a run gives (createRun input.inputs), by name; used as `${{ inputs.NAME }}`.',
@@ -118,13 +131,18 @@ export function stepSchema(kind: StepKindSchema): JsonSchema {
     additionalProperties: false,
     required: ['name', 'type', ...required],
     properties: { ...COMMON_STEP_PROPERTIES, ...own, type: { const: kind.type, description: kind.description } },
+    // Steps nested in this one (a LOOP's) are checked one by one with their own kinds' schemas.
+    definitions: { step: GENERIC_STEP },
   };
 }
 
 /** The schema an editor uses: each step checked against its type's schema (if/then by `type`). */
 export function workflowFileSchema(kinds: readonly StepKindSchema[]): JsonSchema {
   const definitions: Record<string, JsonSchema> = {};
-  for (const kind of kinds) definitions[`step_${kind.type}`] = stepSchema(kind);
+  for (const kind of kinds) {
+    const { definitions: _nested, ...schema } = stepSchema(kind);
+    definitions[`step_${kind.type}`] = schema;
+  }
   const step: JsonSchema = {
     type: 'object',
     required: ['name', 'type'],
