@@ -5,6 +5,7 @@ import type { PubSub } from './engine/pubsub.js';
 import type { Logger } from './engine/runner.js';
 import type { Worker } from './engine/worker.js';
 import type { WorkflowRegistry } from './engine/workflows/registry.js';
+import type { ArtifactLinks } from './http/download-links.js';
 
 /** Everything a GraphQL resolver may use: built once by the app, shared by every request. */
 export interface Services {
@@ -15,6 +16,8 @@ export interface Services {
   worker: Worker;
   workflows: WorkflowRegistry;
   logger: Logger;
+  /** Signs and checks artifact download links. */
+  artifactLinks: ArtifactLinks;
 }
 
 export interface Context {

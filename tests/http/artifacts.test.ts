@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactKind } from '../../src/engine/types.js';
+import { ArtifactDownloadUrlDocument } from '../../src/client/generated/graphql.js';
 import { attachmentDisposition } from '../../src/http/artifacts.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -56,10 +57,13 @@ describe('GET /artifacts/:id/download with API_TOKEN set', () => {
     expect(await response.text()).toBe('# Plan\n\nStep one.\n');
   });
 
-  it('accepts ?token= instead of the header (browser download links)', async () => {
+  it('serves the signed link of Artifact.downloadUrl without the header (browser download links)', async () => {
     writeFileSync(join(folder, 'src', 'main', 'App.java'), 'class App {}\n');
     const artifact = await record('src/main/App.java');
-    const response = await get(`${t.url}/artifacts/${artifact.id}/download?token=${TOKEN}`);
+    const { artifact: linked } = await t.client.request(ArtifactDownloadUrlDocument, { id: String(artifact.id) });
+    expect(linked?.downloadUrl).toMatch(new RegExp(`^/artifacts/${artifact.id}/download\\?expires=\\d+&signature=[\\w-]+$`));
+    expect(linked?.downloadUrl).not.toContain(TOKEN);
+    const response = await get(`${t.url}${linked?.downloadUrl}`);
     expect(response.status).toBe(200);
     // The file name is the last part of the path.
     expect(response.headers.get('content-disposition')).toContain('filename="App.java"');
@@ -74,6 +78,8 @@ describe('GET /artifacts/:id/download with API_TOKEN set', () => {
       [`/artifacts/${artifact.id}/download`, { authorization: 'Bearer nope' }],
       [`/artifacts/${artifact.id}/download?token=nope`, {}],
       [`/artifacts/${artifact.id}/download?token=`, {}],
+      // The old form, with the right token: no longer accepted (it left the token in histories and logs).
+      [`/artifacts/${artifact.id}/download?token=${TOKEN}`, {}],
     ] as const) {
       const response = await get(`${t.url}${path}`, headers);
       expect(response.status, path).toBe(401);
