@@ -144,7 +144,7 @@ function pumpToSocket(source: AsyncIterator<unknown>, root: OperationRoot, args:
 }
 
 /** Answers a refused upgrade with a plain HTTP response (the JSON body says why) and closes the socket. */
-function refuseUpgrade(socket: Duplex, status: number, body: unknown): void {
+function rejectUpgrade(socket: Duplex, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   socket.once('error', () => socket.destroy());
   socket.end(
@@ -182,9 +182,9 @@ export function attachGraphQLWebSocket(options: {
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, handleProtocols });
   options.httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? '/').split('?')[0];
-    if (path !== '/graphql') return refuseUpgrade(socket, 404, { error: `No WebSocket at ${path}: GraphQL over WebSocket (graphql-ws) is at /graphql.` });
+    if (path !== '/graphql') return rejectUpgrade(socket, 404, { error: `No WebSocket at ${path}: GraphQL over WebSocket (graphql-ws) is at /graphql.` });
     const refusal = options.refuseUpgrade(request);
-    if (refusal) return refuseUpgrade(socket, refusal.status, { error: refusal.message, code: refusal.code });
+    if (refusal) return rejectUpgrade(socket, refusal.status, { error: refusal.message, code: refusal.code });
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
   });
   const sender = new FrameSender();

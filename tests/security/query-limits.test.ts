@@ -84,6 +84,13 @@ describe('over HTTP', () => {
     expect((await post(t, query, { n: 10 })).json).toMatchObject({ data: { runs: expect.any(Array) } });
   });
 
+  it('refuses a costly subscription over Server-Sent Events before it starts', async () => {
+    const body = graphqlBody('subscription { runUpdated { project { runs(first: 500) { events(first: 10000) { seq } } } } }');
+    const response = await rawRequest(t.url, '/graphql', { method: 'POST', body, headers: jsonHeaders(body, { accept: 'text/event-stream' }) });
+    expect(response.text).toContain('QUERY_TOO_COSTLY');
+    expect(response.text).toContain('MAX_QUERY_COST');
+  });
+
   it('refuses 16 aliases; 15 are served', async () => {
     expect(expectErrorCode(await post(t, aliases(16)), 'TOO_MANY_ALIASES').message).toMatch(/Aliases limit of 15 exceeded, found 16.*MAX_QUERY_ALIASES/);
     expect((await post(t, aliases(15))).json).toMatchObject({ data: { a14: expect.any(Array) } });
