@@ -63,6 +63,8 @@ export const EVENT_LABEL: Record<EventType, string> = {
   RUN_RECOVERED: 'Recovered',
   WORKFLOW_COMPLETED: 'Completed',
   WORKFLOW_FAILED: 'Failed',
+  LLM_THINKING: 'Reasoning',
+  FILE_BLOCK_SKIPPED: 'File not written',
 };
 
 /** 3 s, 2 min 05 s, 1 h 02 min. */

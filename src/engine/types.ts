@@ -56,6 +56,8 @@ export const EVENT_TYPES = [
   'RUN_RECOVERED',
   'WORKFLOW_COMPLETED',
   'WORKFLOW_FAILED',
+  'LLM_THINKING',
+  'FILE_BLOCK_SKIPPED',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -90,6 +92,23 @@ export interface WorkflowStepDefinition {
    * a fenced code block); each is written into the workspace and recorded as an artifact.
    */
   extractFiles?: boolean;
+  /**
+   * LLM_GENERATE: reasoning, sent as Ollama's `think`: `true`/`false`, or a level for models that take
+   * levels (gpt-oss). Not sent when absent (the model's own default). A model without the thinking
+   * capability refuses `true` or a level, and the step fails saying to remove it.
+   */
+  think?: LlmThink;
+  /**
+   * LLM_GENERATE: Ollama's model `options`, sent as they are: `num_ctx` (context window, in tokens:
+   * prompt and answer together), `num_predict` (longest answer, in tokens), `temperature`, `seed`,
+   * `stop` … Raise `num_ctx`/`num_predict` when a step fails at the length limit.
+   */
+  options?: Record<string, LlmOptionValue>;
+  /**
+   * LLM_GENERATE with `extractFiles`: ask for structured output, sending Ollama's `format` with the JSON
+   * Schema of `{files: [{path, content}]}`; an answer that is not such JSON is read in the text forms.
+   */
+  structuredOutput?: boolean;
   /** SHELL_COMMAND / MAVEN_COMMAND: the command line, run by `sh -c` in the workspace. */
   command?: string;
   /** FILE_WRITE: the content to write (`{goal}` and `{output:STEP}` are replaced). */
@@ -105,6 +124,12 @@ export interface WorkflowStepDefinition {
   /** Attempts after a retryable failure (a timeout, a dropped connection, a non-zero exit). None by default. */
   retry?: RetryPolicy;
 }
+
+/** Ollama's `think`: on or off, or a reasoning level for models that take one. */
+export type LlmThink = boolean | 'low' | 'medium' | 'high';
+
+/** A value of Ollama's model `options` map (numbers, flags, strings, and lists of strings such as `stop`). */
+export type LlmOptionValue = number | boolean | string | string[];
 
 /** How a step is tried again after a retryable failure. The engine owns retries: no library retries underneath. */
 export interface RetryPolicy {
@@ -240,7 +265,7 @@ export interface WorkspaceFiles {
 /** Settings executors need, taken from the configuration by the runner. */
 export interface StepSettings {
   ollamaBaseUrl: string;
-  /** LLM_HEARTBEAT interval while no token has arrived (15 000 ms; tests shorten it). */
+  /** LLM_HEARTBEAT interval while the model sends no text: before its first token, and in a pause mid-answer (15 000 ms; tests shorten it). */
   heartbeatMs: number;
   /** How often streamed deltas (LLM_TOKEN, SHELL_OUTPUT) are flushed as one event (100 ms). */
   coalesceMs: number;
