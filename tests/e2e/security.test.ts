@@ -7,12 +7,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProjectsDocument } from '../../src/client/generated/graphql.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { queuedRun } from '../security/support.js';
 import { eventually, launchBrowser, screenshot } from './browser.js';
 
 const EVIL_HOST = 'evil.example';
@@ -149,7 +150,7 @@ describe('GraphiQL', () => {
 
     const { projects } = await t.client.request(ProjectsDocument);
     const projectId = projects.find((p) => p.name === 'from-graphiql')!.id;
-    const run = await t.app.services.store.createRun({ projectId: Number(projectId), name: null, goal: 'g', runType: 'WORKFLOW', workflowName: 'quarkus-bootstrap-v1', options: {}, models: [], timeoutSeconds: null, steps: [] });
+    const run = await queuedRun(t, Number(projectId));
     await t.app.services.eventLog.append(run.id, { type: 'RUN_QUEUED', message: 'queued from the test' });
     await t.app.services.eventLog.flush();
     const streamed = await runInGraphiQL(`subscription { runEvents(runId: "${run.id}") { seq type message } }`, 'queued from the test');
@@ -172,8 +173,7 @@ describe('the console’s downloads', () => {
     const { store } = secured.app.services;
     const folder = join(secured.dir, 'downloads');
     const project = await store.createProject('downloads', folder);
-    const run = await store.createRun({ projectId: project.id, name: null, goal: 'g', runType: 'WORKFLOW', workflowName: 'quarkus-bootstrap-v1', options: {}, models: [], timeoutSeconds: null, steps: [] });
-    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const run = await queuedRun(secured, project.id);
     mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, 'PLAN.md'), '# a plan to download\n');
     const artifact = await store.createArtifact({ runId: run.id, stepName: 'planner', kind: 'GENERATED_FILE', path: 'PLAN.md', sizeBytes: 21 });

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config.js';
 import { operationCostErrors, queryLimitPlugins } from '../../src/http/query-limits.js';
 import { schema } from '../../src/schema/index.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
-import { expectErrorCode, graphqlBody, jsonHeaders, rawRequest, RawGraphQLSocket, type RawResponse } from './support.js';
+import { expectErrorCode, graphqlBody, jsonHeaders, queuedRun, rawRequest, RawGraphQLSocket, type RawResponse } from './support.js';
 
 /** `levels` times `runs { project { … } }` under `project(id: "1")`: the issue's nesting attack. */
 function nestedRuns(levels: number, leaf = 'id'): string {
@@ -49,7 +49,7 @@ beforeAll(async () => {
   const { store } = t.app.services;
   const project = await store.createProject('limits', `${t.dir}/limits`);
   for (let i = 0; i < 3; i++) {
-    await store.createRun({ projectId: project.id, name: null, goal: 'g', runType: 'WORKFLOW', workflowName: 'quarkus-bootstrap-v1', options: {}, models: [], timeoutSeconds: null, steps: [] });
+    await queuedRun(t, project.id);
   }
   lookups = countProjectLookups(t);
 });
@@ -211,7 +211,7 @@ describe('a client that has gone', () => {
     for (let p = 0; p < 2; p++) {
       const project = await store.createProject(`gone-${p}`, `${big.dir}/gone-${p}`);
       for (let i = 0; i < 200; i++) {
-        await store.createRun({ projectId: project.id, name: null, goal: 'g', runType: 'WORKFLOW', workflowName: 'quarkus-bootstrap-v1', options: {}, models: [], timeoutSeconds: null, steps: [] });
+        await queuedRun(big, project.id);
       }
     }
     counter = countProjectLookups(big);

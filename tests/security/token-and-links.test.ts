@@ -13,7 +13,7 @@ import { ArtifactDownloadUrlDocument, ProjectsDocument } from '../../src/client/
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { ArtifactLinks } from '../../src/http/download-links.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
-import { rawRequest, RawGraphQLSocket } from './support.js';
+import { queuedRun, rawRequest, RawGraphQLSocket } from './support.js';
 
 const TOKEN = 'links-test-token';
 
@@ -24,7 +24,7 @@ async function seedArtifact(t: TestApp, file: string, text: string) {
   mkdirSync(folder, { recursive: true });
   writeFileSync(join(folder, file), text);
   const project = (await store.listProjects()).find((p) => p.localPath === folder) ?? (await store.createProject(`links-${Date.now()}`, folder));
-  const run = await store.createRun({ projectId: project.id, name: null, goal: 'links', runType: 'WORKFLOW', workflowName: 'quarkus-bootstrap-v1', options: {}, models: [], timeoutSeconds: null, steps: [] });
+  const run = await queuedRun(t, project.id, 'links');
   return store.createArtifact({ runId: run.id, stepName: 'planner', kind: 'GENERATED_FILE', path: file, sizeBytes: text.length });
 }
 
