@@ -78,6 +78,10 @@ export interface Config {
   killGraceMs: number;
   /** On SIGTERM, how long running steps may finish before they are cut off and left to crash recovery (10). `SHUTDOWN_GRACE_SECONDS` */
   shutdownGraceSeconds: number;
+  /** Folder of workflow definition files (*.yaml, *.yml, *.json) loaded at start; created if missing (./workflows). `WORKFLOWS_DIR` */
+  workflowsDir: string;
+  /** Folder of custom step type modules (*.mjs, *.js, *.ts) loaded at start (./step-types; none if missing). `STEP_TYPES_DIR` */
+  stepTypesDir: string;
   /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
   logLevel: 'info' | 'silent';
   /** The built web console served at `/` (this repository's console/dist; `npm start` builds it). Tests override it. */
@@ -233,6 +237,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     streamCoalesceBytes: integer(env, 'STREAM_COALESCE_BYTES', 4096, 1, 1_048_576),
     killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
     shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
+    workflowsDir: read(env, 'WORKFLOWS_DIR') ?? './workflows',
+    stepTypesDir: read(env, 'STEP_TYPES_DIR') ?? './step-types',
     logLevel,
     consoleDir: fileURLToPath(new URL('../console/dist', import.meta.url)),
     ...overrides,

@@ -36,6 +36,7 @@ export const EventTypeEnum = builder.enumType('EventType', {
       description:
         'A block of an LLM answer that names a file was not written; data has path, line (in the answer) or entry (in a JSON answer), and reason (the answer ended inside it, a later block names the same file, it is the step’s own output file, …).',
     },
+    STEP_LOG: { description: 'A line a step logged about its work (custom step types use it: ctx.log).' },
   } satisfies Record<(typeof EVENT_TYPES)[number], { description: string }>,
 });
 
