@@ -41,22 +41,30 @@ function reject(code: QueryLimitCode, advice: string, variable: string) {
   };
 }
 
+type CostArgs = Pick<ExecutionArgs, 'schema' | 'document' | 'variableValues' | 'operationName' | 'contextValue'>;
+
 /**
- * The refusal of an operation whose estimated cost exceeds `maxQueryCost`, as a one-element list, or
- * an empty list. Variables that do not fit the operation are left to execution to report.
+ * The estimated cost of the operation `args` select (with several operations and no name, the
+ * costliest), or null when the variables do not fit it: execution reports those.
  */
-export function operationCostErrors(args: Pick<ExecutionArgs, 'schema' | 'document' | 'variableValues' | 'operationName' | 'contextValue'>, maxQueryCost: number): GraphQLError[] {
-  let complexity = 0;
+export function operationCost(args: CostArgs): number | null {
+  let complexity: number | null = null;
   const rule = createComplexityRule({
     context: (args.contextValue ?? {}) as object,
     variableValues: (args.variableValues ?? {}) as Record<string, unknown>,
     operationName: args.operationName,
     onResult: (result) => {
-      complexity = Math.max(complexity, result.complexity);
+      complexity = Math.max(complexity ?? 0, result.complexity);
     },
   });
   validate(args.schema, args.document, [rule]);
-  if (complexity <= maxQueryCost) return [];
+  return complexity;
+}
+
+/** The refusal of an operation whose estimated cost exceeds `maxQueryCost`, as a one-element list, or an empty list. */
+export function operationCostErrors(args: CostArgs, maxQueryCost: number): GraphQLError[] {
+  const complexity = operationCost(args);
+  if (complexity === null || complexity <= maxQueryCost) return [];
   return [
     limitError(
       'QUERY_TOO_COSTLY',
