@@ -2,7 +2,7 @@ import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { createSourceEventStream, execute, getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
-import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import { CloseCode, handleProtocols, makeServer, type Context as WsContext, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Context } from '../context.js';
@@ -205,8 +205,18 @@ export function attachGraphQLWebSocket(options: {
       },
       onConnect: (ctx) => options.authorize(ctx.connectionParams),
       onSubscribe: async (ctx, id, payload) => {
-        // This operation is already counted in ctx.subscriptions.
-        if (Object.keys(ctx.subscriptions).length > options.maxOperationsPerSocket) {
+        const operations = ctx.extra.operations;
+        // Counted here, not from ctx.subscriptions: a burst of subscribe messages fills that with
+        // placeholders, and counting them for each message took quadratic time.
+        if (operations.running >= options.maxOperationsPerSocket) {
+          // A client that ignores as many refusals as it may run operations is flooding: what it sends
+          // from now on is dropped unread, and once the refusals so far are out it is closed (1008
+          // Policy Violation).
+          if (++operations.refusedInARow > options.maxOperationsPerSocket && !operations.cutOff) {
+            operations.cutOff = true;
+            const socket = ctx.extra.socket;
+            setImmediate(() => socket.close(1008, `Over ${options.maxOperationsPerSocket} operations at once (MAX_SUBSCRIPTIONS_PER_SOCKET)`));
+          }
           return [
             new GraphQLError(
               `This connection already has ${options.maxOperationsPerSocket} operations running (MAX_SUBSCRIPTIONS_PER_SOCKET): complete some before starting another.`,
@@ -214,49 +224,72 @@ export function attachGraphQLWebSocket(options: {
             ),
           ];
         }
-        const { schema, execute: envelopedExecute, contextFactory, parse, validate } = options.yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-        });
-        let document;
+        // Taken at once (the checks below wait), given back by onComplete, or below if refused.
+        operations.running++;
+        operations.refusedInARow = 0;
+        let accepted = false;
         try {
-          document = parse(payload.query);
-        } catch (error) {
-          // A syntax error or a limit passes as it is; anything else (a stack overflow) is masked.
-          return [options.maskError(error) as GraphQLError];
+          const args = await operationArgs(ctx, id, payload);
+          accepted = !Array.isArray(args);
+          return args;
+        } finally {
+          if (!accepted) operations.running--;
         }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        const isSubscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
-        const contextValue = await contextFactory();
-        if (isSubscription) {
-          const costErrors = options.costErrors({ schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue });
-          if (costErrors.length > 0) return [...costErrors];
-        }
-        const root: OperationRoot = {
-          execute: envelopedExecute,
-          maskError: options.maskError,
-          compiled: isSubscription ? compiledSubscription(schema, document, payload.operationName, payload.query) : null,
-          send: (data) => sender.send(ctx.extra.socket, data),
-          id,
-          signal: ctx.extra.closed,
-          key: `${operationKey(payload.operationName, payload.query)}\u0000${JSON.stringify(payload.variables ?? {})}`,
-        };
-        return {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue,
-          rootValue: root,
-        };
+      },
+      onComplete: (ctx) => {
+        ctx.extra.operations.running--;
       },
     },
     wsServer,
     sender,
   );
+
+  /** The execution arguments of a subscribe message, or the errors that refuse it. */
+  async function operationArgs(ctx: WsContext<Record<string, unknown>, WebSocketExtra>, id: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+    const { schema, execute: envelopedExecute, contextFactory, parse, validate } = options.yoga.getEnveloped({
+      ...ctx,
+      req: ctx.extra.request,
+      socket: ctx.extra.socket,
+      params: payload,
+    });
+    let document;
+    try {
+      document = parse(payload.query);
+    } catch (error) {
+      // A syntax error or a limit passes as it is; anything else (a stack overflow) is masked.
+      return [options.maskError(error) as GraphQLError];
+    }
+    const errors = validate(schema, document);
+    if (errors.length > 0) return errors;
+    const operation = getOperationAST(document, payload.operationName);
+    if (!operation) {
+      const message = payload.operationName ? `The document has no operation named ${JSON.stringify(payload.operationName)}.` : 'The document has several operations: say which one to run with operationName.';
+      return [new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } })];
+    }
+    const isSubscription = operation.operation === 'subscription';
+    const contextValue = await contextFactory();
+    if (isSubscription) {
+      const costErrors = options.costErrors({ schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue });
+      if (costErrors.length > 0) return [...costErrors];
+    }
+    const root: OperationRoot = {
+      execute: envelopedExecute,
+      maskError: options.maskError,
+      compiled: isSubscription ? compiledSubscription(schema, document, payload.operationName, payload.query) : null,
+      send: (data) => sender.send(ctx.extra.socket, data),
+      id,
+      signal: ctx.extra.closed,
+      key: `${operationKey(payload.operationName, payload.query)}\u0000${JSON.stringify(payload.variables ?? {})}`,
+    };
+    return {
+      schema,
+      operationName: payload.operationName,
+      document,
+      variableValues: payload.variables,
+      contextValue,
+      rootValue: root,
+    };
+  }
 
   return {
     async close(): Promise<void> {
@@ -279,6 +312,11 @@ type WebSocketExtra = {
   request: IncomingMessage;
   /** Aborted when the socket closes. */
   closed: AbortSignal;
+  /**
+   * Operations accepted and not yet completed on this socket, refusals since the last one accepted,
+   * and whether the socket is being cut off for flooding (its messages are then dropped).
+   */
+  operations: { running: number; refusedInARow: number; cutOff: boolean };
 };
 
 /**
@@ -324,6 +362,7 @@ function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown
 
   wsServer.on('connection', (socket, request) => {
     const closed = new AbortController();
+    const extra: WebSocketExtra = { socket, request, closed: closed.signal, operations: { running: 0, refusedInARow: 0, cutOff: false } };
     // A message over maxPayload: ws has already closed the socket with 1009 (Message Too Big).
     socket.once('error', () => socket.close(CloseCode.InternalServerError, 'Internal server error'));
     let alive = true;
@@ -342,6 +381,7 @@ function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown
         close: (code, reason) => socket.close(code, reason),
         onMessage: (onMessage) =>
           socket.on('message', async (message) => {
+            if (socket.readyState !== socket.OPEN || extra.operations.cutOff) return;
             try {
               await onMessage(String(message));
             } catch {
@@ -349,7 +389,7 @@ function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown
             }
           }),
       },
-      { socket, request, closed: closed.signal },
+      extra,
     );
     socket.once('close', (code, reason) => {
       clearInterval(keepAlive);

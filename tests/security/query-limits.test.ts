@@ -174,10 +174,10 @@ describe('over WebSocket', () => {
   it('refuses the 101st subscription on one socket; the first 100 keep running, and a freed slot is usable', async () => {
     const socket = await RawGraphQLSocket.connect(t.url);
     try {
-      for (let i = 0; i < 1000; i++) socket.subscribe(`s${i}`, 'subscription { runUpdated { id status } }');
-      const refused = await socket.expectError('s999', 'TOO_MANY_SUBSCRIPTIONS');
+      for (let i = 0; i < 150; i++) socket.subscribe(`s${i}`, 'subscription { runUpdated { id status } }');
+      const refused = await socket.expectError('s149', 'TOO_MANY_SUBSCRIPTIONS');
       expect(refused).toContain('MAX_SUBSCRIPTIONS_PER_SOCKET');
-      await waitFor(() => socket.messages.filter((m) => m.type === 'error').length === 900, { what: '900 refusals' });
+      await waitFor(() => socket.messages.filter((m) => m.type === 'error').length === 50, { what: '50 refusals' });
       const refusedIds = new Set(socket.messages.filter((m) => m.type === 'error').map((m) => m.id));
       expect(refusedIds.has('s0')).toBe(false);
       expect(refusedIds.has('s99')).toBe(false);
@@ -193,9 +193,25 @@ describe('over WebSocket', () => {
       socket.subscribe('again', 'subscription { runUpdated { id } }');
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(socket.messages.some((m) => m.id === 'again' && m.type === 'error')).toBe(false);
+      expect(socket.closeCode).toBeNull();
     } finally {
       socket.close();
     }
+  });
+
+  it('cuts off a socket flooding it with subscriptions (100,000 sent): 100 refusals, then closed with 1008', async () => {
+    const socket = await RawGraphQLSocket.connect(t.url);
+    const frames = Array.from({ length: 100_000 }, (_, i) => JSON.stringify({ id: `f${i}`, type: 'subscribe', payload: { query: 'subscription { runUpdated { id } }' } }));
+    for (const frame of frames) socket.socket.send(frame);
+    await socket.whenClosed(30_000);
+    expect(socket.closeCode).toBe(1008);
+    expect(socket.closeReason).toContain('MAX_SUBSCRIPTIONS_PER_SOCKET');
+    const refusals = socket.messages.filter((m) => m.type === 'error');
+    expect(refusals.length).toBeLessThanOrEqual(101);
+    expect(refusals.length).toBeGreaterThanOrEqual(100);
+    expect((refusals[0]!.payload as Array<{ extensions: { code: string } }>)[0]!.extensions.code).toBe('TOO_MANY_SUBSCRIPTIONS');
+    // The server is fine.
+    expect((await rawRequest(t.url, '/health')).status).toBe(200);
   });
 });
 
