@@ -179,6 +179,8 @@ export function attachGraphQLWebSocket(options: {
   /** The refusal of an operation over the cost limit, or an empty list. */
   costErrors: (args: ExecutionArgs) => readonly GraphQLError[];
 }) {
+  // noServer: upgrades are handed over below, after the guard; and ws does not re-emit the HTTP server's
+  // own errors (EADDRINUSE, which start() reports), as it does when given the server.
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, handleProtocols });
   options.httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? '/').split('?')[0];
