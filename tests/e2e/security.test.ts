@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProjectsDocument } from '../../src/client/generated/graphql.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
-import { queuedRun } from '../security/support.js';
+import { queuedRun, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { eventually, launchBrowser, screenshot } from './browser.js';
 
 const EVIL_HOST = 'evil.example';

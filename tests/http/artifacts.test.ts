@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactKind } from '../../src/engine/types.js';
 import { ArtifactDownloadUrlDocument } from '../../src/client/generated/graphql.js';
 import { attachmentDisposition } from '../../src/http/artifacts.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { queuedRun, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const TOKEN = 'artifact-test-token';
 
@@ -15,21 +15,7 @@ async function seed(t: TestApp) {
   const folder = join(t.dir, 'workspace');
   mkdirSync(join(folder, 'src', 'main'), { recursive: true });
   const project = await store.createProject(`artifacts-${Date.now()}`, folder);
-  const run = await store.createRun({
-    projectId: project.id,
-    name: null,
-    goal: 'serve artifacts',
-    runType: 'WORKFLOW',
-    workflowName: 'quarkus-bootstrap-v1',
-    workflowVersion: '1.0.0',
-    definition: null,
-    definitionHash: null,
-    inputs: {},
-    options: {},
-    models: [],
-    timeoutSeconds: null,
-    steps: [],
-  });
+  const run = await queuedRun(t, project.id, 'serve artifacts');
   const record = (path: string, kind: ArtifactKind = 'GENERATED_FILE', sizeBytes = 0) => store.createArtifact({ runId: run.id, stepName: 'planner', kind, path, sizeBytes });
   return { folder, record };
 }

@@ -11,8 +11,8 @@ import * as generated from '../../src/client/generated/graphql.js';
 import { loadConfig } from '../../src/config.js';
 import { operationCost, queryLimitPlugins } from '../../src/http/query-limits.js';
 import { schema } from '../../src/schema/index.js';
-import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
-import { expectErrorCode, graphqlBody, jsonHeaders, queuedRun, rawRequest, RawGraphQLSocket, type RawResponse } from './support.js';
+import { queuedRun, startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
+import { expectErrorCode, graphqlBody, jsonHeaders, rawRequest, RawGraphQLSocket, type RawResponse } from './support.js';
 
 /** `levels` times `runs { project { … } }` under `project(id: "1")`: the issue's nesting attack. */
 function nestedRuns(levels: number, leaf = 'id'): string {

@@ -6,26 +6,6 @@
 import { request } from 'node:http';
 import { expect } from 'vitest';
 import WebSocket from 'ws';
-import type { TestApp } from '../helpers/test-app.js';
-
-/** A queued run of `projectId` written straight to the store (no worker, no events): something to point queries at. */
-export function queuedRun(t: TestApp, projectId: number, goal = 'g') {
-  return t.app.services.store.createRun({
-    projectId,
-    name: null,
-    goal,
-    runType: 'WORKFLOW',
-    workflowName: 'quarkus-bootstrap-v1',
-    workflowVersion: '1.0.0',
-    definition: null,
-    definitionHash: null,
-    inputs: {},
-    options: {},
-    models: [],
-    timeoutSeconds: null,
-    steps: [],
-  });
-}
 
 export interface RawResponse {
   status: number;

@@ -12,8 +12,8 @@ import { AgentRunnerClient } from '../../src/client/client.js';
 import { ArtifactDownloadUrlDocument, ProjectsDocument } from '../../src/client/generated/graphql.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { ArtifactLinks } from '../../src/http/download-links.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
-import { queuedRun, rawRequest, RawGraphQLSocket } from './support.js';
+import { queuedRun, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { rawRequest, RawGraphQLSocket } from './support.js';
 
 const TOKEN = 'links-test-token';
 
