@@ -31,6 +31,10 @@ function normaliseHostname(hostname: string): string {
     .replace(/\.$/, '');
 }
 
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
 /**
  * Whether `host` (a `HOST` setting or a Host header's name, without port) is the loopback interface:
  * `localhost` and its subdomains, 127.0.0.0/8, `::1` and IPv4-mapped 127.x addresses.
@@ -43,9 +47,6 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(name) === 6 && LOOPBACK.check(name, 'ipv6');
 }
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
 
 /** The name part of a Host header (`example.com:8000` → `example.com`, `[::1]:8000` → `::1`). */
 function hostnameOfHeader(host: string): string {
