@@ -47,7 +47,6 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(name) === 6 && LOOPBACK.check(name, 'ipv6');
 }
 
-
 /** The name part of a Host header (`example.com:8000` → `example.com`, `[::1]:8000` → `::1`). */
 function hostnameOfHeader(host: string): string {
   const bracketed = /^\[([^\]]*)\](?::\d*)?$/.exec(host);
