@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import type { Config } from './config.js';
+import { agentDefaults, type Config } from './config.js';
 import type { Context, Services } from './context.js';
 import { WalCheckpointer } from './db/checkpointer.js';
 import { initORM } from './db/orm.js';
@@ -132,6 +132,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       killGraceMs: config.killGraceMs,
     },
     shellTimeoutSeconds: config.shellTimeoutSeconds,
+    agentDefaults: agentDefaults(config),
     logger,
   };
   const worker = new Worker(runnerDeps, {

@@ -3,6 +3,7 @@
  * everything else is given a `Config`. Tests pass their own values instead of mutating `process.env`.
  */
 import { fileURLToPath } from 'node:url';
+import { AGENT_OPTION_RANGES, type AgentDefaults } from './engine/agent/settings.js';
 
 export interface Config {
   /** Port the HTTP and WebSocket server listens on (8000, as the seed). `PORT`; 0 picks a free port. */
@@ -40,6 +41,16 @@ export interface Config {
   killGraceMs: number;
   /** On SIGTERM, how long running steps may finish before they are cut off and left to crash recovery (10). `SHUTDOWN_GRACE_SECONDS` */
   shutdownGraceSeconds: number;
+  /** An agent's model calls at most, unless the run or the step says otherwise (40). `AGENT_MAX_ITERATIONS` */
+  agentMaxIterations: number;
+  /** An agent's total time in seconds, unless the run or the step says otherwise (1800). `AGENT_TIMEOUT_SECONDS` */
+  agentTimeoutSeconds: number;
+  /** An agent's prompt plus output tokens at most, summed over its turns (400000). `AGENT_TOKEN_BUDGET` */
+  agentTokenBudget: number;
+  /** The context window (`num_ctx`) an agent asks Ollama for, in tokens (32768). `AGENT_NUM_CTX` */
+  agentNumCtx: number;
+  /** Characters of a tool's result sent back to an agent's model; the rest is cut with a note (12000). `AGENT_TOOL_RESULT_MAX_CHARS` */
+  agentToolResultMaxChars: number;
   /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
   logLevel: 'info' | 'silent';
   /** The built web console served at `/` (this repository's console/dist; `npm start` builds it). Tests override it. */
@@ -127,6 +138,17 @@ function stepModels(env: Env): Record<string, string> {
   return models;
 }
 
+/** The server's defaults for agent steps, from the configuration. */
+export function agentDefaults(config: Config): AgentDefaults {
+  return {
+    maxIterations: config.agentMaxIterations,
+    timeoutSeconds: config.agentTimeoutSeconds,
+    tokenBudget: config.agentTokenBudget,
+    numCtx: config.agentNumCtx,
+    toolResultMaxChars: config.agentToolResultMaxChars,
+  };
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const logLevel = read(env, 'LOG_LEVEL') ?? 'info';
   if (logLevel !== 'info' && logLevel !== 'silent') {
@@ -149,6 +171,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     streamCoalesceBytes: integer(env, 'STREAM_COALESCE_BYTES', 4096, 1, 1_048_576),
     killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
     shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
+    agentMaxIterations: integer(env, 'AGENT_MAX_ITERATIONS', 40, ...AGENT_OPTION_RANGES.maxIterations),
+    agentTimeoutSeconds: integer(env, 'AGENT_TIMEOUT_SECONDS', 1800, ...AGENT_OPTION_RANGES.timeoutSeconds),
+    agentTokenBudget: integer(env, 'AGENT_TOKEN_BUDGET', 400_000, ...AGENT_OPTION_RANGES.tokenBudget),
+    agentNumCtx: integer(env, 'AGENT_NUM_CTX', 32_768, ...AGENT_OPTION_RANGES.numCtx),
+    agentToolResultMaxChars: integer(env, 'AGENT_TOOL_RESULT_MAX_CHARS', 12_000, ...AGENT_OPTION_RANGES.toolResultMaxChars),
     logLevel,
     consoleDir: fileURLToPath(new URL('../console/dist', import.meta.url)),
     ...overrides,

@@ -27,6 +27,7 @@ export const STEP_TYPE_LABEL: Record<StepType, string> = {
   FILE_WRITE: 'File',
   SHELL_COMMAND: 'Shell',
   MAVEN_COMMAND: 'Maven',
+  AGENT: 'Agent',
 };
 
 export const ARTIFACT_KIND_LABEL: Record<ArtifactKind, string> = {
@@ -63,6 +64,13 @@ export const EVENT_LABEL: Record<EventType, string> = {
   RUN_RECOVERED: 'Recovered',
   WORKFLOW_COMPLETED: 'Completed',
   WORKFLOW_FAILED: 'Failed',
+  LLM_THINKING: 'Reasoning',
+  AGENT_STARTED: 'Agent started',
+  AGENT_TURN: 'Turn',
+  AGENT_TOOL_CALL: 'Tool call',
+  AGENT_TOOL_RESULT: 'Tool result',
+  AGENT_DIRECTIVE: 'Directive',
+  AGENT_LIMIT_REACHED: 'Limit reached',
 };
 
 /** 3 s, 2 min 05 s, 1 h 02 min. */

@@ -3,12 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventLog } from './event-log.js';
 import type { PubSub } from './pubsub.js';
 import { assertTransition } from './run-state.js';
-import { resolveStep } from './run-plan.js';
+import type { AgentDefaults } from './agent/settings.js';
+import { resolveStep, workflowOfRun } from './run-plan.js';
 import type { RunPatch, RunStore } from './store.js';
 import {
   RunStoppedError,
   ServerShutdownError,
   StepError,
+  StepPausedError,
   StepTimeoutError,
   coerceError,
   type EventType,
@@ -41,6 +43,8 @@ export interface RunnerDeps {
   settings: StepSettings;
   /** Default timeout of shell and Maven steps, in seconds. */
   shellTimeoutSeconds: number;
+  /** The server's defaults for agent steps' limits. */
+  agentDefaults: AgentDefaults;
   logger: Logger;
 }
 
@@ -48,9 +52,12 @@ export interface RunnerDeps {
 export interface RunControl {
   /** Aborted by a stop (reason RunStoppedError) or by a shutdown past its grace (ServerShutdownError). */
   signal: AbortSignal;
-  /** Asked between steps: carry on, pause (pauseRun), or leave the run for recovery (shutdown). */
+  /** Asked between steps, and by long steps at their safe points: carry on, pause (pauseRun), or leave the run for recovery (shutdown). */
   atStepBoundary(): 'continue' | 'pause' | 'shutdown';
 }
+
+/** The error of a step record left PENDING by a pause inside the step (it is not a failure: the attempt goes on). */
+const PAUSED_MARK = 'Paused inside the step; it continues from there when the run is resumed.';
 
 /** A completed step's output kept in its record, for `{output:NAME}` after a pause or restart. */
 const MAX_STORED_OUTPUT_CHARS = 1024 * 1024;
@@ -111,6 +118,7 @@ function seconds(ms: number): string {
 
 /** The setting a user raises when a step of this kind times out. */
 function timeoutAdvice(step: ResolvedStep): string {
+  if (step.type === 'AGENT') return "Raise the run's options.agent.timeoutSeconds (or AGENT_TIMEOUT_SECONDS), or give the agent a smaller task.";
   if (step.timeoutSeconds !== undefined) return "Raise the step's timeoutSeconds in the workflow definition.";
   return step.type === 'LLM_GENERATE'
     ? "Raise the run's options.timeoutSeconds or OLLAMA_TIMEOUT_SECONDS, or use a smaller model."
@@ -146,7 +154,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
 
   try {
     const prepared = await prepareRun(deps, run);
-    const workflowName = run.workflowName ?? '';
+    const workflowName = run.workflowName ?? (run.runType === 'AGENT' ? 'agent' : '');
     // Appended only now and not awaited: in the same turn as WORKFLOW_STARTED, so both are stored in
     // one commit (one fewer between a claim and the first step).
     void emit('WORKFLOW_LOOKUP', `Looking up workflow ${workflowName}`, null, { workflow: workflowName });
@@ -158,6 +166,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
     const workspace = new Workspace(project.localPath);
 
     const outputs = new Map<string, string>();
+    let lastSummary: string | undefined;
     for (const record of stepRuns) if (record.status === 'COMPLETED' && record.output !== null) outputs.set(record.name, record.output);
     const completed = (index: number) => stepRuns.find((s) => s.index === index)?.status === 'COMPLETED';
     let first = 0;
@@ -165,14 +174,16 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
 
     await emit(
       'WORKFLOW_STARTED',
-      first === 0
+      run.runType === 'AGENT'
+        ? `${first === 0 && stepRuns[0]?.attempt === 0 ? 'Starting' : 'Continuing'} the agent in ${project.localPath}`
+        : first === 0
         ? `Starting workflow ${workflow.name} v${workflow.version} (${workflow.steps.length} steps) in ${project.localPath}`
         : `Continuing workflow ${workflow.name} v${workflow.version} from ${label(workflow, first)} in ${project.localPath}; earlier steps already completed`,
       null,
       { workflow: workflow.name, version: workflow.version, steps: workflow.steps.map((s) => s.name), workspace: project.localPath, fromStep: workflow.steps[first]?.name ?? null },
     );
 
-    const timeouts = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.shellTimeoutSeconds };
+    const resolution = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.shellTimeoutSeconds, agentDefaults: deps.agentDefaults };
     for (let index = first; index < workflow.steps.length; index++) {
       if (control.signal.aborted) {
         await endInterrupted(coerceError(control.signal.reason), `before ${label(workflow, index)}`);
@@ -194,12 +205,26 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
           return;
         }
       }
-      const step = resolveStep(workflow.steps[index], run.models, timeouts);
-      const previousAttempts = stepRuns.find((s) => s.index === index)?.attempt ?? 0;
-      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, outputs, previousAttempts }, control.signal);
+      const step = resolveStep(workflow.steps[index], run, resolution);
+      const record = stepRuns.find((s) => s.index === index);
+      // A step paused at one of its own safe points goes on with the same attempt.
+      const previousAttempts = Math.max(0, (record?.attempt ?? 0) - (record?.status === 'PENDING' && record.startedAt !== null && record.error === PAUSED_MARK ? 1 : 0));
+      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, outputs, previousAttempts }, control);
       if (outcome.ok) {
         if (outcome.result.output !== undefined) outputs.set(step.name, outcome.result.output);
+        lastSummary = outcome.result.summary;
         continue;
+      }
+      if (outcome.reason instanceof StepPausedError) {
+        await store.updateStepRun(runId, index, { status: 'PENDING', error: PAUSED_MARK });
+        const paused = await changeRunStatus(deps, run, { status: 'PAUSED' });
+        if (paused) run = paused;
+        await emit('RUN_PAUSED', `Paused ${outcome.reason.where} in ${label(workflow, index)}; its progress is kept. Resume to continue from there.`, step.name, {
+          nextStep: step.name,
+          where: outcome.reason.where,
+        });
+        logger.info(`run ${runId} paused inside step ${step.name}`);
+        return;
       }
       if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) {
         await endInterrupted(outcome.reason, `during ${label(workflow, index)}`);
@@ -212,7 +237,8 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
 
     const done = await changeRunStatus(deps, run, { status: 'COMPLETED', finishedAt: new Date() });
     if (done) run = done;
-    await emit('WORKFLOW_COMPLETED', `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`, null, {
+    const ending = run.runType === 'AGENT' ? `Agent run completed: ${lastSummary ?? 'done'}` : `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`;
+    await emit('WORKFLOW_COMPLETED', ending, null, {
       workflow: workflow.name,
       durationMs: Date.now() - (run.startedAt?.getTime() ?? Date.now()),
     });
@@ -244,7 +270,7 @@ async function prepareRun(
   run: RunRecord,
 ): Promise<{ problem: string } | { workflow: WorkflowDefinition; project: ProjectRecord; stepRuns: StepRunRecord[] }> {
   const workflowName = run.workflowName ?? '';
-  const workflow = deps.workflows.get(workflowName);
+  const workflow = workflowOfRun(run, deps.workflows);
   if (!workflow) {
     return { problem: `Workflow "${workflowName}" is no longer registered on this server. Available workflows: ${deps.workflows.names().join(', ')}.` };
   }
@@ -289,7 +315,8 @@ type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error
  * STEP_RETRYING between attempts, and STEP_COMPLETED or STEP_FAILED at the end. A stop or shutdown
  * is returned as it is, with nothing recorded, for the caller to end the run.
  */
-async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
+async function runStepWithRetries(deps: RunnerDeps, input: StepInput, control: RunControl): Promise<StepOutcome> {
+  const runSignal = control.signal;
   const { store } = deps;
   const { runId, workflow, index, step } = input;
   const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data);
@@ -322,7 +349,7 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
     });
 
     const started = Date.now();
-    const outcome = await runStep(deps, input, runSignal);
+    const outcome = await runStep(deps, input, control);
     const elapsed = Date.now() - started;
     await markedRunning;
 
@@ -344,7 +371,7 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
       await recorded;
       return outcome;
     }
-    if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) return outcome;
+    if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError || outcome.reason instanceof StepPausedError) return outcome;
 
     const retryable = outcome.reason instanceof StepError ? outcome.reason.retryable : true;
     if (retryable && attempt < maxAttempts) {
@@ -381,8 +408,9 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
 }
 
 /** Runs one attempt of a step with its timeout and the run's signal; returns its result or why it failed. */
-async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
+async function runStep(deps: RunnerDeps, input: StepInput, control: RunControl): Promise<StepOutcome> {
   const { step } = input;
+  const runSignal = control.signal;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new StepTimeoutError(step.timeoutMs)), step.timeoutMs);
   const onRunAbort = () => controller.abort(runSignal.reason);
@@ -398,6 +426,12 @@ async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSigna
     outputs: input.outputs,
     settings: deps.settings,
     signal: controller.signal,
+    checkpoint: () => control.atStepBoundary(),
+    memory: {
+      load: () => deps.store.loadConversation(input.runId, step.name),
+      append: (message) => deps.store.appendConversation(input.runId, step.name, message),
+      takeDirectives: () => deps.store.takeDirectives(input.runId, step.name, new Date()),
+    },
     emit: (type, message, data) => void emit(type, message, data),
     recordArtifact: async (relativePath, kind) => {
       const absolute = await input.workspace.resolve(relativePath);

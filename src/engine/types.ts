@@ -13,6 +13,11 @@
  *              then published to live subscribers.
  * - artifact:  a file in the workspace that a step produced, recorded by its workspace-relative path.
  * - worker:    the in-process loop that claims queued runs and hands them to the runner.
+ * - agent:     a step (type AGENT) where a model chooses its own actions: it calls tools (read, write,
+ *              edit, search files, run commands) in a loop until it finishes or a limit is reached.
+ *              An AGENT run is a run of a one-step workflow whose single step is named `agent`.
+ * - turn:      one model call of an agent and the tool calls it asked for.
+ * - directive: a message a user sends to a running agent; it reads it before its next model call.
  */
 
 export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'PAUSED', 'STOPPED', 'COMPLETED', 'FAILED'] as const;
@@ -21,7 +26,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export const RUN_TYPES = ['WORKFLOW', 'AGENT'] as const;
 export type RunType = (typeof RUN_TYPES)[number];
 
-export const STEP_TYPES = ['LLM_GENERATE', 'FILE_WRITE', 'SHELL_COMMAND', 'MAVEN_COMMAND'] as const;
+export const STEP_TYPES = ['LLM_GENERATE', 'FILE_WRITE', 'SHELL_COMMAND', 'MAVEN_COMMAND', 'AGENT'] as const;
 export type StepType = (typeof STEP_TYPES)[number];
 
 export const STEP_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'STOPPED'] as const;
@@ -56,6 +61,13 @@ export const EVENT_TYPES = [
   'RUN_RECOVERED',
   'WORKFLOW_COMPLETED',
   'WORKFLOW_FAILED',
+  'LLM_THINKING',
+  'AGENT_STARTED',
+  'AGENT_TURN',
+  'AGENT_TOOL_CALL',
+  'AGENT_TOOL_RESULT',
+  'AGENT_DIRECTIVE',
+  'AGENT_LIMIT_REACHED',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -104,6 +116,39 @@ export interface WorkflowStepDefinition {
   continueOnError?: boolean;
   /** Attempts after a retryable failure (a timeout, a dropped connection, a non-zero exit). None by default. */
   retry?: RetryPolicy;
+  /**
+   * AGENT: what the agent is asked to do; `{goal}` and `{output:STEP}` are replaced. Default: the run's goal.
+   * The step's `model` is its default model; `timeoutSeconds` bounds the whole agent (all its turns).
+   */
+  task?: string;
+  /** AGENT: model calls at most (the run's options.agent beat it; default AGENT_MAX_ITERATIONS). */
+  maxIterations?: number;
+  /** AGENT: prompt plus output tokens at most, summed over the turns as Ollama counts them (default AGENT_TOKEN_BUDGET). */
+  tokenBudget?: number;
+  /** AGENT: Ollama's context window `num_ctx`, in tokens (default AGENT_NUM_CTX). */
+  numCtx?: number;
+  /** AGENT: ask the model to reason first (`think`); default: on when the model reports the `thinking` capability. */
+  think?: AgentThink;
+  /** AGENT: a tool's result sent back to the model is cut to this many characters, with a note (default AGENT_TOOL_RESULT_MAX_CHARS). */
+  toolResultMaxChars?: number;
+}
+
+/** Ollama's `think`: on, off, or a level for models that take one (gpt-oss). */
+export type AgentThink = boolean | 'low' | 'medium' | 'high';
+
+/** An agent's limits and model settings, as a run or a step definition may set them (every field optional). */
+export interface AgentOptions {
+  /** Model calls at most. */
+  maxIterations?: number;
+  /** Seconds the whole agent may take. */
+  timeoutSeconds?: number;
+  /** Prompt plus output tokens at most, over all turns. */
+  tokenBudget?: number;
+  /** Context window in tokens. */
+  numCtx?: number;
+  think?: AgentThink;
+  /** Characters of a tool's result sent back to the model. */
+  toolResultMaxChars?: number;
 }
 
 /** How a step is tried again after a retryable failure. The engine owns retries: no library retries underneath. */
@@ -135,6 +180,8 @@ export interface RunOptions {
   workflowName?: string;
   models?: ModelOverride[];
   timeoutSeconds?: number;
+  /** The limits and settings of the run's AGENT steps (an AGENT run's only step), over the step's own and the defaults. */
+  agent?: AgentOptions;
 }
 
 export interface StepModel {
@@ -224,6 +271,79 @@ export interface ResolvedStep extends WorkflowStepDefinition {
   description: string;
   /** The timeout in force for this step, in milliseconds. */
   timeoutMs: number;
+  /** AGENT: the settings in force (run options > step definition > server defaults). */
+  agent?: AgentSettings;
+}
+
+/** An AGENT step's settings in force. */
+export interface AgentSettings {
+  /** Model calls at most. */
+  maxIterations: number;
+  /** Seconds the whole agent may take (also the step's `timeoutMs`). */
+  timeoutSeconds: number;
+  /** Prompt plus output tokens at most, summed over the turns as Ollama reports them. */
+  tokenBudget: number;
+  /** Context window sent as `options.num_ctx`, in tokens. */
+  numCtx: number;
+  /** undefined: decided from the model's capabilities (on when it reports `thinking`, else not sent). */
+  think: AgentThink | undefined;
+  /** Characters of a tool's result sent back to the model; the rest is cut with a note. */
+  toolResultMaxChars: number;
+  /** Longest a single model call may take, in seconds (the run's LLM timeout). */
+  callTimeoutSeconds: number;
+  /** Default and longest timeout of one `run_command`, in seconds (SHELL_TIMEOUT_SECONDS). */
+  commandTimeoutSeconds: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents: the conversation and the directives, as the store keeps them.
+
+/** A tool call the model asked for. `id` is Ollama's when it gave one, else made up by the agent. */
+export interface AgentToolCall {
+  id: string;
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/** One message of an agent's conversation, in the order sent to the model. */
+export interface AgentMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  /** assistant: its reasoning (kept for people; not sent back to the model). */
+  thinking?: string;
+  /** assistant: the calls it asked for (structured, or parsed from its text). */
+  toolCalls?: AgentToolCall[];
+  /** assistant: the calls were read from its text (Ollama's parser missed them), not sent structured. */
+  toolCallsAsText?: boolean;
+  /** assistant: the tokens of the call that produced it, as Ollama counted them (for the token budget after a restart). */
+  usage?: { promptTokens: number; outputTokens: number };
+  /** tool: the tool that answered, and the call it answered. */
+  toolName?: string;
+  callId?: string;
+  /** user: the directive this message carries. */
+  directiveId?: number;
+}
+
+/** A message a user sent to an agent run (`sendDirective`); delivered before the agent's next model call. */
+export interface DirectiveRecord {
+  id: number;
+  runId: number;
+  text: string;
+  createdAt: Date;
+  /** When an agent step took it into its conversation; null while it waits. */
+  deliveredAt: Date | null;
+  /** The step that received it. */
+  stepName: string | null;
+}
+
+/** What a step keeps across pauses, restarts and crashes: its conversation, and the directives sent to its run. */
+export interface StepMemory {
+  /** The conversation so far, oldest first ([] for a new step). */
+  load(): Promise<AgentMessage[]>;
+  /** Stores one more message; resolves once it is stored (a crash after that keeps it). */
+  append(message: AgentMessage): Promise<void>;
+  /** The directives not yet delivered, oldest first, marked delivered to this step. */
+  takeDirectives(): Promise<DirectiveRecord[]>;
 }
 
 /** File access confined to one project folder (see `workspace.ts`). */
@@ -269,6 +389,13 @@ export interface StepContext {
   recordArtifact(relativePath: string, kind: ArtifactKind): Promise<ArtifactRecord>;
   /** Aborted when the step times out or the run is stopped; `signal.reason` says which. */
   signal: AbortSignal;
+  /**
+   * Asked by a long step at its own safe points (an agent, between two model calls): carry on, pause
+   * (throw StepPausedError once the progress is stored), or give way to a shutdown (throw ServerShutdownError).
+   */
+  checkpoint(): 'continue' | 'pause' | 'shutdown';
+  /** This step's durable memory (an agent's conversation) and its run's directives. */
+  memory: StepMemory;
 }
 
 export interface StepResult {
@@ -309,6 +436,18 @@ export class RunStoppedError extends Error {
   constructor() {
     super('the run was stopped');
     this.name = 'RunStoppedError';
+  }
+}
+
+/**
+ * Thrown by a step that stopped at a safe point because a pause was asked for, its progress stored:
+ * the run waits PAUSED, and the next execution of the step continues from there.
+ */
+export class StepPausedError extends Error {
+  /** `where`: the safe point, for people ("before turn 4"). */
+  constructor(readonly where: string) {
+    super(`paused ${where}`);
+    this.name = 'StepPausedError';
   }
 }
 

@@ -1,3 +1,4 @@
+import { defaultModel, usesModel } from '../engine/run-plan.js';
 import type { WorkflowDefinition, WorkflowStepDefinition } from '../engine/types.js';
 import { builder } from './builder.js';
 import { RetryPolicyRef } from './retry-policy.js';
@@ -20,18 +21,19 @@ WorkflowStepRef.implement({
       type: StepModelRef,
       nullable: true,
       description:
-        'LLM steps: the model a new run gets unless it chooses its own (options.models), and where it comes from: the server’s OLLAMA_<STEP>_MODEL when set (ENVIRONMENT), else `model` (WORKFLOW_DEFAULT). Null for other steps.',
+        'LLM and agent steps: the model a new run gets unless it chooses its own (options.models), and where it comes from: the server’s OLLAMA_<STEP>_MODEL when set (ENVIRONMENT), else `model` (WORKFLOW_DEFAULT). Null for other steps.',
       resolve: (step, _args, { services }) => {
-        if (step.type !== 'LLM_GENERATE') return null;
-        const fromEnvironment = services.config.stepModels[step.name.toLowerCase()];
-        if (fromEnvironment) return { step: step.name, model: fromEnvironment, source: 'ENVIRONMENT' as const };
-        return step.model ? { step: step.name, model: step.model, source: 'WORKFLOW_DEFAULT' as const } : null;
+        return usesModel(step) ? defaultModel(step, services.config.stepModels) : null;
       },
     }),
     outputFile: t.exposeString('outputFile', { nullable: true, description: 'The workspace file the step writes its output to.' }),
     command: t.exposeString('command', { nullable: true, description: 'Command steps: the command line.' }),
     saveArtifact: t.exposeBoolean('saveArtifact', { description: 'Whether the output is recorded as an artifact.' }),
     timeoutSeconds: t.exposeInt('timeoutSeconds', { nullable: true, description: 'The step’s own timeout, if it sets one.' }),
+    task: t.exposeString('task', { nullable: true, description: 'Agent steps: what the agent is asked to do ({goal} and {output:STEP} filled in); null: the run’s goal.' }),
+    maxIterations: t.exposeInt('maxIterations', { nullable: true, description: 'Agent steps: model calls at most, if the step sets it.' }),
+    tokenBudget: t.exposeInt('tokenBudget', { nullable: true, description: 'Agent steps: prompt plus output tokens at most, if the step sets it.' }),
+    numCtx: t.exposeInt('numCtx', { nullable: true, description: 'Agent steps: the context window in tokens, if the step sets it.' }),
     retry: t.field({ type: RetryPolicyRef, nullable: true, description: 'How the step is retried after a failure; null: it is not.', resolve: (step) => step.retry ?? null }),
   }),
 });

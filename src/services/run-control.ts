@@ -1,4 +1,5 @@
 import type { Services } from '../context.js';
+import { workflowOfRun } from '../engine/run-plan.js';
 import { changeRunStatus, recordEvent, recordStopped } from '../engine/runner.js';
 import type { RunRecord } from '../engine/types.js';
 import { badInput, conflict, notFound } from '../errors.js';
@@ -128,7 +129,7 @@ async function requeueForRetry(deps: RunControlDeps, runId: number, fromStep: st
     throw conflict(`Run ${runId} is ${run.status}: only a FAILED or STOPPED run can be retried.`);
   }
   const steps = await deps.store.listStepRuns(runId);
-  const workflow = run.workflowName ? deps.workflows.get(run.workflowName) : undefined;
+  const workflow = workflowOfRun(run, deps.workflows);
   if (!workflow) throw conflict(`Run ${runId}'s workflow "${run.workflowName}" is no longer registered on this server; it cannot be retried.`);
 
   let from: number;
@@ -149,6 +150,8 @@ async function requeueForRetry(deps: RunControlDeps, runId: number, fromStep: st
     await deps.store.updateStepRun(runId, step.index, { status: 'PENDING', attempt: 0, startedAt: null, finishedAt: null, error: null, output: null });
   }
   await deps.store.deleteArtifacts(runId, again.map((s) => s.name));
+  // An agent step retried starts a new conversation (a resumed or recovered one goes on with its own).
+  await deps.store.clearConversations(runId, again.filter((s) => s.type === 'AGENT').map((s) => s.name));
   const first = steps[from];
   // Recorded before the status changes: a subscriber replaying the log then never sees the old
   // terminal event as the latest one of a run that is going again.

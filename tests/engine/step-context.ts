@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Workspace } from '../../src/engine/workspace.js';
-import type { ArtifactKind, ArtifactRecord, EventType, ResolvedStep, StepContext, StepSettings, StepType } from '../../src/engine/types.js';
+import type { AgentMessage, ArtifactKind, ArtifactRecord, EventType, ResolvedStep, StepContext, StepSettings, StepType } from '../../src/engine/types.js';
 
 export interface RecordedEvent {
   type: EventType;
@@ -17,6 +17,10 @@ export interface TestStepContext {
   /** Aborts the step's signal with `reason` (a StepTimeoutError or RunStoppedError, as the runner does). */
   abort(reason: unknown): void;
   eventsOfType(type: EventType): RecordedEvent[];
+  /** What the step's memory holds (an agent's conversation). */
+  conversation: AgentMessage[];
+  /** Directives waiting for the step: push text to send one. */
+  directives: string[];
 }
 
 export const testSettings: StepSettings = {
@@ -34,6 +38,10 @@ export interface TestStepOptions {
   goal?: string;
   outputs?: Record<string, string>;
   settings?: Partial<StepSettings>;
+  /** What `checkpoint()` answers (default: continue). */
+  checkpoint?: () => 'continue' | 'pause' | 'shutdown';
+  /** The conversation the step's memory starts with. */
+  conversation?: AgentMessage[];
 }
 
 /** A StepContext over a real workspace folder that records events and artifacts in arrays. */
@@ -41,6 +49,8 @@ export function createTestStepContext(options: TestStepOptions): TestStepContext
   const events: RecordedEvent[] = [];
   const artifacts: TestStepContext['artifacts'] = [];
   const controller = new AbortController();
+  const conversation: AgentMessage[] = [...(options.conversation ?? [])];
+  const directives: string[] = [];
   const workspace = new Workspace(options.root);
   const step: ResolvedStep = { name: 'step', description: 'a test step', saveArtifact: false, timeoutMs: 60_000, ...options.step };
   const emit = (type: EventType, message: string, data?: Record<string, unknown>): void => {
@@ -61,8 +71,16 @@ export function createTestStepContext(options: TestStepOptions): TestStepContext
       return { id: artifacts.length, runId: 1, stepName: step.name, kind, path: relativePath, sizeBytes: size, createdAt: new Date() };
     },
     signal: controller.signal,
+    checkpoint: () => options.checkpoint?.() ?? 'continue',
+    memory: {
+      load: async () => [...conversation],
+      append: async (message) => void conversation.push(message),
+      takeDirectives: async () => directives.splice(0).map((text, i) => ({ id: i + 1, runId: 1, text, createdAt: new Date(), deliveredAt: new Date(), stepName: step.name })),
+    },
   };
   return {
+    conversation,
+    directives,
     ctx,
     events,
     artifacts,

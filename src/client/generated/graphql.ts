@@ -4,6 +4,35 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** The limits and settings of a run’s agent (an AGENT run’s only step, or a workflow’s AGENT steps). Each beats the step definition’s own value and the server’s default (see agentDefaults). The model is chosen like any step’s: options.models [{step: "agent", model}] > OLLAMA_AGENT_MODEL > the default. */
+export type AgentOptionsInput = {
+  /** Model calls at most (1 to 1000; default AGENT_MAX_ITERATIONS, 40). */
+  maxIterations?: number | null | undefined;
+  /** The context window asked of Ollama (num_ctx), in tokens (default AGENT_NUM_CTX, 32768). */
+  numCtx?: number | null | undefined;
+  /** Whether the model reasons first; default: on when the model reports the thinking capability. */
+  think?: AgentThink | null | undefined;
+  /** Seconds the whole agent may take (default AGENT_TIMEOUT_SECONDS, 1800). Each model call is also bounded by options.timeoutSeconds. */
+  timeoutSeconds?: number | null | undefined;
+  /** Prompt plus output tokens at most, summed over the turns as Ollama counts them (default AGENT_TOKEN_BUDGET, 400000). */
+  tokenBudget?: number | null | undefined;
+  /** A tool’s result sent back to the model is cut to this many characters, with a note (default AGENT_TOOL_RESULT_MAX_CHARS, 12000). */
+  toolResultMaxChars?: number | null | undefined;
+};
+
+/** Whether an agent’s model reasons before it answers (Ollama’s `think`). Left out: on when the model reports the `thinking` capability. */
+export type AgentThink =
+  /** Much reasoning, for models that take levels. */
+  | 'HIGH'
+  /** A little reasoning, for models that take levels (gpt-oss). */
+  | 'LOW'
+  /** Some reasoning, for models that take levels. */
+  | 'MEDIUM'
+  /** Answer without reasoning. */
+  | 'OFF'
+  /** Reason first (the model must report the thinking capability). */
+  | 'ON';
+
 /** What kind of file an artifact is. */
 export type ArtifactKind =
   /** A command’s output: the command, its return code, STDOUT and STDERR. */
@@ -19,16 +48,28 @@ export type CreateRunInput = {
   goal: string;
   /** An optional label. */
   name?: string | null | undefined;
-  /** Workflow, models and timeout for this run. */
+  /** Workflow, models, timeout and agent limits for this run. */
   options?: RunOptionsInput | null | undefined;
   /** The project whose workspace the run uses. */
   projectId: string;
-  /** WORKFLOW (the default). */
+  /** WORKFLOW (the default) executes a workflow; AGENT has a model work on the goal with tools. */
   runType?: RunType | null | undefined;
 };
 
 /** What happened to a run. The seed’s event names, plus RUN_QUEUED, LLM_TOKEN, LLM_HEARTBEAT, SHELL_OUTPUT, STEP_FAILED, STEP_RETRYING and the run-control events. */
 export type EventType =
+  /** A directive (sendDirective): data.state is received when it was sent, delivered when the agent took it, before data.turn; data.text, data.directiveId. */
+  | 'AGENT_DIRECTIVE'
+  /** An agent reached a limit and ends: data.limit is maxIterations, tokenBudget, timeout, context or unusableToolCalls, with used and max. */
+  | 'AGENT_LIMIT_REACHED'
+  /** An agent step began or continued: data has model, think, continuing, turns and tokens so far, the limits in force (maxIterations, tokenBudget, timeoutSeconds, numCtx, toolResultMaxChars, callTimeoutSeconds, commandTimeoutSeconds) and the tool names. */
+  | 'AGENT_STARTED'
+  /** The agent called a tool: data has turn, callId, name, arguments (long strings shortened) and textForm (true when the call was read from the model’s text, not sent structured); malformed: true with problems for a call that could not be read. */
+  | 'AGENT_TOOL_CALL'
+  /** A tool call’s result: data has turn, callId, name, ok, sizeChars, truncated (cut to toolResultMaxChars for the model), content (what the model was sent), durationMs, and per tool details such as exitCode or path. */
+  | 'AGENT_TOOL_RESULT'
+  /** One model call of an agent ended: data has turn, promptTokens, outputTokens, loadMs, promptMs, outputMs, totalMs, doneReason, toolCalls (how many), textForm (the calls were read from the text), contextTokens (an estimate) and totals {turns, tokens}. */
+  | 'AGENT_TURN'
   /** A file was written and recorded as an artifact. */
   | 'ARTIFACT_CREATED'
   /** Generation finished; data holds characters, tokens, tokens/s and load time. */
@@ -39,6 +80,8 @@ export type EventType =
   | 'LLM_HEARTBEAT'
   /** Ollama is loading the step’s model. */
   | 'LLM_LOADING_MODEL'
+  /** The model’s reasoning (Ollama’s `thinking`), streamed and coalesced like LLM_TOKEN; data.text holds the delta (an agent’s events also data.turn). */
+  | 'LLM_THINKING'
   /** Generated text, coalesced; data.text holds the delta. */
   | 'LLM_TOKEN'
   /** The run paused between two steps (pauseRun). */
@@ -91,9 +134,11 @@ export type ModelSource =
 
 /** Choices for one run. */
 export type RunOptionsInput = {
+  /** Limits and settings of the run’s agent (AGENT runs, and workflows with AGENT steps). */
+  agent?: AgentOptionsInput | null | undefined;
   /** Per-step models; they beat OLLAMA_<STEP>_MODEL and the workflow defaults. */
   models?: Array<ModelOverrideInput> | null | undefined;
-  /** LLM step timeout for this run, in seconds (beats OLLAMA_TIMEOUT_SECONDS). */
+  /** LLM step timeout for this run, in seconds (beats OLLAMA_TIMEOUT_SECONDS); for an agent, the longest one model call may take. */
   timeoutSeconds?: number | null | undefined;
   /** The workflow to execute (default quarkus-bootstrap-v1). */
   workflowName?: string | null | undefined;
@@ -116,7 +161,7 @@ export type RunStatus =
 
 /** How a run decides its steps. */
 export type RunType =
-  /** An agent choosing its own steps (not available yet: createRun refuses it). */
+  /** An agent choosing its own actions: a model that works on the goal with tools in the project’s folder (its one step is named agent; see options.agent and sendDirective). */
   | 'AGENT'
   /** Executes a predefined workflow (the default). */
   | 'WORKFLOW';
@@ -138,6 +183,8 @@ export type StepStatus =
 
 /** What kind of work a step does. */
 export type StepType =
+  /** An agent: a model that works on a task (default: the run’s goal) with tools in the workspace (list, read, write, edit and search files, run commands) until it calls finish, answers without a tool call, or reaches a limit. */
+  | 'AGENT'
   /** Writes given content, or an earlier step’s output, to a workspace file. */
   | 'FILE_WRITE'
   /** Generates text with an Ollama model, streaming it, and writes it to a file (or extracts project files from it). */

@@ -3,3 +3,5 @@ export { RunSchema } from './run.entity.js';
 export { EventSchema } from './event.entity.js';
 export { ArtifactSchema } from './artifact.entity.js';
 export { StepRunSchema } from './step-run.entity.js';
+export { AgentMessageSchema } from './agent-message.entity.js';
+export { DirectiveSchema } from './directive.entity.js';

@@ -1,10 +1,13 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126031812 } from './Migration20261126031812.js';
 import { Migration20261126033441 } from './Migration20261126033441.js';
+import { Migration20261201012633 } from './Migration20261201012633.js';
 
 /** Every committed migration, oldest first. Generated files are never edited after they land. */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126031812', class: Migration20261126031812 },
   // step_runs.output: a completed step's output survives a restart (resume, retry, crash recovery).
   { name: 'Migration20261126033441', class: Migration20261126033441 },
+  // agent_messages and agent_directives: an agent's conversation and the directives sent to it (issue 14).
+  { name: 'Migration20261201012633', class: Migration20261201012633 },
 ];

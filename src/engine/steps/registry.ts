@@ -1,4 +1,5 @@
 import type { StepExecutor, StepType } from '../types.js';
+import { agentStep } from './agent.js';
 import { fileWrite } from './file-write.js';
 import { llmGenerate } from './llm-generate.js';
 import { mavenCommand } from './maven-command.js';
@@ -10,4 +11,5 @@ export const stepExecutors: Record<StepType, StepExecutor> = {
   FILE_WRITE: fileWrite,
   SHELL_COMMAND: shellCommand,
   MAVEN_COMMAND: mavenCommand,
+  AGENT: agentStep,
 };
