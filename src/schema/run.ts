@@ -86,7 +86,7 @@ RunRef.implement({
     }),
     error: t.exposeString('error', { nullable: true, description: 'Why the run failed, in words a user can act on.' }),
     pauseRequested: t.boolean({
-      description: 'A pause was asked for and takes effect when the running step finishes.',
+      description: 'A pause was asked for and takes effect when the running step finishes (an agent step: before its next model call).',
       resolve: (run, _args, { services }) => run.status === 'RUNNING' && services.worker.isPauseRequested(run.id),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the run was created.' }),
@@ -194,7 +194,7 @@ builder.mutationFields((t) => ({
   pauseRun: t.field({
     type: RunRef,
     description:
-      'Pauses a RUNNING run at the next step boundary: the running step finishes, then the run waits in PAUSED (RUN_PAUSED) holding no worker slot; until then `pauseRequested` is true. CONFLICT for a run in another status.',
+      'Pauses a RUNNING run at the next step boundary (an agent step: between two model calls, its conversation kept): the running step finishes, then the run waits in PAUSED (RUN_PAUSED) holding no worker slot; until then `pauseRequested` is true. CONFLICT for a run in another status.',
     args: { id: t.arg.id({ required: true, description: 'The run.' }) },
     resolve: (_root, args, { services }) => pauseRun(services, parseId(args.id, 'id')),
   }),

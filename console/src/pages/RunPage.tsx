@@ -216,7 +216,8 @@ function Steps({ run, now }: { run: FullRun; now: number }) {
                 {step.attempt > 1 ? `${timing ? ' · ' : ''}attempt ${step.attempt} (retried)` : ''}
               </p>
             ) : null}
-            {step.error ? <p className="step-error">{step.error}</p> : null}
+            {step.error && step.status !== 'PENDING' ? <p className="step-error">{step.error}</p> : null}
+            {step.error && step.status === 'PENDING' ? <p className="step-meta">{step.error}</p> : null}
           </li>
         );
       })}
