@@ -6,7 +6,7 @@
  * starts the conversation afresh.
  */
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PauseRunDocument, ResumeRunDocument, RetryRunDocument, RunDirectivesDocument, SendDirectiveDocument, StopRunDocument } from '../../src/client/generated/graphql.js';
@@ -35,6 +35,13 @@ beforeEach(() => {
 });
 
 const forever = () => call('list_files');
+
+let gates = 0;
+/** A command that waits until the test opens its gate (a file outside the workspace), so the test acts while it runs whatever the machine's load. */
+function gated(command: string): { command: string; open(): void } {
+  const gate = join(t.dir, `gate-${++gates}`);
+  return { command: `while [ ! -e '${gate}' ]; do sleep 0.05; done; ${command}`, open: () => writeFileSync(gate, '') };
+}
 
 describe('agent limits', () => {
   it('ends the run at maxIterations, after exactly that many model calls', async () => {
@@ -106,10 +113,11 @@ describe('directives', () => {
   it('reach the agent before its next model call and change what it does next', async () => {
     const project = await createProject(t);
     const hasDirective = (req: RecordedRequest) => chatMessages(req).some((m) => m.role === 'user' && m.content.startsWith('Directive from the user:'));
+    const command = gated('echo slept');
     fake.script(
       AGENT_MODEL,
       conversationScript([
-        call('run_command', { command: 'sleep 1.5; echo slept' }),
+        call('run_command', { command: command.command }),
         (req) => (hasDirective(req) ? call('write_file', { path: 'DIRECTED.md', content: 'as you asked' }) : call('finish', { summary: 'no directive seen' })),
         call('finish', { summary: 'Wrote DIRECTED.md as directed.' }),
       ]),
@@ -118,6 +126,7 @@ describe('directives', () => {
     await waitForEvent(t, run.id, isType('SHELL_EXECUTING'), 'the command to start');
     const { sendDirective } = await t.client.request(SendDirectiveDocument, { runId: run.id, text: '  Write DIRECTED.md before you finish.  ' });
     expect(sendDirective).toMatchObject({ runId: run.id, text: 'Write DIRECTED.md before you finish.', deliveredAt: null, stepName: null });
+    command.open();
 
     const events = await streamToEnd(t, run.id);
     expect(events.at(-1)).toMatchObject({ type: 'WORKFLOW_COMPLETED', message: 'Agent run completed: Finished after 3 turns: Wrote DIRECTED.md as directed.' });
@@ -175,14 +184,16 @@ describe('run control of an agent', () => {
 
   it('pauses at the next turn boundary and continues the same conversation when resumed; retry starts afresh', async () => {
     const project = await createProject(t);
+    const command = gated('echo first > first.txt');
     fake.script(
       AGENT_MODEL,
-      conversationScript([call('run_command', { command: 'sleep 1; echo first > first.txt' }), call('read_file', { path: 'first.txt' }), call('finish', { summary: 'Read it back.' })]),
+      conversationScript([call('run_command', { command: command.command }), call('read_file', { path: 'first.txt' }), call('finish', { summary: 'Read it back.' })]),
     );
     const run = await createAgentRun(t, project.id, 'Write and read');
     await waitForEvent(t, run.id, isType('SHELL_EXECUTING'), 'the command to start');
     const { pauseRun } = await t.client.request(PauseRunDocument, { id: run.id });
     expect(pauseRun).toMatchObject({ status: 'RUNNING', pauseRequested: true });
+    command.open();
     const paused = await waitForStatus(t, run.id, 'PAUSED');
     expect(paused.steps).toMatchObject([{ name: 'agent', status: 'PENDING', attempt: 1 }]);
     const atPause = await queryEvents(t, run.id);

@@ -7,13 +7,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatMessages, conversationScript, startFakeOllama, type FakeOllama, type RecordedRequest } from '../helpers/fake-ollama.js';
+import { chatMessages, conversationScript, startFakeOllama, type FakeOllama, type GenerateScript, type RecordedRequest } from '../helpers/fake-ollama.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { AGENT_MODELS, THINKING_MODEL, call } from '../agent/support.js';
 import { eventually, launchBrowser, screenshot } from './browser.js';
 
 const TEST_SCRIPT = '#!/bin/sh\n. ./greet.sh\n[ "$(greet Ada)" = "Hello, Ada" ] && echo "ok - greet Ada" || { echo "not ok - greet Ada"; exit 1; }\n';
 
+/** The test command waits for this file (outside the project), so the directive is sent while it runs, whatever the machine's load. */
+let gate = '';
 let fake: FakeOllama;
 let t: TestApp;
 let browser: Browser;
@@ -30,7 +32,7 @@ beforeAll(async () => {
       { ...slow, thinking: ['The user wants a test. ', 'First I should see the files.'], tokens: ['Let me ', 'look at ', 'the project.'], ...call('list_files') },
       { ...slow, thinking: ['greet.sh defines greet.'], ...call('read_file', { path: 'greet.sh' }) },
       { ...slow, tokens: ['I will add ', 'a test script.'], ...call('write_file', { path: 'tests/greet_test.sh', content: TEST_SCRIPT }) },
-      { ...slow, ...call('run_command', { command: 'sleep 3; sh tests/greet_test.sh' }) },
+      (): GenerateScript => ({ ...slow, ...call('run_command', { command: `while [ ! -e '${gate}' ]; do sleep 0.05; done; sh tests/greet_test.sh` }) }),
       (req) =>
         directed(req)
           ? { ...slow, thinking: ['The user asked for a README note.'], ...call('write_file', { path: 'README.md', content: '# greet\n\nRun the test: `sh tests/greet_test.sh`\n' }) }
@@ -39,6 +41,7 @@ beforeAll(async () => {
     ]),
   );
   t = await startTestApp({ ollamaBaseUrl: fake.url, llmHeartbeatMs: 1000 });
+  gate = join(t.dir, 'gate');
   browser = await launchBrowser();
   page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -83,11 +86,12 @@ describe('an agent run in the console', () => {
 
     // While the test command runs: the directive.
     await panel.locator('[data-tool=run_command][data-call-state=running]').waitFor({ timeout: 20_000 });
-    expect(await panel.locator('[data-tool=run_command] .agent-args').textContent()).toContain('sleep 3; sh tests/greet_test.sh');
+    expect(await panel.locator('[data-tool=run_command] .agent-args').textContent()).toContain('sh tests/greet_test.sh');
     await screenshot(page, 'e2e-agent-running');
     await page.getByLabel('Directive to the agent').fill('Also document how to run the test in README.md.');
     await page.getByRole('button', { name: 'Send directive' }).click();
     await panel.locator('[data-directive=waiting]').waitFor();
+    writeFileSync(gate, '');
     await panel.locator('[data-directive=delivered]').waitFor({ timeout: 20_000 });
     expect(await panel.locator('[data-directive=delivered]').textContent()).toContain('delivered before turn 5');
     expect(await panel.locator('[data-tool=run_command] [data-testid=agent-command-output]').textContent()).toBe('ok - greet Ada\n');
