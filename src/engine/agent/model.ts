@@ -93,6 +93,7 @@ export function toOllamaMessages(messages: readonly AgentMessage[]): Message[] {
   });
 }
 
+/** One model call of an agent: the conversation so far, the tools, and the settings of the call. */
 export interface TurnRequest {
   model: string;
   messages: readonly AgentMessage[];

@@ -402,6 +402,7 @@ export function callProblem(name: string, args: unknown): string | null {
   return `Invalid arguments for ${name}: ${problems.join('; ')}. Expected {${expected}}.`;
 }
 
+/** The tool of that name, or undefined (the model may name any). */
 export function findTool(name: string): AgentTool | undefined {
   return AGENT_TOOLS.find((t) => t.name === name);
 }
