@@ -116,15 +116,18 @@ export function buildAgentView(events: readonly TimelineEvent[], agentSteps: Rea
           view.tokens = 0;
           view.contextTokens = 0;
         } else {
+          view.turns = num(data.turns);
+          view.tokens = num(data.tokens);
           view.items.push({ kind: 'note', key: `n${event.seq}`, message: event.message, tone: 'neutral' });
         }
         break;
       }
+      // Streamed before the turn's AGENT_TURN: they belong to the turn after the last one counted.
       case 'LLM_THINKING':
-        turnItem(num(data.turn) || view.turns + 1).thinking += String(data.text ?? '');
+        turnItem(view.turns + 1).thinking += String(data.text ?? '');
         break;
       case 'LLM_TOKEN':
-        turnItem(num(data.turn) || view.turns + 1).text += String(data.text ?? '');
+        turnItem(view.turns + 1).text += String(data.text ?? '');
         break;
       case 'AGENT_TURN': {
         const turn = num(data.turn);

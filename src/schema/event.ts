@@ -28,7 +28,7 @@ export const EventTypeEnum = builder.enumType('EventType', {
     RUN_RECOVERED: { description: 'A run a previous server process left running was put back in the queue at start-up; it continues from the first step that did not complete.' },
     WORKFLOW_COMPLETED: { description: 'Every step completed. Terminal.' },
     WORKFLOW_FAILED: { description: 'The workflow failed; data.error says why. Terminal.' },
-    LLM_THINKING: { description: 'The model’s reasoning (Ollama’s `thinking`), streamed and coalesced like LLM_TOKEN; data.text holds the delta (an agent’s events also data.turn).' },
+    LLM_THINKING: { description: 'The model’s reasoning (Ollama’s `thinking`), streamed and coalesced like LLM_TOKEN; data.text holds the delta.' },
     AGENT_STARTED: {
       description:
         'An agent step began or continued: data has model, think, continuing, turns and tokens so far, the limits in force (maxIterations, tokenBudget, timeoutSeconds, numCtx, toolResultMaxChars, callTimeoutSeconds, commandTimeoutSeconds) and the tool names.',

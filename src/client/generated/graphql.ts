@@ -80,7 +80,7 @@ export type EventType =
   | 'LLM_HEARTBEAT'
   /** Ollama is loading the step’s model. */
   | 'LLM_LOADING_MODEL'
-  /** The model’s reasoning (Ollama’s `thinking`), streamed and coalesced like LLM_TOKEN; data.text holds the delta (an agent’s events also data.turn). */
+  /** The model’s reasoning (Ollama’s `thinking`), streamed and coalesced like LLM_TOKEN; data.text holds the delta. */
   | 'LLM_THINKING'
   /** Generated text, coalesced; data.text holds the delta. */
   | 'LLM_TOKEN'

@@ -125,8 +125,9 @@ export async function streamTurn(ctx: StepContext, request: TurnRequest): Promis
     clearInterval(heartbeat);
     heartbeat = undefined;
   };
-  const thinking = new Coalescer((text) => ctx.emit('LLM_THINKING', text, { text, turn }), settings);
-  const tokens = new Coalescer((text) => ctx.emit('LLM_TOKEN', text, { text, turn }), settings);
+  // The same `{ text }` as LLM steps' streams: the turn is the one after the last AGENT_TURN.
+  const thinking = new Coalescer((text) => ctx.emit('LLM_THINKING', text, { text }), settings);
+  const tokens = new Coalescer((text) => ctx.emit('LLM_TOKEN', text, { text }), settings);
 
   let stream: { abort(): void } | undefined;
   const answer = { content: '', thinking: '', toolCalls: [] as TurnAnswer['toolCalls'] };
