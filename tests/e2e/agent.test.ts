@@ -104,6 +104,12 @@ describe('an agent run in the console', () => {
     expect(await panel.locator('[data-limit="Model calls"] .limit-value').textContent()).toBe('6 of 40');
     expect(await page.getByText('The run has ended: it takes no more directives.').count()).toBe(1);
     await screenshot(page, 'e2e-agent-completed');
+
+    // At phone width the conversation fits: no horizontal scrolling.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow, 'no horizontal scrolling at 390 px').toBeLessThanOrEqual(0);
+    await screenshot(page, 'e2e-agent-completed-390px');
     expect(pageErrors).toEqual([]);
   });
 });
