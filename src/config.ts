@@ -31,7 +31,7 @@ export interface Config {
   workerCheckIntervalSeconds: number;
   /** Runs executed at once (2). `WORKER_CONCURRENCY` */
   workerConcurrency: number;
-  /** Interval of LLM_HEARTBEAT events while a model has not answered yet, in ms (15000). `LLM_HEARTBEAT_MS` */
+  /** Interval of LLM_HEARTBEAT events while a model sends no text (loading, or a pause mid-answer), in ms (15000). `LLM_HEARTBEAT_MS` */
   llmHeartbeatMs: number;
   /** LLM_TOKEN / SHELL_OUTPUT events are flushed this often, in ms (100) … `STREAM_COALESCE_MS` */
   streamCoalesceMs: number;

@@ -65,6 +65,7 @@ export const EVENT_LABEL: Record<EventType, string> = {
   WORKFLOW_COMPLETED: 'Completed',
   WORKFLOW_FAILED: 'Failed',
   LLM_THINKING: 'Reasoning',
+  FILE_BLOCK_SKIPPED: 'File not written',
   AGENT_STARTED: 'Agent started',
   AGENT_TURN: 'Turn',
   AGENT_TOOL_CALL: 'Tool call',

@@ -125,8 +125,13 @@ function timeoutAdvice(step: ResolvedStep): string {
     : "Raise SHELL_TIMEOUT_SECONDS or the step's timeoutSeconds.";
 }
 
+/** Who cut a model's answer short when a step timed out: this server, not Ollama. */
+const LLM_TIMEOUT_CUT = ': agent-runner closed the connection to Ollama at the step\'s timeout (Ollama did not end it)';
+
 function describeFailure(step: ResolvedStep, reason: Error): string {
-  return reason instanceof StepTimeoutError ? `Step "${step.name}" timed out after ${seconds(reason.timeoutMs)}. ${timeoutAdvice(step)}` : reason.message;
+  if (!(reason instanceof StepTimeoutError)) return reason.message;
+  const cut = step.type === 'LLM_GENERATE' ? LLM_TIMEOUT_CUT : '';
+  return `Step "${step.name}" timed out after ${seconds(reason.timeoutMs)}${cut}. ${timeoutAdvice(step)}`;
 }
 
 const label = (workflow: WorkflowDefinition, index: number): string => `step ${index + 1}/${workflow.steps.length} (${workflow.steps[index]?.name})`;

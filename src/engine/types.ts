@@ -62,6 +62,7 @@ export const EVENT_TYPES = [
   'WORKFLOW_COMPLETED',
   'WORKFLOW_FAILED',
   'LLM_THINKING',
+  'FILE_BLOCK_SKIPPED',
   'AGENT_STARTED',
   'AGENT_TURN',
   'AGENT_TOOL_CALL',
@@ -102,6 +103,24 @@ export interface WorkflowStepDefinition {
    * a fenced code block); each is written into the workspace and recorded as an artifact.
    */
   extractFiles?: boolean;
+  /**
+   * LLM_GENERATE: reasoning, sent as Ollama's `think`: `true`/`false`, or a level for models that take
+   * levels (gpt-oss). Not sent when absent (the model's own default). A model without the thinking
+   * capability refuses `true` or a level, and the step fails saying to remove it.
+   * AGENT: the same, except that absent means on when the model reports the `thinking` capability.
+   */
+  think?: LlmThink;
+  /**
+   * LLM_GENERATE: Ollama's model `options`, sent as they are: `num_ctx` (context window, in tokens:
+   * prompt and answer together), `num_predict` (longest answer, in tokens), `temperature`, `seed`,
+   * `stop` … Raise `num_ctx`/`num_predict` when a step fails at the length limit.
+   */
+  options?: Record<string, LlmOptionValue>;
+  /**
+   * LLM_GENERATE with `extractFiles`: ask for structured output, sending Ollama's `format` with the JSON
+   * Schema of `{files: [{path, content}]}`; an answer that is not such JSON is read in the text forms.
+   */
+  structuredOutput?: boolean;
   /** SHELL_COMMAND / MAVEN_COMMAND: the command line, run by `sh -c` in the workspace. */
   command?: string;
   /** FILE_WRITE: the content to write (`{goal}` and `{output:STEP}` are replaced). */
@@ -127,14 +146,9 @@ export interface WorkflowStepDefinition {
   tokenBudget?: number;
   /** AGENT: Ollama's context window `num_ctx`, in tokens (default AGENT_NUM_CTX). */
   numCtx?: number;
-  /** AGENT: ask the model to reason first (`think`); default: on when the model reports the `thinking` capability. */
-  think?: AgentThink;
   /** AGENT: a tool's result sent back to the model is cut to this many characters, with a note (default AGENT_TOOL_RESULT_MAX_CHARS). */
   toolResultMaxChars?: number;
 }
-
-/** Ollama's `think`: on, off, or a level for models that take one (gpt-oss). */
-export type AgentThink = boolean | 'low' | 'medium' | 'high';
 
 /** An agent's limits and model settings, as a run or a step definition may set them (every field optional). */
 export interface AgentOptions {
@@ -146,10 +160,17 @@ export interface AgentOptions {
   tokenBudget?: number;
   /** Context window in tokens. */
   numCtx?: number;
-  think?: AgentThink;
+  /** Ollama's `think`; default: on when the model reports the `thinking` capability. */
+  think?: LlmThink;
   /** Characters of a tool's result sent back to the model. */
   toolResultMaxChars?: number;
 }
+
+/** Ollama's `think`: on or off, or a reasoning level for models that take one. */
+export type LlmThink = boolean | 'low' | 'medium' | 'high';
+
+/** A value of Ollama's model `options` map (numbers, flags, strings, and lists of strings such as `stop`). */
+export type LlmOptionValue = number | boolean | string | string[];
 
 /** How a step is tried again after a retryable failure. The engine owns retries: no library retries underneath. */
 export interface RetryPolicy {
@@ -286,7 +307,7 @@ export interface AgentSettings {
   /** Context window sent as `options.num_ctx`, in tokens. */
   numCtx: number;
   /** undefined: decided from the model's capabilities (on when it reports `thinking`, else not sent). */
-  think: AgentThink | undefined;
+  think: LlmThink | undefined;
   /** Characters of a tool's result sent back to the model; the rest is cut with a note. */
   toolResultMaxChars: number;
   /** Longest a single model call may take, in seconds (the run's LLM timeout). */
@@ -360,7 +381,7 @@ export interface WorkspaceFiles {
 /** Settings executors need, taken from the configuration by the runner. */
 export interface StepSettings {
   ollamaBaseUrl: string;
-  /** LLM_HEARTBEAT interval while no token has arrived (15 000 ms; tests shorten it). */
+  /** LLM_HEARTBEAT interval while the model sends no text: before its first token, and in a pause mid-answer (15 000 ms; tests shorten it). */
   heartbeatMs: number;
   /** How often streamed deltas (LLM_TOKEN, SHELL_OUTPUT) are flushed as one event (100 ms). */
   coalesceMs: number;

@@ -1,13 +1,13 @@
 import { agentRunWorkflow, AGENT_STEP_NAME } from '../engine/agent/workflow.js';
 import { AGENT_TOOLS } from '../engine/agent/tools.js';
 import { defaultModel } from '../engine/run-plan.js';
-import type { AgentOptions, AgentThink, StepModel } from '../engine/types.js';
+import type { AgentOptions, LlmThink, StepModel } from '../engine/types.js';
 import { agentDefaults } from '../config.js';
 import { builder } from './builder.js';
 import { StepModelRef } from './step-model.js';
 
 /** `think` as the API names it. */
-const THINK_VALUES = { ON: true, OFF: false, LOW: 'low', MEDIUM: 'medium', HIGH: 'high' } as const satisfies Record<string, AgentThink>;
+const THINK_VALUES = { ON: true, OFF: false, LOW: 'low', MEDIUM: 'medium', HIGH: 'high' } as const satisfies Record<string, LlmThink>;
 
 export const AgentThinkEnum = builder.enumType('AgentThink', {
   description: 'Whether an agent’s model reasons before it answers (Ollama’s `think`). Left out: on when the model reports the `thinking` capability.',

@@ -149,7 +149,7 @@ describe('failures', () => {
     const project = await createProject(app);
     const { run, events } = await runToEnd(app, project.id, { timeoutSeconds: 1 });
     expect(run.timeoutSeconds).toBe(1);
-    expectFailedAt(run, events, 'planner', 'Step "planner" timed out after 1s', 'options.timeoutSeconds');
+    expectFailedAt(run, events, 'planner', 'Step "planner" timed out after 1s: agent-runner closed the connection to Ollama', 'options.timeoutSeconds');
     // The model stream was closed, not left loading on the server.
     await fake.waitForDisconnects(disconnectsBefore + 1);
     // While waiting, the step said it was still alive.

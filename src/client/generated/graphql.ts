@@ -72,15 +72,17 @@ export type EventType =
   | 'AGENT_TURN'
   /** A file was written and recorded as an artifact. */
   | 'ARTIFACT_CREATED'
+  /** A block of an LLM answer that names a file was not written; data has path, line (in the answer) or entry (in a JSON answer), and reason (the answer ended inside it, a later block names the same file, it is the step’s own output file, …). */
+  | 'FILE_BLOCK_SKIPPED'
   /** Generation finished; data holds characters, tokens, tokens/s and load time. */
   | 'LLM_DONE'
   /** The model started answering. */
   | 'LLM_GENERATING'
-  /** Still waiting on the model; data.elapsedSeconds says how long. */
+  /** Still waiting on the model (loading, or a pause mid-answer); data.elapsedSeconds says how long, and data.silentSeconds, in a pause, how long since its last text. */
   | 'LLM_HEARTBEAT'
   /** Ollama is loading the step’s model. */
   | 'LLM_LOADING_MODEL'
-  /** The model’s reasoning (Ollama’s `thinking`), streamed and coalesced like LLM_TOKEN; data.text holds the delta. */
+  /** The model’s reasoning (Ollama’s `thinking` field, or a `<think>…</think>` block at the start of its answer), coalesced like LLM_TOKEN; data.text holds the delta. Never part of the step’s output or files. */
   | 'LLM_THINKING'
   /** Generated text, coalesced; data.text holds the delta. */
   | 'LLM_TOKEN'

@@ -1,7 +1,7 @@
 import type { ChatResponse, Message, Ollama } from 'ollama';
 import { Coalescer } from '../coalesce.js';
 import { createOllama, describeOllamaError } from '../providers/ollama.js';
-import { StepError, StepTimeoutError, type AgentMessage, type AgentThink, type StepContext } from '../types.js';
+import { StepError, StepTimeoutError, type AgentMessage, type LlmThink, type StepContext } from '../types.js';
 import type { toolDefinitions } from './tools.js';
 
 /** Installed models asked for their capabilities at most, when naming those that have tools. */
@@ -41,7 +41,7 @@ export async function modelsWith(ollama: Ollama, capability: string): Promise<st
  * report the `tools` capability; `think` asked for explicitly needs `thinking`. Returns the `think`
  * to send: the one asked for, else on when the model reports `thinking`, else none.
  */
-export async function checkAgentModel(ctx: StepContext, model: string, think: AgentThink | undefined): Promise<AgentThink | undefined> {
+export async function checkAgentModel(ctx: StepContext, model: string, think: LlmThink | undefined): Promise<LlmThink | undefined> {
   const baseUrl = ctx.settings.ollamaBaseUrl;
   const ollama = createOllama(baseUrl, ctx.signal);
   const capabilities = await readCapabilities(ollama, model, baseUrl);
@@ -98,7 +98,7 @@ export interface TurnRequest {
   model: string;
   messages: readonly AgentMessage[];
   tools: ReturnType<typeof toolDefinitions>;
-  think: AgentThink | undefined;
+  think: LlmThink | undefined;
   numCtx: number;
   /** Longest this call may take, in ms. */
   timeoutMs: number;
