@@ -105,9 +105,12 @@ describe('the agent loop', () => {
     expect(resumed.eventsOfType('AGENT_DIRECTIVE')[0]!.data).toMatchObject({ state: 'delivered', turn: 1, text: 'Be brief.' });
   });
 
-  it('finishes with the answer when the model replies without a tool call', async () => {
+  it('finishes with the answer when the model replies without a tool call, its inline reasoning set apart', async () => {
     fake.script(AGENT_MODEL, conversationScript([{ tokens: ['<think>hmm</think>', 'Nothing ', 'to change.'] }]));
     const test = agentContext();
     expect(await runAgent(test.ctx)).toMatchObject({ output: 'Nothing to change.', data: { finishedBy: 'answer', turns: 1 } });
+    // Reasoning written inline is set apart, as for LLM steps.
+    expect(test.eventsOfType('LLM_THINKING').map((e) => e.data)).toEqual([{ text: 'hmm' }]);
+    expect(test.conversation.at(-1)).toMatchObject({ role: 'assistant', content: 'Nothing to change.', thinking: 'hmm' });
   });
 });

@@ -41,11 +41,6 @@ export function truncateForModel(text: string, max: number): { text: string; tru
   return { text: `${text.slice(0, head)}${note}${text.slice(text.length - tail)}`, truncated: true };
 }
 
-/** A reasoning block some models write inline at the start of their text. */
-function withoutInlineThinking(text: string): string {
-  return text.replace(/^\s*<think>[\s\S]*?<\/think>\s*/, '');
-}
-
 /** Large string arguments shortened for an event (the tool gets them whole). */
 function argumentsForEvent(args: Record<string, unknown>): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
@@ -243,7 +238,7 @@ class Agent {
     if (answer.toolCalls.length > 0) {
       calls = answer.toolCalls.map((call, index) => ({ id: `turn${turn}-call${index + 1}`, name: call.name, arguments: call.arguments }));
     } else {
-      const parsed = parseTextCalls(withoutInlineThinking(answer.content), ARGUMENT_TYPES);
+      const parsed = parseTextCalls(answer.content, ARGUMENT_TYPES);
       textForm = parsed.form !== null;
       malformed = parsed.malformed;
       calls = parsed.calls.map((call, index) => ({ id: `turn${turn}-call${index + 1}`, ...call }));
@@ -287,7 +282,7 @@ class Agent {
     }
 
     if (calls.length === 0 && malformed.length === 0) {
-      const text = withoutInlineThinking(answer.content).trim();
+      const text = answer.content.trim();
       return this.finished(text === '' ? '(the model ended without a summary)' : text.slice(0, MAX_SUMMARY_CHARS), 'answer');
     }
 

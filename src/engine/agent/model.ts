@@ -1,5 +1,5 @@
 import type { ChatResponse, Message, Ollama } from 'ollama';
-import { Coalescer } from '../coalesce.js';
+import { AnswerStream } from '../answer-stream.js';
 import { createOllama, describeOllamaError } from '../providers/ollama.js';
 import { StepError, StepTimeoutError, type AgentMessage, type LlmThink, type StepContext } from '../types.js';
 import type { toolDefinitions } from './tools.js';
@@ -106,9 +106,10 @@ export interface TurnRequest {
 }
 
 /**
- * One model call, streamed: reasoning as LLM_THINKING and text as LLM_TOKEN (both coalesced, in
- * the order they came), LLM_HEARTBEAT while nothing has come yet. The call is bound to the step's
- * signal (stop, total timeout) and to its own timeout.
+ * One model call, streamed through an AnswerStream: reasoning (the `thinking` field or an inline
+ * `<think>` block) as LLM_THINKING, the text as LLM_TOKEN, LLM_HEARTBEAT while the model is silent.
+ * `content` is the text without that reasoning. The call is bound to the step's signal (stop, total
+ * timeout) and to its own timeout.
  */
 export async function streamTurn(ctx: StepContext, request: TurnRequest): Promise<TurnAnswer> {
   const { settings } = ctx;
@@ -117,20 +118,11 @@ export async function streamTurn(ctx: StepContext, request: TurnRequest): Promis
   const callTimer = new AbortController();
   const timer = setTimeout(() => callTimer.abort(new StepTimeoutError(request.timeoutMs)), request.timeoutMs);
   const signal = AbortSignal.any([ctx.signal, callTimer.signal]);
-  let heartbeat: NodeJS.Timeout | undefined = setInterval(() => {
-    const elapsedSeconds = Math.round((Date.now() - startedAt) / 1000);
-    ctx.emit('LLM_HEARTBEAT', `Still waiting on ${model} (turn ${turn})… ${elapsedSeconds}s elapsed`, { model, turn, elapsedSeconds });
-  }, settings.heartbeatMs);
-  const stopHeartbeat = (): void => {
-    clearInterval(heartbeat);
-    heartbeat = undefined;
-  };
-  // The same `{ text }` as LLM steps' streams: the turn is the one after the last AGENT_TURN.
-  const thinking = new Coalescer((text) => ctx.emit('LLM_THINKING', text, { text }), settings);
-  const tokens = new Coalescer((text) => ctx.emit('LLM_TOKEN', text, { text }), settings);
+  // The same `{ text }` streams as LLM steps': the turn is the one after the last AGENT_TURN.
+  const streamed = new AnswerStream(ctx, model, startedAt);
 
   let stream: { abort(): void } | undefined;
-  const answer = { content: '', thinking: '', toolCalls: [] as TurnAnswer['toolCalls'] };
+  const toolCalls: TurnAnswer['toolCalls'] = [];
   let final: ChatResponse | undefined;
   try {
     signal.throwIfAborted();
@@ -147,22 +139,14 @@ export async function streamTurn(ctx: StepContext, request: TurnRequest): Promis
     ctx.emit('LLM_GENERATING', `Turn ${turn}: ${model} is answering`, { model, turn });
     for await (const part of parts) {
       const message = part.message;
-      if (heartbeat !== undefined && (message?.content || message?.thinking || message?.tool_calls?.length)) stopHeartbeat();
-      if (message?.thinking) {
-        tokens.flush();
-        answer.thinking += message.thinking;
-        thinking.push(message.thinking);
-      }
-      if (message?.content) {
-        thinking.flush();
-        answer.content += message.content;
-        tokens.push(message.content);
-      }
+      streamed.push({ thinking: message?.thinking, text: message?.content });
       for (const call of message?.tool_calls ?? []) {
-        answer.toolCalls.push({ name: String(call.function?.name ?? ''), arguments: (call.function?.arguments ?? {}) as Record<string, unknown> });
+        streamed.alive();
+        toolCalls.push({ name: String(call.function?.name ?? ''), arguments: (call.function?.arguments ?? {}) as Record<string, unknown> });
       }
       if (part.done) final = part;
     }
+    streamed.end();
   } catch (error) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     if (callTimer.signal.aborted) {
@@ -171,17 +155,15 @@ export async function streamTurn(ctx: StepContext, request: TurnRequest): Promis
         { data: { model, turn } },
       );
     }
-    throw describeOllamaError(error, { baseUrl: settings.ollamaBaseUrl, model });
+    throw describeOllamaError(error, { baseUrl: settings.ollamaBaseUrl, model, stepName: ctx.step.name });
   } finally {
     clearTimeout(timer);
-    stopHeartbeat();
-    thinking.close();
-    tokens.close();
+    streamed.close();
     // Leaving the loop early does not close the HTTP request; only abort() does.
     stream?.abort();
   }
   if (final === undefined) {
     throw describeOllamaError(new Error('Did not receive done or success response in stream.'), { baseUrl: settings.ollamaBaseUrl, model });
   }
-  return { ...answer, final, elapsedMs: Date.now() - startedAt };
+  return { content: streamed.text, thinking: streamed.thinking, toolCalls, final, elapsedMs: Date.now() - startedAt };
 }
