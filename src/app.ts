@@ -14,9 +14,11 @@ import { PubSub } from './engine/pubsub.js';
 import { recoverInterruptedRuns } from './engine/recovery.js';
 import type { Logger, RunnerDeps } from './engine/runner.js';
 import { stopSpawner } from './engine/spawner/spawner.js';
-import { stepExecutors } from './engine/steps/registry.js';
+import { loadStepTypes } from './engine/steps/custom.js';
+import { BUILT_IN_STEP_KINDS, StepKinds } from './engine/steps/registry.js';
 import { Worker } from './engine/worker.js';
-import { WorkflowRegistry } from './engine/workflows/registry.js';
+import { WorkflowRegistry, builtInSources, describeProblem, type WorkflowSpec } from './engine/workflows/registry.js';
+import { workflowFileSchema } from './engine/workflows/schema.js';
 import { UserError } from './errors.js';
 import { isArtifactPath, serveArtifactDownload } from './http/artifacts.js';
 import { serveConsole } from './http/console.js';
@@ -39,8 +41,8 @@ export interface App {
 }
 
 export interface AppOptions {
-  /** Workflows the server offers (the built-ins by default). */
-  workflows?: WorkflowRegistry;
+  /** Workflows written in code, registered beside the built-in ones and WORKFLOWS_DIR's (tests, embedders). */
+  workflows?: readonly WorkflowSpec[];
   logger?: Logger;
 }
 
@@ -52,6 +54,9 @@ export function createLogger(level: Config['logLevel']): Logger {
     error: (message, error) => console.error(`${stamp()} ERROR ${message}`, error ?? ''),
   };
 }
+
+/** Where the JSON Schema of workflow definition files is served. */
+export const WORKFLOW_SCHEMA_PATH = '/schemas/workflow.json';
 
 const UNAUTHENTICATED_MESSAGE = 'Missing or wrong API token: send the header "Authorization: Bearer <API_TOKEN>" (over WebSocket: connection_init payload {"authorization": "Bearer <API_TOKEN>"}).';
 
@@ -72,7 +77,7 @@ function maskError(logger: Logger) {
     const located = isGraphQLError(error) ? error : undefined;
     const userError = findUserError(error);
     if (userError) {
-      return new GraphQLError(userError.message, { nodes: located?.nodes, path: located?.path, extensions: { code: userError.code } });
+      return new GraphQLError(userError.message, { nodes: located?.nodes, path: located?.path, extensions: { ...userError.extensions, code: userError.code } });
     }
     if (located && (!located.originalError || isGraphQLError(located.originalError))) {
       // GraphQL's own refusals (syntax, validation, variable coercion) are about the request.
@@ -116,13 +121,20 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const store = new SqlStore(orm);
   const pubsub = new PubSub((error) => logger.error('a subscriber failed', error));
   const eventLog = new EventLog(store, pubsub);
-  const workflows = options.workflows ?? new WorkflowRegistry();
+  // Step types first: definitions are checked against them.
+  const stepTypes = await loadStepTypes(config.stepTypesDir, new Set([...Object.keys(BUILT_IN_STEP_KINDS), 'CUSTOM']));
+  const kinds = new StepKinds(stepTypes.kinds);
+  for (const { file, problems } of stepTypes.problems) logger.error(`step type module ${file} was not loaded: ${problems.map((p) => p.message).join('; ')}`);
+  const workflows = new WorkflowRegistry([...builtInSources(), ...(options.workflows ?? [])]);
+  await workflows.open(store, kinds);
+  await workflows.loadDirectory(config.workflowsDir);
+  for (const { file, problems } of workflows.loadProblems()) logger.error(`workflow file ${file} was not loaded: ${problems.map(describeProblem).join('; ')}`);
   const runnerDeps: RunnerDeps = {
     store,
     eventLog,
     pubsub,
     workflows,
-    executors: stepExecutors,
+    kinds,
     settings: {
       ollamaBaseUrl: config.ollamaBaseUrl,
       heartbeatMs: config.llmHeartbeatMs,
@@ -140,7 +152,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     concurrency: config.workerConcurrency,
     checkIntervalSeconds: config.workerCheckIntervalSeconds,
   });
-  const services: Services = { config, store, eventLog, pubsub, worker, workflows, logger };
+  const services: Services = { config, store, eventLog, pubsub, worker, workflows, kinds, stepTypeProblems: stepTypes.problems, logger };
 
   const authPlugin: Plugin = {
     onRequest({ request, url, endResponse, fetchAPI }) {
@@ -184,6 +196,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       return;
     }
     if (path === '/graphql') return void yoga.requestListener(req, res);
+    // The JSON Schema of workflow definition files, with this server's step types (custom ones too).
+    if (path === WORKFLOW_SCHEMA_PATH && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, workflowFileSchema(kinds.list()));
     if (isArtifactPath(path)) return void serveArtifactDownload(req, res, services);
     const notFound = () => sendJson(res, 404, { error: `Nothing at ${path}. The console is at /, the GraphQL API and GraphiQL at /graphql; /health and /ready report status.` });
     if (req.method === 'GET' || req.method === 'HEAD') return void serveConsole(req, res, config.consoleDir, notFound);

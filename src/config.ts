@@ -41,6 +41,10 @@ export interface Config {
   killGraceMs: number;
   /** On SIGTERM, how long running steps may finish before they are cut off and left to crash recovery (10). `SHUTDOWN_GRACE_SECONDS` */
   shutdownGraceSeconds: number;
+  /** Folder of workflow definition files (*.yaml, *.yml, *.json) loaded at start; created if missing (./workflows). `WORKFLOWS_DIR` */
+  workflowsDir: string;
+  /** Folder of custom step type modules (*.mjs, *.js, *.ts) loaded at start (./step-types; none if missing). `STEP_TYPES_DIR` */
+  stepTypesDir: string;
   /** An agent's model calls at most, unless the run or the step says otherwise (40). `AGENT_MAX_ITERATIONS` */
   agentMaxIterations: number;
   /** An agent's total time in seconds, unless the run or the step says otherwise (1800). `AGENT_TIMEOUT_SECONDS` */
@@ -171,6 +175,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     streamCoalesceBytes: integer(env, 'STREAM_COALESCE_BYTES', 4096, 1, 1_048_576),
     killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
     shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
+    workflowsDir: read(env, 'WORKFLOWS_DIR') ?? './workflows',
+    stepTypesDir: read(env, 'STEP_TYPES_DIR') ?? './step-types',
     agentMaxIterations: integer(env, 'AGENT_MAX_ITERATIONS', 40, ...AGENT_OPTION_RANGES.maxIterations),
     agentTimeoutSeconds: integer(env, 'AGENT_TIMEOUT_SECONDS', 1800, ...AGENT_OPTION_RANGES.timeoutSeconds),
     agentTokenBudget: integer(env, 'AGENT_TOKEN_BUDGET', 400_000, ...AGENT_OPTION_RANGES.tokenBudget),

@@ -27,6 +27,7 @@ export const STEP_TYPE_LABEL: Record<StepType, string> = {
   FILE_WRITE: 'File',
   SHELL_COMMAND: 'Shell',
   MAVEN_COMMAND: 'Maven',
+  CUSTOM: 'Custom',
   AGENT: 'Agent',
 };
 
@@ -66,6 +67,7 @@ export const EVENT_LABEL: Record<EventType, string> = {
   WORKFLOW_FAILED: 'Failed',
   LLM_THINKING: 'Reasoning',
   FILE_BLOCK_SKIPPED: 'File not written',
+  STEP_LOG: 'Step log',
   AGENT_STARTED: 'Agent started',
   AGENT_TURN: 'Turn',
   AGENT_TOOL_CALL: 'Tool call',

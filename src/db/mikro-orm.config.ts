@@ -1,6 +1,6 @@
 import { defineConfig, type Options } from '@mikro-orm/sqlite';
 import { Migrator } from '@mikro-orm/migrations';
-import { AgentMessageSchema, ArtifactSchema, DirectiveSchema, EventSchema, ProjectSchema, RunSchema, StepRunSchema } from './entities/index.js';
+import { AgentMessageSchema, ArtifactSchema, DirectiveSchema, EventSchema, ProjectSchema, RunSchema, StepRunSchema, WorkflowVersionSchema } from './entities/index.js';
 import { migrationsList } from './migrations/index.js';
 
 type SqliteConnection = { exec(sql: string, callback: (error: Error | null) => void): void };
@@ -15,7 +15,7 @@ const CONNECTION_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORM
 export function ormOptions(dbName: string): Options {
   return defineConfig({
     dbName,
-    entities: [ProjectSchema, RunSchema, EventSchema, ArtifactSchema, StepRunSchema, AgentMessageSchema, DirectiveSchema],
+    entities: [ProjectSchema, RunSchema, EventSchema, ArtifactSchema, StepRunSchema, WorkflowVersionSchema, AgentMessageSchema, DirectiveSchema],
     extensions: [Migrator],
     migrations: {
       // Listed explicitly, so migrations run the same under tsx, in tests and in any bundle.

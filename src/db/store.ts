@@ -11,12 +11,16 @@ import type {
   RunRecord,
   RunStatus,
   StepRunRecord,
+  WorkflowDefinition,
+  WorkflowVersionRecord,
 } from '../engine/types.js';
-import { ArtifactSchema, ProjectSchema, RunSchema, StepRunSchema } from './entities/index.js';
+import type { WorkflowStore } from '../engine/workflows/registry.js';
+import { ArtifactSchema, ProjectSchema, RunSchema, StepRunSchema, WorkflowVersionSchema } from './entities/index.js';
 import type { ArtifactEntity } from './entities/artifact.entity.js';
 import type { ProjectEntity } from './entities/project.entity.js';
 import type { RunEntity } from './entities/run.entity.js';
 import type { StepRunEntity } from './entities/step-run.entity.js';
+import type { WorkflowVersionEntity } from './entities/workflow-version.entity.js';
 
 export class DuplicateProjectNameError extends Error {
   constructor(readonly projectName: string) {
@@ -30,11 +34,18 @@ export interface NewRun {
   goal: string;
   runType: RunRecord['runType'];
   workflowName: string | null;
+  workflowVersion: string | null;
+  definition: WorkflowDefinition | null;
+  definitionHash: string | null;
+  inputs: RunRecord['inputs'];
   options: RunRecord['options'];
   models: RunRecord['models'];
   timeoutSeconds: number | null;
-  steps: Array<Pick<StepRunRecord, 'name' | 'type' | 'description'>>;
+  steps: NewStepRun[];
 }
+
+/** A step record as a run is created (or re-pinned to another workflow version): PENDING. */
+export type NewStepRun = Pick<StepRunRecord, 'name' | 'type' | 'typeName' | 'description'>;
 
 export interface RunFilter {
   projectId?: number;
@@ -61,6 +72,10 @@ function toRun(e: RunEntity): RunRecord {
     runType: e.runType,
     status: e.status,
     workflowName: e.workflowName,
+    workflowVersion: e.workflowVersion,
+    definition: e.definition,
+    definitionHash: e.definitionHash,
+    inputs: e.inputs,
     options: e.options,
     models: e.models,
     timeoutSeconds: e.timeoutSeconds,
@@ -77,6 +92,7 @@ function toStepRun(e: StepRunEntity): StepRunRecord {
     index: e.index,
     name: e.name,
     type: e.type,
+    typeName: e.typeName || e.type,
     status: e.status,
     description: e.description,
     attempt: e.attempt,
@@ -84,6 +100,7 @@ function toStepRun(e: StepRunEntity): StepRunRecord {
     finishedAt: maybeDate(e.finishedAt),
     error: e.error,
     output: e.output,
+    exitCode: e.exitCode,
   };
 }
 
@@ -100,6 +117,10 @@ interface RunRow {
   run_type: string;
   status: string;
   workflow_name: string | null;
+  workflow_version: string | null;
+  definition: string | null;
+  definition_hash: string | null;
+  inputs: string;
   options: string;
   models: string;
   timeout_seconds: number | null;
@@ -116,6 +137,7 @@ interface StepRunRow {
   step_index: number;
   name: string;
   type: string;
+  type_name: string;
   status: string;
   description: string;
   attempt: number;
@@ -123,6 +145,7 @@ interface StepRunRow {
   finished_at: number | null;
   error: string | null;
   output: string | null;
+  exit_code: number | null;
 }
 
 /** A `runs` row as SQL returns it (column names, JSON as text). */
@@ -135,6 +158,10 @@ function runFromRow(row: RunRow): RunRecord {
     runType: row.run_type as RunRecord['runType'],
     status: row.status as RunStatus,
     workflowName: row.workflow_name,
+    workflowVersion: row.workflow_version,
+    definition: row.definition === null ? null : (JSON.parse(row.definition) as WorkflowDefinition),
+    definitionHash: row.definition_hash,
+    inputs: JSON.parse(row.inputs || '{}') as RunRecord['inputs'],
     options: JSON.parse(row.options) as RunRecord['options'],
     models: JSON.parse(row.models) as RunRecord['models'],
     timeoutSeconds: row.timeout_seconds,
@@ -152,6 +179,7 @@ function stepRunFromRow(row: StepRunRow): StepRunRecord {
     index: row.step_index,
     name: row.name,
     type: row.type as StepRunRecord['type'],
+    typeName: row.type_name,
     status: row.status as StepRunRecord['status'],
     description: row.description,
     attempt: row.attempt,
@@ -159,6 +187,7 @@ function stepRunFromRow(row: StepRunRow): StepRunRecord {
     finishedAt: row.finished_at,
     error: row.error,
     output: row.output,
+    exitCode: row.exit_code,
   });
 }
 
@@ -285,6 +314,28 @@ async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>
   return records;
 }
 
+/** Inserts PENDING step records numbered from `firstIndex`. */
+async function insertStepRuns(trx: Knex, runId: number, steps: NewStepRun[], firstIndex: number): Promise<void> {
+  if (steps.length === 0) return;
+  await trx('step_runs').insert(
+    steps.map((step, offset) => ({
+      run_id: runId,
+      step_index: firstIndex + offset,
+      name: step.name,
+      type: step.type,
+      type_name: step.typeName,
+      description: step.description,
+      status: 'PENDING',
+      attempt: 0,
+      started_at: null,
+      finished_at: null,
+      error: null,
+      output: null,
+      exit_code: null,
+    })),
+  );
+}
+
 /**
  * Writes go through `em.insert` / `nativeUpdate` or knex (and knex's own transactions), never `flush()`,
  * `commit()` or `transactional()`: those run in an AsyncLocalStorage, which on Node 20 turns on promise hooks for
@@ -294,7 +345,7 @@ async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>
  * hot path (batched inserts, replay reads) through the same connection with plain SQL, since it
  * is the one table written many times a second.
  */
-export class SqlStore implements RunStore {
+export class SqlStore implements RunStore, WorkflowStore {
   /** Projects are never changed or deleted once created, so a record read once stays right. */
   private readonly projects = new Map<number, ProjectRecord>();
 
@@ -363,6 +414,10 @@ export class SqlStore implements RunStore {
           run_type: record.runType,
           status: record.status,
           workflow_name: record.workflowName,
+          workflow_version: record.workflowVersion,
+          definition: record.definition === null ? null : JSON.stringify(record.definition),
+          definition_hash: record.definitionHash,
+          inputs: JSON.stringify(record.inputs),
           options: JSON.stringify(record.options),
           models: JSON.stringify(record.models),
           timeout_seconds: record.timeoutSeconds,
@@ -373,23 +428,7 @@ export class SqlStore implements RunStore {
         })
         .returning('id');
       const runId = (row as { id: number }).id;
-      if (steps.length > 0) {
-        await trx('step_runs').insert(
-          steps.map((step, index) => ({
-            run_id: runId,
-            step_index: index,
-            name: step.name,
-            type: step.type,
-            description: step.description,
-            status: 'PENDING',
-            attempt: 0,
-            started_at: null,
-            finished_at: null,
-            error: null,
-            output: null,
-          })),
-        );
-      }
+      await insertStepRuns(trx, runId, steps, 0);
       return runId;
     });
     return toRun({ id, ...record });
@@ -440,6 +479,63 @@ export class SqlStore implements RunStore {
     return rows.map(runFromRow).sort((a, b) => a.id - b.id);
   }
 
+  /**
+   * Moves a FAILED or STOPPED run onto another version of its workflow (retryRun): the new pinned
+   * definition, and its step records from `from` on replaced by `steps` (PENDING); the records
+   * before `from` (completed steps present in both versions) are kept. One transaction.
+   */
+  async repinRun(
+    runId: number,
+    pin: { workflowVersion: string; definition: WorkflowDefinition; definitionHash: string; models: RunRecord['models'] },
+    from: number,
+    steps: NewStepRun[],
+  ): Promise<void> {
+    await this.knex().transaction(async (trx) => {
+      await trx('runs').where({ id: runId }).update({
+        workflow_version: pin.workflowVersion,
+        definition: JSON.stringify(pin.definition),
+        definition_hash: pin.definitionHash,
+        models: JSON.stringify(pin.models),
+      });
+      await trx('step_runs').where('run_id', runId).andWhere('step_index', '>=', from).delete();
+      await insertStepRuns(trx, runId, steps, from);
+    });
+  }
+
+  // Workflow versions ----------------------------------------------------------------------------
+
+  async listWorkflowVersions(): Promise<WorkflowVersionRecord[]> {
+    const entities = await this.em().find(WorkflowVersionSchema, {}, { orderBy: { id: 'asc' } });
+    return entities.map((e) => ({
+      definition: e.definition,
+      source: e.source,
+      contentHash: e.contentHash,
+      origin: e.origin,
+      originPath: e.originPath,
+      registeredAt: date(e.registeredAt),
+    }));
+  }
+
+  async insertWorkflowVersion(record: WorkflowVersionRecord): Promise<boolean> {
+    const row: Omit<WorkflowVersionEntity, 'id'> = {
+      name: record.definition.name,
+      version: record.definition.version,
+      source: record.source,
+      definition: record.definition,
+      contentHash: record.contentHash,
+      origin: record.origin,
+      originPath: record.originPath,
+      registeredAt: record.registeredAt.getTime(),
+    };
+    try {
+      await this.em().insert<WorkflowVersionEntity>(WorkflowVersionSchema, row as WorkflowVersionEntity);
+      return true;
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) return false;
+      throw error;
+    }
+  }
+
   // Step runs -----------------------------------------------------------------------------------
 
   async listStepRuns(runId: number): Promise<StepRunRecord[]> {
@@ -454,6 +550,7 @@ export class SqlStore implements RunStore {
     if (patch.error !== undefined) changes.error = patch.error;
     if (patch.description !== undefined) changes.description = patch.description;
     if (patch.output !== undefined) changes.output = patch.output;
+    if (patch.exitCode !== undefined) changes.exit_code = patch.exitCode;
     if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
     if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
     await this.knex()('step_runs').where({ run_id: runId, step_index: index }).update(changes);

@@ -4,7 +4,9 @@ import type { EventLog } from './event-log.js';
 import type { PubSub } from './pubsub.js';
 import { assertTransition } from './run-state.js';
 import type { AgentDefaults } from './agent/settings.js';
-import { resolveStep, workflowOfRun } from './run-plan.js';
+import { ExpressionRuntimeError, type ExpressionValues } from './expressions.js';
+import { expressionValues, renderStep, resolveStep } from './run-plan.js';
+import type { AnyStepKind, StepKinds } from './steps/registry.js';
 import type { RunPatch, RunStore } from './store.js';
 import {
   RunStoppedError,
@@ -20,10 +22,8 @@ import {
   type RunStatus,
   type StepRunRecord,
   type StepContext,
-  type StepExecutor,
   type StepResult,
   type StepSettings,
-  type StepType,
   type WorkflowDefinition,
 } from './types.js';
 import { Workspace } from './workspace.js';
@@ -38,8 +38,10 @@ export interface RunnerDeps {
   store: RunStore;
   eventLog: EventLog;
   pubsub: PubSub;
+  /** Only for runs created before definitions were pinned to runs (they run the registered latest). */
   workflows: WorkflowRegistry;
-  executors: Readonly<Record<StepType, StepExecutor>>;
+  /** The kinds of step this server can run, with their executors. */
+  kinds: StepKinds;
   settings: StepSettings;
   /** Default timeout of shell and Maven steps, in seconds. */
   shellTimeoutSeconds: number;
@@ -112,6 +114,17 @@ export async function recordStopped(
   return stopped;
 }
 
+/** Whether another attempt may succeed: StepErrors say so; any other error may, unless it carries `retryable: false` (custom step types). */
+function isRetryable(reason: Error): boolean {
+  if (reason instanceof StepError) return reason.retryable;
+  return (reason as { retryable?: unknown }).retryable !== false;
+}
+
+/** The exit code a command step reported in its result or failure data, if any. */
+function exitCodeOf(data: Record<string, unknown> | undefined): number | null {
+  return typeof data?.exitCode === 'number' ? data.exitCode : null;
+}
+
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 100) / 10}s`;
 }
@@ -170,9 +183,14 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
     const { workflow, project, stepRuns } = prepared;
     const workspace = new Workspace(project.localPath);
 
-    const outputs = new Map<string, string>();
     let lastSummary: string | undefined;
-    for (const record of stepRuns) if (record.status === 'COMPLETED' && record.output !== null) outputs.set(record.name, record.output);
+    // What earlier steps produced, for `{output:NAME}` and `${{ steps.NAME.… }}`: from the records,
+    // so a resumed, retried or recovered run sees the outputs of steps completed before.
+    const steps: Record<string, ExpressionValues['steps'][string]> = {};
+    for (const record of stepRuns) {
+      if (record.status === 'COMPLETED') steps[record.name] = { output: record.output, outcome: 'success', exitCode: record.exitCode };
+    }
+    const values = expressionValues(run, workflow, project, steps);
     const completed = (index: number) => stepRuns.find((s) => s.index === index)?.status === 'COMPLETED';
     let first = 0;
     while (first < workflow.steps.length && completed(first)) first++;
@@ -214,9 +232,9 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
       const record = stepRuns.find((s) => s.index === index);
       // A step paused at one of its own safe points goes on with the same attempt.
       const previousAttempts = Math.max(0, (record?.attempt ?? 0) - (record?.status === 'PENDING' && record.startedAt !== null && record.error === PAUSED_MARK ? 1 : 0));
-      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, outputs, previousAttempts }, control);
+      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, values, previousAttempts }, control);
       if (outcome.ok) {
-        if (outcome.result.output !== undefined) outputs.set(step.name, outcome.result.output);
+        steps[step.name] = { output: outcome.result.output ?? null, outcome: 'success', exitCode: exitCodeOf(outcome.result.data) };
         lastSummary = outcome.result.summary;
         continue;
       }
@@ -275,7 +293,8 @@ async function prepareRun(
   run: RunRecord,
 ): Promise<{ problem: string } | { workflow: WorkflowDefinition; project: ProjectRecord; stepRuns: StepRunRecord[] }> {
   const workflowName = run.workflowName ?? '';
-  const workflow = workflowOfRun(run, deps.workflows);
+  // The definition pinned when the run was created; runs older than pinning use what is registered.
+  const workflow = run.definition ?? deps.workflows.get(workflowName)?.definition;
   if (!workflow) {
     return { problem: `Workflow "${workflowName}" is no longer registered on this server. Available workflows: ${deps.workflows.names().join(', ')}.` };
   }
@@ -308,7 +327,8 @@ interface StepInput {
   index: number;
   step: ResolvedStep;
   workspace: Workspace;
-  outputs: ReadonlyMap<string, string>;
+  /** What templates are rendered against (the run, its inputs, earlier steps' results). */
+  values: ExpressionValues;
   /** Attempts recorded before this execution (a recovered step keeps counting). */
   previousAttempts: number;
 }
@@ -349,7 +369,8 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, control: R
       type: step.type,
       attempt: input.previousAttempts + attempt,
       maxAttempts,
-      ...(step.model ? { model: step.model } : {}),
+      ...(step.type === 'LLM_GENERATE' ? { model: step.model } : {}),
+    ...(step.type === 'CUSTOM' ? { customType: step.customType } : {}),
       timeoutSeconds: step.timeoutMs / 1000,
     });
 
@@ -366,6 +387,7 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, control: R
         status: 'COMPLETED',
         finishedAt: new Date(),
         output: output === undefined ? null : output.slice(-MAX_STORED_OUTPUT_CHARS),
+        exitCode: exitCodeOf(outcome.result.data),
       });
       void emit('STEP_COMPLETED', `${position} completed in ${seconds(elapsed)}: ${outcome.result.summary ?? step.description}`, {
         index,
@@ -378,7 +400,7 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, control: R
     }
     if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError || outcome.reason instanceof StepPausedError) return outcome;
 
-    const retryable = outcome.reason instanceof StepError ? outcome.reason.retryable : true;
+    const retryable = isRetryable(outcome.reason);
     if (retryable && attempt < maxAttempts) {
       const waitSeconds = policy.backoffSeconds * policy.backoffFactor ** (attempt - 1);
       await store.updateStepRun(runId, index, { error: outcome.message });
@@ -399,14 +421,15 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, control: R
     }
 
     const attempts = attempt > 1 ? ` after ${attempt} attempts` : '';
-    await store.updateStepRun(runId, index, { status: 'FAILED', finishedAt: new Date(), error: outcome.message });
+    const failureData = outcome.reason instanceof StepError ? outcome.reason.data : undefined;
+    await store.updateStepRun(runId, index, { status: 'FAILED', finishedAt: new Date(), error: outcome.message, exitCode: exitCodeOf(failureData) });
     await emit('STEP_FAILED', `${position} failed${attempts}: ${outcome.message}`, {
       index,
       durationMs: elapsed,
       error: outcome.message,
       attempts: attempt,
       retryable,
-      ...(outcome.reason instanceof StepError ? outcome.reason.data : {}),
+      ...failureData,
     });
     return outcome;
   }
@@ -423,12 +446,25 @@ async function runStep(deps: RunnerDeps, input: StepInput, control: RunControl):
   else runSignal.addEventListener('abort', onRunAbort, { once: true });
   const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, input.runId, type, message, step.name, data);
 
+  const failed = (reason: Error): StepOutcome => ({ ok: false, reason, message: describeFailure(step, reason) });
+  let rendered: ReturnType<typeof renderStep>;
+  let kind: AnyStepKind;
+  try {
+    kind = deps.kinds.kindOf(step);
+    rendered = renderStep(step, kind, input.values);
+  } catch (error) {
+    clearTimeout(timer);
+    runSignal.removeEventListener('abort', onRunAbort);
+    const reason = error instanceof ExpressionRuntimeError ? new StepError(error.message, { retryable: false }) : coerceError(error);
+    return failed(reason);
+  }
   const context: StepContext = {
     runId: input.runId,
     goal: input.goal,
-    step,
+    step: rendered.step,
+    env: rendered.env,
     workspace: input.workspace,
-    outputs: input.outputs,
+    outputs: new Map(Object.entries(input.values.steps).flatMap(([name, s]) => (s.output === null ? [] : [[name, s.output]]))),
     settings: deps.settings,
     signal: controller.signal,
     checkpoint: () => control.atStepBoundary(),
@@ -438,6 +474,7 @@ async function runStep(deps: RunnerDeps, input: StepInput, control: RunControl):
       takeDirectives: () => deps.store.takeDirectives(input.runId, step.name, new Date()),
     },
     emit: (type, message, data) => void emit(type, message, data),
+    log: (message, data) => void emit('STEP_LOG', message, data),
     recordArtifact: async (relativePath, kind) => {
       const absolute = await input.workspace.resolve(relativePath);
       const { size } = await stat(absolute);
@@ -452,9 +489,8 @@ async function runStep(deps: RunnerDeps, input: StepInput, control: RunControl):
     },
   };
 
-  const failed = (reason: Error): StepOutcome => ({ ok: false, reason, message: describeFailure(step, reason) });
   try {
-    const result = await deps.executors[step.type](context);
+    const result = await kind.execute(context);
     // A step that ignored its signal still fails if it was cut off.
     if (controller.signal.aborted) return failed(coerceError(controller.signal.reason));
     return { ok: true, result };

@@ -12,7 +12,7 @@ import type {
 } from './types.js';
 
 export type RunPatch = Partial<Pick<RunRecord, 'status' | 'error' | 'startedAt' | 'finishedAt'>>;
-export type StepRunPatch = Partial<Pick<StepRunRecord, 'status' | 'attempt' | 'startedAt' | 'finishedAt' | 'error' | 'description' | 'output'>>;
+export type StepRunPatch = Partial<Pick<StepRunRecord, 'status' | 'attempt' | 'startedAt' | 'finishedAt' | 'error' | 'description' | 'output' | 'exitCode'>>;
 
 /** An agent's conversation, by run and step, and the directives users send to runs. */
 export interface AgentMemoryStore {

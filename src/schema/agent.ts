@@ -1,7 +1,7 @@
-import { agentRunWorkflow, AGENT_STEP_NAME } from '../engine/agent/workflow.js';
+import { agentRunWorkflow } from '../engine/agent/workflow.js';
 import { AGENT_TOOLS } from '../engine/agent/tools.js';
 import { defaultModel } from '../engine/run-plan.js';
-import type { AgentOptions, LlmThink, StepModel } from '../engine/types.js';
+import type { AgentOptions, AgentStep, LlmThink, StepModel } from '../engine/types.js';
 import { agentDefaults } from '../config.js';
 import { builder } from './builder.js';
 import { StepModelRef } from './step-model.js';
@@ -74,7 +74,7 @@ builder.queryFields((t) => ({
     description: 'The model and limits a new AGENT run gets unless its options say otherwise.',
     resolve: (_root, _args, { services }) => ({
       ...agentDefaults(services.config),
-      model: defaultModel(agentRunWorkflow.steps[0]!, services.config.stepModels) ?? { step: AGENT_STEP_NAME, model: '', source: 'WORKFLOW_DEFAULT' },
+      model: defaultModel(agentRunWorkflow.steps[0] as AgentStep, services.config.stepModels),
       callTimeoutSeconds: Math.ceil(services.config.ollamaTimeoutSeconds),
       commandTimeoutSeconds: Math.ceil(services.config.shellTimeoutSeconds),
       tools: AGENT_TOOLS.map((tool) => tool.name),

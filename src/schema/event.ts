@@ -36,6 +36,7 @@ export const EventTypeEnum = builder.enumType('EventType', {
       description:
         'A block of an LLM answer that names a file was not written; data has path, line (in the answer) or entry (in a JSON answer), and reason (the answer ended inside it, a later block names the same file, it is the step’s own output file, …).',
     },
+    STEP_LOG: { description: 'A line a step logged about its work (custom step types use it: ctx.log).' },
     AGENT_STARTED: {
       description:
         'An agent step began or continued: data has model, think, continuing, turns and tokens so far, the limits in force (maxIterations, tokenBudget, timeoutSeconds, numCtx, toolResultMaxChars, callTimeoutSeconds, commandTimeoutSeconds) and the tool names.',

@@ -1,11 +1,10 @@
-import type { SqlStore } from '../db/store.js';
+import type { NewStepRun, SqlStore } from '../db/store.js';
 import type { EventLog } from '../engine/event-log.js';
 import type { PubSub } from '../engine/pubsub.js';
 import type { AgentDefaults } from '../engine/agent/settings.js';
-import { planRun, RunInputError, workflowOfRun } from '../engine/run-plan.js';
-import { resolveStep } from '../engine/run-plan.js';
+import { describeStep, planRun, RunInputError } from '../engine/run-plan.js';
 import { recordEvent, type Logger } from '../engine/runner.js';
-import { FINAL_RUN_STATUSES, type DirectiveRecord, type RunOptions, type RunRecord, type RunType } from '../engine/types.js';
+import { FINAL_RUN_STATUSES, type DirectiveRecord, type RunOptions, type RunRecord, type RunType, type StepModel, type WorkflowStepDefinition } from '../engine/types.js';
 import type { WorkflowRegistry } from '../engine/workflows/registry.js';
 import { badInput, conflict, notFound } from '../errors.js';
 
@@ -18,6 +17,8 @@ export interface CreateRunRequest {
   name: string | null;
   runType: RunType;
   options: RunOptions;
+  /** The workflow inputs as the client gave them (checked here). */
+  inputs?: unknown;
 }
 
 export interface RunSettings {
@@ -46,27 +47,30 @@ export async function createRun(
 
   let plan;
   try {
-    plan = planRun(deps.workflows, request.options, deps.settings, request.runType);
+    plan = planRun(deps.workflows, request.options, deps.settings, request.inputs, request.runType);
   } catch (error) {
-    if (error instanceof RunInputError) throw badInput(`Argument "input.${error.argument}": ${error.message}`);
+    if (error instanceof RunInputError) {
+      throw badInput(`Argument "input.${error.argument}": ${error.message}`, error.problems.length > 0 ? { problems: error.problems } : undefined);
+    }
     throw error;
   }
-  const resolution = { llmTimeoutSeconds: plan.timeoutSeconds, shellTimeoutSeconds: deps.settings.shellTimeoutSeconds, agentDefaults: deps.settings.agentDefaults };
+  const workflow = plan.workflow.definition;
   const isAgent = request.runType === 'AGENT';
   const run = await deps.store.createRun({
     projectId: project.id,
     name: request.name,
     goal,
     runType: request.runType,
-    // An AGENT run executes the one-step agent workflow, chosen by its type rather than by name.
-    workflowName: isAgent ? null : plan.workflow.name,
+    // An AGENT run executes the one-step agent workflow, chosen by its type rather than by name (and pinned like any).
+    workflowName: isAgent ? null : workflow.name,
+    workflowVersion: isAgent ? null : workflow.version,
+    definition: workflow,
+    definitionHash: plan.workflow.contentHash,
+    inputs: plan.inputs,
     options: request.options,
     models: plan.models,
     timeoutSeconds: plan.timeoutSeconds,
-    steps: plan.workflow.steps.map((step) => {
-      const resolved = resolveStep(step, { models: plan.models, options: request.options }, resolution);
-      return { name: step.name, type: step.type, description: resolved.description };
-    }),
+    steps: stepRecordsOf(workflow.steps, plan.models),
   });
   // Announced before anything else can be awaited, so no worker claim can be announced first; the
   // worker is told at once (RUN_QUEUED is already first in the event log's queue, so it keeps seq 1).
@@ -74,15 +78,16 @@ export async function createRun(
   deps.eventLog.beginNewRun(run.id);
   const queued = deps.eventLog.append(run.id, {
     type: 'RUN_QUEUED',
-    message: isAgent
-      ? `Run queued: an agent using ${plan.models[0]?.model} in project ${project.name}`
-      : `Run queued: workflow ${plan.workflow.name} in project ${project.name}`,
+    message: isAgent ? `Run queued: an agent using ${plan.models[0]?.model} in project ${project.name}` : `Run queued: workflow ${workflow.name} in project ${project.name}`,
     data: {
-      workflow: isAgent ? null : plan.workflow.name,
+      workflow: isAgent ? null : workflow.name,
+      version: isAgent ? null : workflow.version,
       runType: request.runType,
+      definitionHash: plan.workflow.contentHash,
       projectId: String(project.id),
       models: plan.models,
       timeoutSeconds: plan.timeoutSeconds,
+      inputs: plan.inputs,
       ...(request.options.agent ? { agent: request.options.agent } : {}),
     },
   });
@@ -91,14 +96,23 @@ export async function createRun(
   return run;
 }
 
+/** The PENDING step records of a run about to execute these steps (descriptions with their models in force). */
+export function stepRecordsOf(steps: readonly WorkflowStepDefinition[], models: readonly StepModel[]): NewStepRun[] {
+  return steps.map((step) => ({
+    name: step.name,
+    type: step.type,
+    typeName: step.type === 'CUSTOM' ? step.customType : step.type,
+    description: describeStep(step, models),
+  }));
+}
+
 /** Largest directive accepted, in bytes of UTF-8. */
 export const MAX_DIRECTIVE_BYTES = 20 * 1024;
 
 /** Whether a run has an agent to read directives: an AGENT run, or a workflow run with an AGENT step still to complete. */
-async function hasAgentToCome(deps: { store: SqlStore; workflows: WorkflowRegistry }, run: RunRecord): Promise<boolean> {
+async function hasAgentToCome(deps: { store: SqlStore }, run: RunRecord): Promise<boolean> {
   if (run.runType === 'AGENT') return true;
-  const workflow = workflowOfRun(run, deps.workflows);
-  if (!workflow?.steps.some((s) => s.type === 'AGENT')) return false;
+  if (!run.definition?.steps.some((s) => s.type === 'AGENT')) return false;
   const steps = await deps.store.listStepRuns(run.id);
   return steps.some((s) => s.type === 'AGENT' && s.status !== 'COMPLETED');
 }

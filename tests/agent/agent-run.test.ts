@@ -9,8 +9,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AgentDefaultsDocument, CreateRunDocument } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
-import { quarkusBootstrapV1 } from '../../src/engine/workflows/quarkus-bootstrap-v1.js';
 import { chatMessages, conversationScript, startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { expectRefused } from '../control/support.js';
@@ -40,7 +38,7 @@ let firstRequest = 0;
 
 beforeAll(async () => {
   fake = await startFakeOllama({ models: AGENT_MODELS });
-  t = await startTestApp({ ollamaBaseUrl: fake.url, streamCoalesceMs: 10 }, { workflows: new WorkflowRegistry([quarkusBootstrapV1, fixWorkflow]) });
+  t = await startTestApp({ ollamaBaseUrl: fake.url, streamCoalesceMs: 10 }, { workflows: [fixWorkflow] });
 });
 
 afterAll(async () => {

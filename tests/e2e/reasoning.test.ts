@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateProjectDocument, CreateRunDocument } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { testWorkflow, tokensOf } from '../workflow/support.js';
@@ -31,7 +30,7 @@ beforeAll(async () => {
   const workflow = testWorkflow('think-plan', [
     { name: 'planner', type: 'LLM_GENERATE', model: REASONER, think: true, prompt: 'Plan: {goal}', outputFile: 'PLAN.md', saveArtifact: true },
   ]);
-  t = await startTestApp({ ollamaBaseUrl: fake.url, llmHeartbeatMs: 1000 }, { workflows: new WorkflowRegistry([workflow]) });
+  t = await startTestApp({ ollamaBaseUrl: fake.url, llmHeartbeatMs: 1000 }, { workflows: [workflow] });
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('pageerror', (error) => pageErrors.push(error.message));

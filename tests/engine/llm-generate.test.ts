@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { llmGenerate } from '../../src/engine/steps/llm-generate.js';
-import { RunStoppedError, StepError, StepTimeoutError, type ResolvedStep, type StepSettings } from '../../src/engine/types.js';
+import { RunStoppedError, StepError, StepTimeoutError, type LlmGenerateStep, type ResolvedStep, type StepSettings } from '../../src/engine/types.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { createTestStepContext, makeTempFolder, type TestStepContext } from './step-context.js';
 
@@ -26,7 +26,7 @@ beforeEach(async () => {
 });
 afterEach(() => folder.remove());
 
-function llmStep(step: Partial<ResolvedStep> = {}, settings: Partial<StepSettings> = {}): TestStepContext {
+function llmStep(step: Partial<ResolvedStep<LlmGenerateStep>> = {}, settings: Partial<StepSettings> = {}): TestStepContext<'LLM_GENERATE'> {
   return createTestStepContext({
     root,
     goal: 'a GraphQL service',

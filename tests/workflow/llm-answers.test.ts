@@ -8,8 +8,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EventFieldsFragment } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
-import type { WorkflowStepDefinition } from '../../src/engine/types.js';
+import type { LlmGenerateStep } from '../../src/engine/types.js';
+import type { WorkflowSpec } from '../../src/engine/workflows/registry.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createProject, expectGaplessSeqs, ofType, runToEnd, testWorkflow, tokensOf, type FullRun } from './support.js';
@@ -21,9 +21,9 @@ const CODER = 'qwen3-coder:latest';
 const PLAN = '# Plan\n\nA GraphQL service.\n';
 const REASONING = ['The user wants a service. ', 'Maybe a pom.xml first:\n=== FILE: draft.xml ===\n<no/>\n=== END FILE ===\n', 'No, plan first.'];
 
-type StepInput = Partial<WorkflowStepDefinition> & Pick<WorkflowStepDefinition, 'name' | 'type'>;
+type StepInput = WorkflowSpec['steps'][number];
 
-const planner = (step: Partial<WorkflowStepDefinition> = {}): StepInput => ({
+const planner = (step: Partial<LlmGenerateStep> = {}): StepInput => ({
   name: 'planner',
   type: 'LLM_GENERATE',
   model: REASONER,
@@ -32,11 +32,11 @@ const planner = (step: Partial<WorkflowStepDefinition> = {}): StepInput => ({
   saveArtifact: true,
   ...step,
 });
-const coder = (step: Partial<WorkflowStepDefinition> = {}): StepInput => ({
+const coder = (step: Partial<LlmGenerateStep> = {}): StepInput => ({
   name: 'coder',
   type: 'LLM_GENERATE',
   model: CODER,
-  prompt: 'Code this plan:\n{output:planner}',
+  prompt: 'Code this: {goal}',
   outputFile: 'project_files.txt',
   extractFiles: true,
   saveArtifact: true,
@@ -44,7 +44,7 @@ const coder = (step: Partial<WorkflowStepDefinition> = {}): StepInput => ({
 });
 
 const WORKFLOWS = [
-  testWorkflow('think-plan-code', [planner({ think: true }), coder()]),
+  testWorkflow('think-plan-code', [planner({ think: true }), coder({ prompt: 'Code this plan:\n{output:planner}' })]),
   testWorkflow('think-plan', [planner({ think: true, retry: { maxAttempts: 2, backoffSeconds: 0, backoffFactor: 1 } })]),
   testWorkflow('plan', [planner({ model: PLAIN })]),
   testWorkflow('think-plain', [planner({ model: PLAIN, think: 'high' })]),
@@ -72,7 +72,7 @@ describe('model answers through the server', () => {
 
   beforeAll(async () => {
     fake = await startFakeOllama({ models: [REASONER, PLAIN, CODER] });
-    t = await startTestApp({ ollamaBaseUrl: fake.url, llmHeartbeatMs: 200, streamCoalesceMs: 20 }, { workflows: new WorkflowRegistry(WORKFLOWS) });
+    t = await startTestApp({ ollamaBaseUrl: fake.url, llmHeartbeatMs: 200, streamCoalesceMs: 20 }, { workflows: WORKFLOWS });
   });
   afterAll(async () => {
     await t.close();

@@ -11,7 +11,6 @@
  * seconds on withheld headers (UND_ERR_HEADERS_TIMEOUT) and on a silent body (UND_ERR_BODY_TIMEOUT).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createProject, createRun, getRun, ofType, queryEvents, testWorkflow } from './support.js';
@@ -48,7 +47,7 @@ describe('a model load longer than the HTTP client’s 300 s', () => {
     fake = await startFakeOllama({ models: [MODEL] });
     t = await startTestApp(
       { ollamaBaseUrl: fake.url, llmHeartbeatMs: 60_000, streamCoalesceMs: 20 },
-      { workflows: new WorkflowRegistry([testWorkflow('plan', [{ name: 'planner', type: 'LLM_GENERATE', model: MODEL, prompt: 'Plan {goal}', outputFile: 'PLAN.md' }])]) },
+      { workflows: [testWorkflow('plan', [{ name: 'planner', type: 'LLM_GENERATE', model: MODEL, prompt: 'Plan {goal}', outputFile: 'PLAN.md' }])] },
     );
   });
   afterAll(async () => {

@@ -1,4 +1,3 @@
-import { renderTemplate } from '../template.js';
 import {
   ServerShutdownError,
   StepError,
@@ -6,6 +5,7 @@ import {
   StepTimeoutError,
   coerceError,
   type AgentMessage,
+  type AgentStep,
   type AgentSettings,
   type AgentToolCall,
   type StepContext,
@@ -79,7 +79,7 @@ const nanosToMs = (nanoseconds: number | undefined): number => Math.round((nanos
  * cut off are answered as interrupted (reads are made again), never run twice. Directives are taken
  * into the conversation before each model call.
  */
-export async function runAgent(ctx: StepContext): Promise<StepResult> {
+export async function runAgent(ctx: StepContext<AgentStep>): Promise<StepResult> {
   const { step } = ctx;
   if (!step.model) throw new StepError(`Step "${step.name}" has no model for its agent`, { retryable: false });
   if (!step.agent) throw new StepError(`Step "${step.name}" has no agent settings`, { retryable: false });
@@ -110,7 +110,7 @@ class Agent {
   private unusableTurns = 0;
 
   constructor(
-    private readonly ctx: StepContext,
+    private readonly ctx: StepContext<AgentStep>,
     private readonly model: string,
     private readonly settings: AgentSettings,
   ) {
@@ -145,7 +145,8 @@ class Agent {
 
     if (!continuing) {
       await this.append({ role: 'system', content: systemPrompt(AGENT_TOOLS, settings) });
-      const task = ctx.step.task === undefined ? ctx.goal : renderTemplate(ctx.step.task, ctx);
+      // The runner rendered the task's templates ({goal}, {output:STEP}, ${{ … }}) already.
+      const task = ctx.step.task ?? ctx.goal;
       await this.append({ role: 'user', content: taskMessage(task) });
     } else {
       const finished = await this.settleInterruptedCalls();

@@ -1,4 +1,4 @@
-import type { AgentOptions, AgentSettings, WorkflowStepDefinition } from '../types.js';
+import type { AgentOptions, AgentSettings, AgentStep } from '../types.js';
 
 /** The server's defaults for an agent's limits (from the configuration: AGENT_MAX_ITERATIONS, …). */
 export interface AgentDefaults {
@@ -37,7 +37,7 @@ export function agentOptionProblem(name: NumericOption, value: number | undefine
  * > the server's defaults. `llmTimeoutSeconds` bounds each model call, `shellTimeoutSeconds` each command.
  */
 export function resolveAgentSettings(
-  step: WorkflowStepDefinition,
+  step: AgentStep,
   options: AgentOptions | undefined,
   defaults: AgentDefaults,
   timeouts: { llmTimeoutSeconds: number; shellTimeoutSeconds: number },

@@ -1,4 +1,5 @@
-import type { WorkflowDefinition } from '../types.js';
+import type { WorkflowDefinition, WorkflowVersionRecord } from '../types.js';
+import { definitionHash } from '../workflows/parse.js';
 
 /** The name of an AGENT run's only step; `OLLAMA_AGENT_MODEL` and `options.models` name it to choose its model. */
 export const AGENT_STEP_NAME = 'agent';
@@ -8,13 +9,15 @@ export const DEFAULT_AGENT_MODEL = 'qwen3-coder:latest';
 
 /**
  * What an AGENT run executes: a one-step workflow whose step is the agent. It is not registered
- * with the workflows (it is chosen by `runType: AGENT`, not by name), so the same runner, worker,
- * pause, stop, retry and recovery serve agent runs and workflow runs alike.
+ * with the workflows (it is chosen by `runType: AGENT`, not by name); like any run's, it is pinned
+ * with the run. So the same runner, worker, pause, stop, retry and recovery serve agent runs and
+ * workflow runs alike.
  */
 export const agentRunWorkflow: WorkflowDefinition = {
   name: 'agent',
   version: '1.0.0',
   description: "An agent that works on the run's goal with tools in the project's folder until it finishes or a limit is reached.",
+  inputs: {},
   steps: [
     {
       name: AGENT_STEP_NAME,
@@ -24,4 +27,14 @@ export const agentRunWorkflow: WorkflowDefinition = {
       saveArtifact: false,
     },
   ],
+};
+
+/** The agent workflow as a version record, the shape a run's plan pins. */
+export const agentRunRecord: WorkflowVersionRecord = {
+  definition: agentRunWorkflow,
+  source: '',
+  contentHash: definitionHash(agentRunWorkflow),
+  origin: 'BUILT_IN',
+  originPath: null,
+  registeredAt: new Date(0),
 };

@@ -2,15 +2,15 @@ import type { GenerateRequest, GenerateResponse } from 'ollama';
 import { AnswerStream } from '../answer-stream.js';
 import { FILES_SCHEMA, FILES_SCHEMA_PROMPT, SKIP_REASONS, extractFiles, extractJsonFiles, inAnswerOrder, type ExtractedFile, type SkippedBlock } from '../extract-files.js';
 import { createOllama, describeOllamaError } from '../providers/ollama.js';
-import { renderTemplate } from '../template.js';
-import { StepError, type ResolvedStep, type StepContext, type StepExecutor } from '../types.js';
+import { StepError, type LlmGenerateStep, type ResolvedStep, type StepContext, type StepExecutor } from '../types.js';
+import type { BuiltInStepKind } from './registry.js';
 
 /**
  * LLM_GENERATE: streams an answer from Ollama, sets its reasoning apart (LLM_THINKING events, never
  * part of the output), checks that the answer is whole and not empty, then writes it (and the
  * files it holds) to the workspace.
  */
-export const llmGenerate: StepExecutor = async (ctx) => {
+export const llmGenerate: StepExecutor<LlmGenerateStep> = async (ctx) => {
   const { step } = ctx;
   const request = generateRequest(ctx);
   const answer = await streamAnswer(ctx, request);
@@ -34,7 +34,7 @@ export const llmGenerate: StepExecutor = async (ctx) => {
 };
 
 /** The request to Ollama's /api/generate for this step. Throws a non-retryable StepError for a step that cannot run. */
-function generateRequest(ctx: StepContext): GenerateRequest & { model: string } {
+function generateRequest(ctx: StepContext<LlmGenerateStep>): GenerateRequest & { model: string } {
   const { step } = ctx;
   if (!step.model) throw new StepError(`Step "${step.name}" has no model to generate with`, { retryable: false });
   if (!step.prompt) throw new StepError(`Step "${step.name}" has no prompt`, { retryable: false });
@@ -45,11 +45,11 @@ function generateRequest(ctx: StepContext): GenerateRequest & { model: string } 
     throw new StepError(`Step "${step.name}" has options that are not a map of Ollama options (such as { num_ctx: 16384 })`, { retryable: false });
   }
   const structured = step.structuredOutput === true && step.extractFiles === true;
-  const prompt = renderTemplate(step.prompt, ctx);
+  const { prompt } = step;
   return {
     model: step.model,
     prompt: structured ? `${prompt}\n\n${FILES_SCHEMA_PROMPT}` : prompt,
-    system: step.system === undefined ? undefined : renderTemplate(step.system, ctx),
+    system: step.system,
     ...(step.think !== undefined ? { think: step.think } : {}),
     ...(step.options !== undefined ? { options: step.options as GenerateRequest['options'] } : {}),
     ...(structured ? { format: FILES_SCHEMA } : {}),
@@ -65,7 +65,7 @@ interface StreamedAnswer {
   elapsedMs: number;
 }
 
-async function streamAnswer(ctx: StepContext, request: GenerateRequest & { model: string }): Promise<StreamedAnswer> {
+async function streamAnswer(ctx: StepContext<LlmGenerateStep>, request: GenerateRequest & { model: string }): Promise<StreamedAnswer> {
   const { settings, signal, step } = ctx;
   const { model } = request;
   const startedAt = Date.now();
@@ -105,7 +105,7 @@ async function streamAnswer(ctx: StepContext, request: GenerateRequest & { model
  * Refuses an answer that cannot be used whole: one Ollama cut at the length limit, or one with
  * nothing left once the reasoning is set apart. Nothing has been written yet when this throws.
  */
-function assertWhole(step: ResolvedStep, model: string, answer: StreamedAnswer): void {
+function assertWhole(step: ResolvedStep<LlmGenerateStep>, model: string, answer: StreamedAnswer): void {
   if (answer.final.done_reason === 'length') {
     const now = (name: string) => (step.options?.[name] !== undefined ? `, now ${JSON.stringify(step.options[name])}` : '');
     throw new StepError(
@@ -152,7 +152,7 @@ interface WrittenAnswer {
  * Writes the raw answer to `outputFile` and, with `extractFiles`, each file the answer holds.
  * Every block that names a file and is not written gets a FILE_BLOCK_SKIPPED event saying why.
  */
-async function writeAnswer(ctx: StepContext, text: string): Promise<WrittenAnswer> {
+async function writeAnswer(ctx: StepContext<LlmGenerateStep>, text: string): Promise<WrittenAnswer> {
   const { step, workspace } = ctx;
   if (step.outputFile) {
     await workspace.writeFile(step.outputFile, text);
@@ -203,3 +203,37 @@ function nanosToSeconds(nanoseconds: number | undefined): number {
 function roundTo3(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
+
+/** LLM_GENERATE as a step kind: its fields in a definition, and which of them are templates. */
+export const llmGenerateKind: BuiltInStepKind<'LLM_GENERATE'> = {
+  type: 'LLM_GENERATE',
+  description: 'Generates text with an Ollama model, streaming it, and writes it to a file (or extracts project files from it).',
+  parameters: {
+    type: 'object',
+    required: ['model', 'prompt'],
+    properties: {
+      model: { type: 'string', minLength: 1, maxLength: 200, description: 'The default model, such as gemma3:27b; a run’s options.models and OLLAMA_<STEP>_MODEL beat it.' },
+      prompt: { type: 'string', minLength: 1, description: 'The prompt (a template: ${{ … }}, {goal}, {output:STEP}).' },
+      system: { type: 'string', description: 'An optional system prompt (a template).' },
+      outputFile: { type: 'string', minLength: 1, maxLength: 1024, description: 'Workspace-relative file the answer is written to (a template).' },
+      extractFiles: { type: 'boolean', description: 'The answer holds project files (=== FILE: path === blocks, or a path and a fenced block): write each into the workspace.' },
+      think: {
+        enum: [true, false, 'low', 'medium', 'high'],
+        description: 'Reasoning, sent as Ollama’s think: true/false, or a level for models that take one (gpt-oss). Not sent when absent (the model’s own default).',
+      },
+      options: {
+        type: 'object',
+        additionalProperties: { type: ['number', 'boolean', 'string', 'array'], items: { type: 'string' } },
+        description: 'Ollama’s model options, sent as they are: num_ctx (context window in tokens), num_predict (longest answer in tokens), temperature, seed, stop …',
+      },
+      structuredOutput: {
+        type: 'boolean',
+        description: 'With extractFiles: ask for the files as JSON (Ollama’s format with the schema of {files: [{path, content}]}); an answer that is not such JSON is read in the text forms.',
+      },
+    },
+  },
+  templateFields: ['prompt', 'system', 'outputFile'],
+  commandFields: [],
+  execute: llmGenerate,
+  source: null,
+};

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261201012633 extends Migration {
+export class Migration20261201021938 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table \`agent_messages\` (\`id\` integer not null primary key autoincrement, \`run_id\` integer not null, \`step_name\` text not null, \`position\` integer not null, \`role\` text not null, \`content\` text not null, \`data\` text null, \`created_at\` integer not null);`);
