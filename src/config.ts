@@ -2,6 +2,8 @@
  * Configuration, read in one place. `loadConfig(env)` is the only reader of environment variables;
  * everything else is given a `Config`. Tests pass their own values instead of mutating `process.env`.
  */
+import { userInfo } from 'node:os';
+import { isAbsolute, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_OPTION_RANGES, type AgentDefaults } from './engine/agent/settings.js';
 
@@ -45,6 +47,13 @@ export interface Config {
   workflowsDir: string;
   /** Folder of custom step type modules (*.mjs, *.js, *.ts) loaded at start (./step-types; none if missing). `STEP_TYPES_DIR` */
   stepTypesDir: string;
+  /**
+   * How long a statement waits for a busy database (another process writing to the file, or the
+   * server's one connection held by a long query) before it fails, in seconds (60). Waited out in
+   * short tries, so reads get the connection in between. An event that still cannot be stored fails
+   * its step, and so its run, with the reason. `DATABASE_BUSY_TIMEOUT_SECONDS`
+   */
+  databaseBusyTimeoutSeconds: number;
   /** An agent's model calls at most, unless the run or the step says otherwise (40). `AGENT_MAX_ITERATIONS` */
   agentMaxIterations: number;
   /** An agent's total time in seconds, unless the run or the step says otherwise (1800). `AGENT_TIMEOUT_SECONDS` */
@@ -59,6 +68,16 @@ export interface Config {
   logLevel: 'info' | 'silent';
   /** The built web console served at `/` (this repository's console/dist; `npm start` builds it). Tests override it. */
   consoleDir: string;
+  /**
+   * Folders under which every project folder must lie; empty: anywhere the workspace rules allow
+   * (unset). `WORKSPACE_ROOTS`, absolute paths separated by commas.
+   */
+  workspaceRoots: string[];
+  /**
+   * The home folders no project folder may be, contain, or reach into for credentials (~/.ssh …):
+   * `HOME` and the account's home from the system's user database. Tests override it.
+   */
+  homeFolders: string[];
 }
 
 export class ConfigError extends Error {
@@ -129,6 +148,32 @@ function httpUrl(env: Env, name: string, fallback: string): string {
   return raw.replace(/\/+$/, '');
 }
 
+/** A comma-separated list of absolute folders (empty entries ignored), normalised. */
+function absoluteFolders(env: Env, name: string): string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  const folders = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  for (const folder of folders) {
+    if (!isAbsolute(folder) || folder.includes('\0')) {
+      throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected absolute folders separated by commas, such as /home/me/projects,/srv/agent-runner.`);
+    }
+  }
+  return folders.map((folder) => normalize(folder).replace(/(.)\/+$/, '$1'));
+}
+
+/** The server user's home folders: `HOME` and the account's own (they differ under sudo or a service manager). */
+function homeFolders(env: Env): string[] {
+  const folders = new Set<string>();
+  const fromEnv = read(env, 'HOME');
+  if (fromEnv !== undefined && isAbsolute(fromEnv)) folders.add(normalize(fromEnv));
+  try {
+    folders.add(userInfo().homedir);
+  } catch {
+    // No entry in the user database (some containers): HOME is all there is.
+  }
+  return [...folders];
+}
+
 const STEP_MODEL_VARIABLE = /^OLLAMA_([A-Z0-9_]+)_MODEL$/;
 
 /** Step models from `OLLAMA_<STEP>_MODEL`; the step name is the lower-cased middle (`MAVEN_TEST` → `maven_test`). */
@@ -177,6 +222,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
     workflowsDir: read(env, 'WORKFLOWS_DIR') ?? './workflows',
     stepTypesDir: read(env, 'STEP_TYPES_DIR') ?? './step-types',
+    databaseBusyTimeoutSeconds: positiveNumber(env, 'DATABASE_BUSY_TIMEOUT_SECONDS', 60),
     agentMaxIterations: integer(env, 'AGENT_MAX_ITERATIONS', 40, ...AGENT_OPTION_RANGES.maxIterations),
     agentTimeoutSeconds: integer(env, 'AGENT_TIMEOUT_SECONDS', 1800, ...AGENT_OPTION_RANGES.timeoutSeconds),
     agentTokenBudget: integer(env, 'AGENT_TOKEN_BUDGET', 400_000, ...AGENT_OPTION_RANGES.tokenBudget),
@@ -184,6 +230,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     agentToolResultMaxChars: integer(env, 'AGENT_TOOL_RESULT_MAX_CHARS', 12_000, ...AGENT_OPTION_RANGES.toolResultMaxChars),
     logLevel,
     consoleDir: fileURLToPath(new URL('../console/dist', import.meta.url)),
+    workspaceRoots: absoluteFolders(env, 'WORKSPACE_ROOTS'),
+    homeFolders: homeFolders(env),
     ...overrides,
   };
 }
