@@ -657,8 +657,12 @@ export class SqlStore implements RunStore, WorkflowStore {
 
   // Agents: conversations and directives ------------------------------------------------------
 
+  // The agent's memory is what crash recovery continues from: its statements wait out a busy database too.
+
   async loadConversation(runId: number, stepName: string): Promise<AgentMessage[]> {
-    const rows: AgentMessageRow[] = await this.knex()('agent_messages').select('role', 'content', 'data').where({ run_id: runId, step_name: stepName }).orderBy('position');
+    const rows: AgentMessageRow[] = await this.patiently(() =>
+      this.knex()('agent_messages').select('role', 'content', 'data').where({ run_id: runId, step_name: stepName }).orderBy('position'),
+    );
     return rows.map(agentMessageFromRow);
   }
 
@@ -666,32 +670,32 @@ export class SqlStore implements RunStore, WorkflowStore {
     const { role, content, ...extras } = message;
     const data = Object.keys(extras).length === 0 ? null : JSON.stringify(extras);
     // The next position is taken in the same statement: two appends can never get the same one.
-    await this.knex().raw(
-      'insert into agent_messages (run_id, step_name, position, role, content, data, created_at) ' +
-        'select ?, ?, coalesce(max(position), -1) + 1, ?, ?, ?, ? from agent_messages where run_id = ? and step_name = ?',
-      [runId, stepName, role, content, data, Date.now(), runId, stepName],
+    await this.patiently(() =>
+      this.knex().raw(
+        'insert into agent_messages (run_id, step_name, position, role, content, data, created_at) ' +
+          'select ?, ?, coalesce(max(position), -1) + 1, ?, ?, ?, ? from agent_messages where run_id = ? and step_name = ?',
+        [runId, stepName, role, content, data, Date.now(), runId, stepName],
+      ),
     );
   }
 
   async clearConversations(runId: number, stepNames: string[]): Promise<void> {
     if (stepNames.length === 0) return;
-    await this.knex()('agent_messages').where('run_id', runId).whereIn('step_name', stepNames).delete();
+    await this.patiently(() => this.knex()('agent_messages').where('run_id', runId).whereIn('step_name', stepNames).delete());
   }
 
   async addDirective(runId: number, text: string): Promise<DirectiveRecord> {
-    const [row]: DirectiveRow[] = await this.knex()('agent_directives')
-      .insert({ run_id: runId, text, created_at: Date.now(), delivered_at: null, step_name: null })
-      .returning('*');
+    const [row]: DirectiveRow[] = await this.patiently(() =>
+      this.knex()('agent_directives').insert({ run_id: runId, text, created_at: Date.now(), delivered_at: null, step_name: null }).returning('*'),
+    );
     return directiveFromRow(row!);
   }
 
   async takeDirectives(runId: number, stepName: string, deliveredAt: Date): Promise<DirectiveRecord[]> {
     // One conditional UPDATE: a directive is delivered once, whoever asks.
-    const rows: DirectiveRow[] = await this.knex()('agent_directives')
-      .where({ run_id: runId })
-      .whereNull('delivered_at')
-      .update({ delivered_at: deliveredAt.getTime(), step_name: stepName })
-      .returning('*');
+    const rows: DirectiveRow[] = await this.patiently(() =>
+      this.knex()('agent_directives').where({ run_id: runId }).whereNull('delivered_at').update({ delivered_at: deliveredAt.getTime(), step_name: stepName }).returning('*'),
+    );
     return rows.map(directiveFromRow).sort((a, b) => a.id - b.id);
   }
 
