@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import type { Config } from './config.js';
+import { agentDefaults, type Config } from './config.js';
 import type { Context, Services } from './context.js';
 import { WalCheckpointer } from './db/checkpointer.js';
 import { DatabaseLock } from './db/lock.js';
@@ -157,6 +157,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       killGraceMs: config.killGraceMs,
     },
     shellTimeoutSeconds: config.shellTimeoutSeconds,
+    agentDefaults: agentDefaults(config),
     logger,
     workspaceRules: workspaceRulesOf(config),
   };

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
 import { isAbsolute, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_OPTION_RANGES, type AgentDefaults } from './engine/agent/settings.js';
 import { isLoopbackHost } from './http/request-guard.js';
 
 export interface Config {
@@ -91,6 +92,16 @@ export interface Config {
    * its step, and so its run, with the reason. `DATABASE_BUSY_TIMEOUT_SECONDS`
    */
   databaseBusyTimeoutSeconds: number;
+  /** An agent's model calls at most, unless the run or the step says otherwise (40). `AGENT_MAX_ITERATIONS` */
+  agentMaxIterations: number;
+  /** An agent's total time in seconds, unless the run or the step says otherwise (1800). `AGENT_TIMEOUT_SECONDS` */
+  agentTimeoutSeconds: number;
+  /** An agent's prompt plus output tokens at most, summed over its turns (400000). `AGENT_TOKEN_BUDGET` */
+  agentTokenBudget: number;
+  /** The context window (`num_ctx`) an agent asks Ollama for, in tokens (32768). `AGENT_NUM_CTX` */
+  agentNumCtx: number;
+  /** Characters of a tool's result sent back to an agent's model; the rest is cut with a note (12000). `AGENT_TOOL_RESULT_MAX_CHARS` */
+  agentToolResultMaxChars: number;
   /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
   logLevel: 'info' | 'silent';
   /** The built web console served at `/` (this repository's console/dist; `npm start` builds it). Tests override it. */
@@ -248,6 +259,17 @@ function stepModels(env: Env): Record<string, string> {
   return models;
 }
 
+/** The server's defaults for agent steps, from the configuration. */
+export function agentDefaults(config: Config): AgentDefaults {
+  return {
+    maxIterations: config.agentMaxIterations,
+    timeoutSeconds: config.agentTimeoutSeconds,
+    tokenBudget: config.agentTokenBudget,
+    numCtx: config.agentNumCtx,
+    toolResultMaxChars: config.agentToolResultMaxChars,
+  };
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const logLevel = read(env, 'LOG_LEVEL') ?? 'info';
   if (logLevel !== 'info' && logLevel !== 'silent') {
@@ -284,6 +306,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     workflowsDir: read(env, 'WORKFLOWS_DIR') ?? './workflows',
     stepTypesDir: read(env, 'STEP_TYPES_DIR') ?? './step-types',
     databaseBusyTimeoutSeconds: positiveNumber(env, 'DATABASE_BUSY_TIMEOUT_SECONDS', 60),
+    agentMaxIterations: integer(env, 'AGENT_MAX_ITERATIONS', 40, ...AGENT_OPTION_RANGES.maxIterations),
+    agentTimeoutSeconds: integer(env, 'AGENT_TIMEOUT_SECONDS', 1800, ...AGENT_OPTION_RANGES.timeoutSeconds),
+    agentTokenBudget: integer(env, 'AGENT_TOKEN_BUDGET', 400_000, ...AGENT_OPTION_RANGES.tokenBudget),
+    agentNumCtx: integer(env, 'AGENT_NUM_CTX', 32_768, ...AGENT_OPTION_RANGES.numCtx),
+    agentToolResultMaxChars: integer(env, 'AGENT_TOOL_RESULT_MAX_CHARS', 12_000, ...AGENT_OPTION_RANGES.toolResultMaxChars),
     logLevel,
     consoleDir: fileURLToPath(new URL('../console/dist', import.meta.url)),
     workspaceRoots: absoluteFolders(env, 'WORKSPACE_ROOTS'),

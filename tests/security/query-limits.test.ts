@@ -283,6 +283,7 @@ describe('the clients stay within the defaults', () => {
     maxBytes: 10_485_760,
     input: { projectId: '1', goal: 'g' },
     definition: 'name: w',
+    text: 'a directive',
   };
 
   function check(document: DocumentNode, variables: Record<string, unknown>) {

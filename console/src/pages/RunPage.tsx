@@ -13,6 +13,7 @@ import {
   type RunStatus,
 } from '../../../src/client/generated/graphql';
 import { api, ApiError } from '../api';
+import { AgentPanel } from '../components/AgentPanel';
 import { Empty, ErrorBox, Loading, PageTitle, StatusBadge, StepBadge } from '../components/common';
 import { DownloadLink } from '../components/DownloadLink';
 import {
@@ -212,7 +213,8 @@ function Steps({ run, now }: { run: FullRun; now: number }) {
                 {step.attempt > 1 ? `${timing ? ' · ' : ''}attempt ${step.attempt} (retried)` : ''}
               </p>
             ) : null}
-            {step.error ? <p className="step-error">{step.error}</p> : null}
+            {step.error && step.status !== 'PENDING' ? <p className="step-error">{step.error}</p> : null}
+            {step.error && step.status === 'PENDING' ? <p className="step-meta">{step.error}</p> : null}
           </li>
         );
       })}
@@ -514,7 +516,15 @@ export function RunPage({ runId }: { runId: string }) {
       ) : null}
       {run.status === 'PAUSED' ? (
         <div className="alert alert-warning" role="status">
-          <strong>Paused between two steps.</strong> Resume to go on with the next step.
+          {run.runType === 'AGENT' ? (
+            <>
+              <strong>Paused between two model calls.</strong> Resume to go on with the conversation.
+            </>
+          ) : (
+            <>
+              <strong>Paused between two steps.</strong> Resume to go on with the next step.
+            </>
+          )}
         </div>
       ) : null}
       {run.status === 'QUEUED' ? (
@@ -532,7 +542,7 @@ export function RunPage({ runId }: { runId: string }) {
         </div>
         <div>
           <dt>Workflow</dt>
-          <dd>{run.workflowName ?? '—'}</dd>
+          <dd>{run.runType === 'AGENT' ? 'agent run' : (run.workflowName ?? '—')}</dd>
         </div>
         <div>
           <dt>Created</dt>
@@ -567,6 +577,8 @@ export function RunPage({ runId }: { runId: string }) {
           <dd>{run.timeoutSeconds ? `${run.timeoutSeconds} s` : '—'}</dd>
         </div>
       </dl>
+
+      {run.steps.some((s) => s.type === 'AGENT') ? <AgentPanel run={run} events={events} now={now} /> : null}
 
       <div className="run-layout">
         <section className="card run-steps" aria-labelledby="steps-title">
