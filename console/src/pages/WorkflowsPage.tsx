@@ -13,7 +13,7 @@ import {
   shortHash,
   WORKFLOW_ORIGIN_LABEL,
 } from '../format';
-import { useDocumentTitle, useQuery } from '../hooks';
+import { useDocumentTitle, useQuery, useRefetchOnReturn } from '../hooks';
 import { Link } from '../router';
 
 type WorkflowVersion = ConsoleWorkflowFragment;
@@ -22,6 +22,7 @@ type WorkflowWithVersions = ConsoleWorkflowFragment & { versions: WorkflowVersio
 export function WorkflowsPage() {
   useDocumentTitle('Workflows');
   const workflows = useQuery(ConsoleWorkflowsDocument, {});
+  useRefetchOnReturn(workflows.refetch);
   const list = workflows.data?.workflows ?? [];
   const problems = workflows.data?.loadProblems ?? [];
   return (
