@@ -7,6 +7,7 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import type { Context, Services } from './context.js';
 import { WalCheckpointer } from './db/checkpointer.js';
+import { DatabaseLock } from './db/lock.js';
 import { initORM } from './db/orm.js';
 import { SqlStore } from './db/store.js';
 import { EventLog } from './engine/event-log.js';
@@ -25,6 +26,7 @@ import { isArtifactPath, serveArtifactDownload } from './http/artifacts.js';
 import { serveConsole } from './http/console.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
 import { schema } from './schema/index.js';
+import { workspaceRulesOf } from './services/projects.js';
 
 export interface App {
   /** Listens on the configured host and port (0 picks a free one); resolves with the base URL. */
@@ -117,9 +119,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const orm = await initORM(config.databasePath, logger.info);
+  // Before anything reads or migrates the database: a second server on it would recover the first one's live runs.
+  const lock = await DatabaseLock.acquire(config.databasePath);
+  const busyTimeoutMs = config.databaseBusyTimeoutSeconds * 1000;
+  const orm = await initORM(config.databasePath, logger.info, { busyTimeoutMs }).catch(async (error: unknown) => {
+    await lock.release();
+    throw error;
+  });
   const checkpointer = await WalCheckpointer.start(config.databasePath, (error) => logger.error('database checkpoint failed', error));
-  const store = new SqlStore(orm);
+  const store = new SqlStore(orm, { busyTimeoutMs });
   const pubsub = new PubSub((error) => logger.error('a subscriber failed', error));
   const eventLog = new EventLog(store, pubsub);
   // Step types first: definitions are checked against them.
@@ -149,6 +157,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     shellTimeoutSeconds: config.shellTimeoutSeconds,
     logger,
+    workspaceRules: workspaceRulesOf(config),
   };
   const worker = new Worker(runnerDeps, {
     enabled: !config.disableWorker,
@@ -254,6 +263,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         await orm.close(true);
         killAllProcessGroups();
         await stopSpawner();
+        await lock.release();
       })();
       return stopping;
     },

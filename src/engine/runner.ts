@@ -1,6 +1,8 @@
 import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventLog } from './event-log.js';
+import { EventTally, type EventTallyResult } from './event-tally.js';
 import type { PubSub } from './pubsub.js';
 import { assertTransition } from './run-state.js';
 import { ExpressionRuntimeError, type ExpressionValues } from './expressions.js';
@@ -13,6 +15,7 @@ import {
   StepError,
   StepTimeoutError,
   coerceError,
+  type EventRecord,
   type EventType,
   type ProjectRecord,
   type ResolvedStep,
@@ -25,6 +28,7 @@ import {
   type WorkflowDefinition,
 } from './types.js';
 import { Workspace } from './workspace.js';
+import { checkWorkspaceFolder, type WorkspaceRulesOptions } from './workspace-rules.js';
 import type { WorkflowRegistry } from './workflows/registry.js';
 
 export interface Logger {
@@ -44,6 +48,11 @@ export interface RunnerDeps {
   /** Default timeout of shell and Maven steps, in seconds. */
   shellTimeoutSeconds: number;
   logger: Logger;
+  /**
+   * The workspace rules, checked again before a run's first step: a project folder swapped for a
+   * link to a forbidden place since its project was created fails the run. Unset: not checked.
+   */
+  workspaceRules?: WorkspaceRulesOptions;
 }
 
 /** What the worker tells a run while it executes. */
@@ -72,7 +81,10 @@ export async function changeRunStatus(
   return updated;
 }
 
-/** Records an event; a failure to record is logged, never thrown into the run. */
+/**
+ * Records an event; resolves with the stored record, or null if it could not be stored (logged, never
+ * thrown into the run). `tally`, when given, learns which: the runner judges a step or a run by it.
+ */
 export function recordEvent(
   deps: Pick<RunnerDeps, 'eventLog' | 'logger'>,
   runId: number,
@@ -80,9 +92,13 @@ export function recordEvent(
   message: string,
   stepName?: string | null,
   data?: Record<string, unknown>,
-): Promise<unknown> {
-  return deps.eventLog.append(runId, { type, message, stepName: stepName ?? null, data: data ?? null }).catch((error) => {
+  tally?: EventTally,
+): Promise<EventRecord | null> {
+  const appended = deps.eventLog.append(runId, { type, message, stepName: stepName ?? null, data: data ?? null });
+  tally?.track(appended);
+  return appended.catch((error: unknown) => {
     deps.logger.error(`run ${runId}: could not record ${type}`, error);
+    return null;
   });
 }
 
@@ -152,8 +168,10 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
   const { store, logger } = deps;
   const runId = claimed.id;
   let run = claimed;
+  // The run's own events (steps' attempts have a tally each): a run whose log lost one is not COMPLETED.
+  const events = new EventTally();
   const emit = (type: EventType, message: string, stepName?: string | null, data?: Record<string, unknown>) =>
-    recordEvent(deps, runId, type, message, stepName, data);
+    recordEvent(deps, runId, type, message, stepName, data, events);
 
   const fail = async (message: string): Promise<void> => {
     const failed = await changeRunStatus(deps, run, { status: 'FAILED', error: message, finishedAt: new Date() });
@@ -219,7 +237,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
       }
       const step = resolveStep(workflow.steps[index], run.models, timeouts);
       const previousAttempts = stepRuns.find((s) => s.index === index)?.attempt ?? 0;
-      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, values, previousAttempts }, control.signal);
+      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, values, previousAttempts, events }, control.signal);
       if (outcome.ok) {
         steps[step.name] = { output: outcome.result.output ?? null, outcome: 'success', exitCode: exitCodeOf(outcome.result.data) };
         continue;
@@ -233,6 +251,11 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
       return;
     }
 
+    const stored = await events.settled();
+    if (stored.lost > 0) {
+      await fail(`${stored.lost} of the run's events could not be stored, so its log is not whole: ${stored.reason}`);
+      return;
+    }
     const done = await changeRunStatus(deps, run, { status: 'COMPLETED', finishedAt: new Date() });
     if (done) run = done;
     await emit('WORKFLOW_COMPLETED', `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`, null, {
@@ -274,12 +297,16 @@ async function prepareRun(
   }
   const project = await deps.store.getProject(run.projectId);
   if (!project) return { problem: `The run's project (id ${run.projectId}) no longer exists.` };
-  const workspaceProblem = await prepareWorkspace(project);
+  const workspaceProblem = await prepareWorkspace(project, deps.workspaceRules);
   if (workspaceProblem) return { problem: workspaceProblem };
   return { workflow, project, stepRuns: await deps.store.listStepRuns(run.id) };
 }
 
-async function prepareWorkspace(project: ProjectRecord): Promise<string | null> {
+async function prepareWorkspace(project: ProjectRecord, rules: WorkspaceRulesOptions | undefined): Promise<string | null> {
+  if (rules) {
+    const check = await checkWorkspaceFolder(path.normalize(project.localPath), rules);
+    if (!check.ok) return `The project folder can no longer be used as a workspace: ${check.problem} Create a project in another folder.`;
+  }
   try {
     await mkdir(project.localPath, { recursive: true });
     const info = await stat(project.localPath);
@@ -305,6 +332,8 @@ interface StepInput {
   values: ExpressionValues;
   /** Attempts recorded before this execution (a recovered step keeps counting). */
   previousAttempts: number;
+  /** The run's own events (STEP_COMPLETED, STEP_RETRYING, STEP_FAILED are the run's, not an attempt's). */
+  events: EventTally;
 }
 
 type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error; message: string };
@@ -317,7 +346,7 @@ type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error
 async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
   const { store } = deps;
   const { runId, workflow, index, step } = input;
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data);
+  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data, input.events);
   const position = `Step ${index + 1}/${workflow.steps.length}`;
   const policy = step.retry ?? { maxAttempts: 1, backoffSeconds: 0, backoffFactor: 1 };
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
@@ -337,7 +366,9 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
       description: step.description,
     });
     markedRunning.catch(() => undefined);
-    void emit('STEP_STARTED', `${position}: ${step.description}${ofMax}`, {
+    // Everything this attempt records, STEP_STARTED first: it completes only if all of it was stored.
+    const attemptEvents = new EventTally();
+    void recordEvent(deps, runId, 'STEP_STARTED', `${position}: ${step.description}${ofMax}`, step.name, {
       index,
       type: step.type,
       attempt: input.previousAttempts + attempt,
@@ -345,12 +376,16 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
       ...(step.type === 'LLM_GENERATE' ? { model: step.model } : {}),
     ...(step.type === 'CUSTOM' ? { customType: step.customType } : {}),
       timeoutSeconds: step.timeoutMs / 1000,
-    });
+    }, attemptEvents);
 
     const started = Date.now();
-    const outcome = await runStep(deps, input, runSignal);
+    let outcome = await runStep(deps, input, runSignal, attemptEvents);
     const elapsed = Date.now() - started;
     await markedRunning;
+    if (outcome.ok) {
+      const stored = await attemptEvents.settled();
+      if (stored.lost > 0) outcome = lostEvents(stored);
+    }
 
     if (outcome.ok) {
       const output = outcome.result.output;
@@ -408,15 +443,24 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
   }
 }
 
+/**
+ * A step attempt that lost an event fails: its streamed text or output in the log
+ * would have a hole no client can see (seq stays gapless). Retryable: the database may be free again.
+ */
+function lostEvents({ lost, reason }: EventTallyResult): StepOutcome {
+  const message = `${lost} of the step's events could not be stored (${reason}), so what the step recorded is not whole; it is not marked completed.`;
+  return { ok: false, reason: new StepError(message, { retryable: true }), message };
+}
+
 /** Runs one attempt of a step with its timeout and the run's signal; returns its result or why it failed. */
-async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
+async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal, events: EventTally): Promise<StepOutcome> {
   const { step } = input;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new StepTimeoutError(step.timeoutMs)), step.timeoutMs);
   const onRunAbort = () => controller.abort(runSignal.reason);
   if (runSignal.aborted) onRunAbort();
   else runSignal.addEventListener('abort', onRunAbort, { once: true });
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, input.runId, type, message, step.name, data);
+  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, input.runId, type, message, step.name, data, events);
 
   const failed = (reason: Error): StepOutcome => ({ ok: false, reason, message: describeFailure(step, reason) });
   let rendered: ReturnType<typeof renderStep>;
