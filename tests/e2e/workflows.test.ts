@@ -8,12 +8,12 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateProjectDocument, RegisterWorkflowDocument } from '../../src/client/generated/graphql.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { makeTempDir, startTestApp, type TestApp } from '../helpers/test-app.js';
-import { eventually, launchBrowser, screenshot } from './browser.js';
+import { eventually, launchBrowser, pagePerTest, screenshot } from './browser.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/workflows/service-brief.yaml', import.meta.url));
 const HTTP_REQUEST = fileURLToPath(new URL('../../examples/step-types/http-request.mjs', import.meta.url));
@@ -43,10 +43,8 @@ steps:
 let fake: FakeOllama;
 let t: TestApp;
 let browser: Browser;
-let context: BrowserContext;
-let page: Page;
 let workflowsDir: string;
-const pageErrors: string[] = [];
+const session = pagePerTest(() => browser);
 
 beforeAll(async () => {
   fake = await startFakeOllama({ models: ['gemma3:27b'] });
@@ -71,25 +69,15 @@ afterAll(async () => {
   await fake?.close();
 });
 
-beforeEach(async () => {
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  pageErrors.length = 0;
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-});
-
-afterEach(async () => {
-  await context.close();
-  expect(pageErrors, 'uncaught errors in the page').toEqual([]);
-});
-
 const noHorizontalScroll = async () => {
+  const { page } = session;
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect(overflow, 'no horizontal scrolling').toBeLessThanOrEqual(0);
 };
 
 describe('workflows as data in the console', () => {
   it('renders a version’s inputs as a form, shows the server’s problem beside its field keeping what was typed, then runs on that version', async () => {
+    const { page } = session;
     await page.goto(`${t.url}/runs/new?workflow=service-brief`);
     const inputs = page.getByTestId('workflow-inputs');
     await inputs.waitFor();
@@ -163,6 +151,7 @@ describe('workflows as data in the console', () => {
   });
 
   it('shows each workflow’s versions, inputs, steps and definition, and the files that did not load', async () => {
+    const { page } = session;
     await page.goto(`${t.url}/workflows`);
     const card = page.locator('[data-workflow=service-brief]');
     await card.waitFor();
