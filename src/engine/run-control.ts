@@ -11,7 +11,7 @@
  */
 import { ancestorsByName, descendantsOf } from './graph.js';
 import { killLeftoverProcessGroups } from './processes.js';
-import { RunInputError, carryOverModels, resolveInputs, resolveStep } from './run-plan.js';
+import { RunInputError, carryOverModels, describeStep, resolveInputs } from './run-plan.js';
 import { changeRunStatus, executeRun, recordEvent, recordStopped, type RunnerDeps } from './runner.js';
 import type { DefinitionPin } from './store.js';
 import {
@@ -255,11 +255,13 @@ export class RunController {
       }
     }
     const models = target ? carryOverModels(definition, run.models, this.deps.stepModels) : run.models;
-    const timeouts = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: this.deps.shellTimeoutSeconds };
-    const rebuilt = rebuildRecords(definition, records, plan, models, timeouts);
+    const rebuilt = rebuildRecords(definition, records, plan, models);
     const pin: DefinitionPin | undefined = target ? { workflowVersion: definition.version, definition, definitionHash: target.contentHash, models } : undefined;
     await this.deps.store.replaceStepRuns(runId, rebuilt, pin);
     await this.deps.store.deleteArtifacts(runId, plan.again);
+    // An agent step run again starts a new conversation (a resumed or recovered one goes on with its own).
+    const agentsAgain = definition.steps.flatMap((s) => (s.type === 'LOOP' ? s.steps : [s])).filter((s) => s.type === 'AGENT' && plan.again.includes(s.name));
+    if (agentsAgain.length > 0) await this.deps.store.clearConversations(runId, agentsAgain.map((s) => s.name));
 
     const first = definition.steps.findIndex((s) => plan.again.includes(s.name));
     const onVersion = target ? ` on version ${definition.version} (it ran ${current.version})` : '';
@@ -427,13 +429,12 @@ function rebuildRecords(
   records: StepRunRecord[],
   plan: RetryPlan,
   models: readonly StepModel[],
-  timeouts: { llmTimeoutSeconds: number; shellTimeoutSeconds: number },
 ): Array<Omit<StepRunRecord, 'runId' | 'index'>> {
   const fresh = (step: WorkflowStepDefinition, loop: string | null, iteration: number | null): Omit<StepRunRecord, 'runId' | 'index'> => ({
     name: step.name,
     type: step.type,
     typeName: step.type === 'CUSTOM' ? step.customType : step.type,
-    description: resolveStep(step, models, timeouts).description,
+    description: describeStep(step, models),
     loop,
     iteration,
     status: 'PENDING',

@@ -31,7 +31,8 @@ import {
 import { ancestorsByName, needsByName } from './graph.js';
 import type { PubSub } from './pubsub.js';
 import { assertTransition } from './run-state.js';
-import { expressionValues, resolveStep } from './run-plan.js';
+import type { AgentDefaults } from './agent/settings.js';
+import { describeStep, expressionValues, resolveStep, type StepResolution } from './run-plan.js';
 import { FailFastError, MAX_STORED_OUTPUT_CHARS, executeStep, exitCodeOf, recordEvent, seconds, type Logger, type StepExecutionDeps } from './step-execution.js';
 import type { RunPatch, RunStore } from './store.js';
 import {
@@ -63,6 +64,8 @@ export interface RunnerDeps extends StepExecutionDeps {
   shellTimeoutSeconds: number;
   /** Steps of one run that may run at once, whatever the workflow says (MAX_PARALLEL_STEPS). */
   maxParallelSteps: number;
+  /** The server's defaults for agent steps' limits. */
+  agentDefaults: AgentDefaults;
   /**
    * The workspace rules, checked again before a run's first step: a project folder swapped for a
    * link to a forbidden place since its project was created fails the run. Unset: not checked.
@@ -144,7 +147,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
 
   try {
     const prepared = await prepareRun(deps, run);
-    const workflowName = run.workflowName ?? '';
+    const workflowName = run.workflowName ?? (run.runType === 'AGENT' ? 'agent' : '');
     // Appended only now and not awaited: in the same turn as WORKFLOW_STARTED, so both are stored in
     // one commit (one fewer between a claim and the first step).
     void emit('WORKFLOW_LOOKUP', `Looking up workflow ${workflowName}`, null, { workflow: workflowName });
@@ -156,7 +159,9 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
     const first = workflow.steps.findIndex((step) => stepRuns.find((r) => r.name === step.name && r.iteration === null)?.status !== 'COMPLETED');
     await emit(
       'WORKFLOW_STARTED',
-      first <= 0
+      run.runType === 'AGENT'
+        ? `${first <= 0 && (stepRuns[0]?.attempt ?? 0) === 0 ? 'Starting' : 'Continuing'} the agent in ${project.localPath}`
+        : first <= 0
         ? `Starting workflow ${workflow.name} v${workflow.version} (${workflow.steps.length} steps) in ${project.localPath}`
         : `Continuing workflow ${workflow.name} v${workflow.version} from ${label(workflow, first)} in ${project.localPath}; earlier steps already completed`,
       null,
@@ -178,7 +183,8 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
           if (stored.lost > 0) return await fail(`${stored.lost} of the run's events could not be stored, so its log is not whole: ${stored.reason}`);
           const done = await changeRunStatus(deps, run, { status: 'COMPLETED', finishedAt: new Date() });
           if (done) run = done;
-          await emit('WORKFLOW_COMPLETED', `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`, null, {
+          const ending = run.runType === 'AGENT' ? `Agent run completed: ${execution.lastSummary ?? 'done'}` : `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`;
+          await emit('WORKFLOW_COMPLETED', ending, null, {
             workflow: workflow.name,
             durationMs: Date.now() - (run.startedAt?.getTime() ?? Date.now()),
           });
@@ -207,7 +213,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
           }
           const paused = await changeRunStatus(deps, run, { status: 'PAUSED' });
           if (paused) run = paused;
-          await emit('RUN_PAUSED', execution.pausedMessage(), null, { nextStep: execution.nextStep() });
+          await emit('RUN_PAUSED', execution.pausedMessage(), execution.pausedStep(), { nextStep: execution.nextStep(), ...execution.pausedWhere() });
           logger.info(`run ${runId} paused`);
           return;
         }
@@ -258,10 +264,14 @@ class RunExecution {
   private readonly records: StepRunRecord[];
   private readonly values: Record<string, StepValues> = {};
   private readonly workspace: Workspace;
-  private readonly timeouts: { llmTimeoutSeconds: number; shellTimeoutSeconds: number };
+  private readonly resolution: StepResolution;
+  /** A step that paused at one of its own safe points (an agent before its next model call), and where. */
+  private pausedInside: { step: string; where: string } | null = null;
   /** Aborted by failFast: the steps running at that moment end at once (those started later do not see it). */
   private readonly halt = new AbortController();
   private firstFailure: { step: string; message: string } | null = null;
+  /** The summary of the last step that completed (an agent run ends with its agent's). */
+  lastSummary: string | undefined;
   private lastFinished: string | null = null;
 
   constructor(
@@ -275,7 +285,7 @@ class RunExecution {
   ) {
     this.records = [...records];
     this.workspace = new Workspace(project.localPath);
-    this.timeouts = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.shellTimeoutSeconds };
+    this.resolution = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.shellTimeoutSeconds, agentDefaults: deps.agentDefaults };
     // What steps produced before (a resumed, retried or recovered run): for `steps.NAME.…` and `{output:NAME}`.
     for (const record of this.records) {
       const value = valuesOfRecord(record, findStep(workflow.steps, record.name));
@@ -469,7 +479,7 @@ class RunExecution {
     const iteration = scope.loop?.iteration ?? null;
     const record = this.recordOf(step.name, iteration);
     if (!record) return { kind: 'failed', message: `Internal error: step "${step.name}" has no record` };
-    const resolved = resolveStep(step, this.run.models, this.timeouts);
+    const resolved = resolveStep(step, this.run, this.resolution);
     // A step paused at one of its own safe points goes on with the same attempt.
     const pausedInside = record.status === 'PENDING' && record.error === PAUSED_MARK;
     const previousAttempts = Math.max(0, record.attempt - (pausedInside ? 1 : 0));
@@ -488,12 +498,14 @@ class RunExecution {
         values: () => this.expressionValues(scope),
         previousAttempts,
         events: this.events,
+        checkpoint: () => this.control.atStepBoundary(),
         // After a failFast halt, steps still started (cleanup: always()) see only a stop.
         signal: this.halt.signal.aborted ? this.control.signal : AbortSignal.any([this.control.signal, this.halt.signal]),
       },
       isInterruption,
     );
     if (outcome.ok) {
+      this.lastSummary = outcome.result.summary;
       const output = outcome.result.output ?? null;
       Object.assign(record, { status: 'COMPLETED', output: output?.slice(-MAX_STORED_OUTPUT_CHARS) ?? null, exitCode: exitCodeOf(outcome.result.data) });
       this.values[step.name] = { output, outcome: 'success', conclusion: 'success', exitCode: exitCodeOf(outcome.result.data) };
@@ -506,6 +518,7 @@ class RunExecution {
     }
     if (outcome.reason instanceof StepPausedError) {
       await this.update(record, { status: 'PENDING', error: PAUSED_MARK });
+      this.pausedInside = { step: step.name, where: outcome.reason.where };
       return { kind: 'interrupted', reason: new PauseRequested() };
     }
     if (isInterruption(outcome.reason)) return { kind: 'interrupted', reason: outcome.reason };
@@ -560,7 +573,7 @@ class RunExecution {
             name: step.name,
             type: step.type,
             typeName: step.type === 'CUSTOM' ? step.customType : step.type,
-            description: resolveStep(step, this.run.models, this.timeouts).description,
+            description: describeStep(step, this.run.models),
             loop: loop.name,
             iteration,
           })),
@@ -637,12 +650,26 @@ class RunExecution {
     return next === -1 ? 'at its end' : `before ${label(this.workflow, next)}`;
   }
 
+  /** The step a pause happened inside, if it did (RUN_PAUSED's step). */
+  pausedStep(): string | null {
+    return this.pausedInside?.step ?? null;
+  }
+
+  pausedWhere(): { where?: string } {
+    return this.pausedInside ? { where: this.pausedInside.where } : {};
+  }
+
   /** The first top-level step that has not completed. */
   nextStep(): string | null {
     return this.workflow.steps.find((step) => !['COMPLETED', 'SKIPPED'].includes(this.recordOf(step.name, null)?.status ?? ''))?.name ?? null;
   }
 
   pausedMessage(): string {
+    if (this.pausedInside) {
+      const index = this.workflow.steps.findIndex((step) => step.name === this.pausedInside!.step);
+      const where = index === -1 ? `step "${this.pausedInside.step}"` : label(this.workflow, index);
+      return `Paused ${this.pausedInside.where} in ${where}; its progress is kept. Resume to continue from there.`;
+    }
     const next = this.workflow.steps.findIndex((step) => step.name === this.nextStep());
     const after = this.lastFinished ? this.workflow.steps.findIndex((step) => step.name === this.lastFinished) : -1;
     const afterText = after === -1 ? (this.lastFinished ? `after step "${this.lastFinished}"` : 'before its next step') : `after ${label(this.workflow, after)}`;

@@ -91,6 +91,8 @@ export interface StepExecutionInput {
   events: EventTally;
   /** Aborted by a stop or shutdown of the run, or by failFast; the reason says which. */
   signal: AbortSignal;
+  /** For long steps' safe points: whether to carry on, pause there, or leave for a shutdown (commits a pause). */
+  checkpoint(): 'continue' | 'pause' | 'shutdown';
 }
 
 export type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error; message: string };
@@ -263,6 +265,12 @@ async function runAttempt(deps: StepExecutionDeps, input: StepExecutionInput, ev
     outputs: new Map(Object.entries(values.steps).flatMap(([name, s]) => (s.output === null ? [] : [[name, s.output]]))),
     settings: deps.settings,
     signal: controller.signal,
+    checkpoint: () => input.checkpoint(),
+    memory: {
+      load: () => deps.store.loadConversation(input.runId, step.name),
+      append: (message) => deps.store.appendConversation(input.runId, step.name, message),
+      takeDirectives: () => deps.store.takeDirectives(input.runId, step.name, new Date()),
+    },
     emit: (type, message, data) => void emit(type, message, data),
     log: (message, data) => void emit('STEP_LOG', message, data),
     recordArtifact: async (relativePath, kind) => {
@@ -308,6 +316,7 @@ export function seconds(ms: number): string {
 
 /** The setting a user raises when a step of this kind times out. */
 function timeoutAdvice(step: ResolvedStep): string {
+  if (step.type === 'AGENT') return "Raise the run's options.agent.timeoutSeconds (or AGENT_TIMEOUT_SECONDS), or give the agent a smaller task.";
   if (step.timeoutSeconds !== undefined) return "Raise the step's timeoutSeconds in the workflow definition.";
   return step.type === 'LLM_GENERATE'
     ? "Raise the run's options.timeoutSeconds or OLLAMA_TIMEOUT_SECONDS, or use a smaller model."

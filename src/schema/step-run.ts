@@ -11,6 +11,10 @@ export const StepTypeEnum = builder.enumType('StepType', {
     LOOP: { description: 'Runs its own steps again and again until its until condition holds, at most maxIterations times; their records carry the iteration.' },
     FAILURE_REPORT: { description: 'Reads a build or test output and writes, for a model, what failed and the workspace files involved.' },
     CUSTOM: { description: 'A step type loaded from STEP_TYPES_DIR; its name is in typeName (see the stepTypes query).' },
+    AGENT: {
+      description:
+        'An agent: a model that works on a task (default: the run’s goal) with tools in the workspace (list, read, write, edit and search files, run commands) until it calls finish, answers without a tool call, or reaches a limit.',
+    },
   } satisfies Record<(typeof STEP_TYPES)[number], { description: string }>,
 });
 

@@ -71,6 +71,7 @@ describe('custom step types', () => {
       ['MAVEN_COMMAND', true],
       ['LOOP', true],
       ['FAILURE_REPORT', true],
+      ['AGENT', true],
       ['HTTP_REQUEST', false],
       ['SHOUT', false],
     ]);

@@ -1,15 +1,19 @@
 import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
 import {
+  ConsoleAgentDefaultsDocument,
   ConsoleCreateProjectDocument,
   ConsoleCreateRunDocument,
   ConsoleProjectsDocument,
   ConsoleWorkflowsDocument,
+  type AgentThink,
   type ConsoleWorkflowFragment,
   type CreateRunInput,
+  type RunType,
 } from '../../../src/client/generated/graphql';
 import { api, ApiError } from '../api';
 import { ErrorBox, Loading, PageTitle } from '../components/common';
-import { MODEL_SOURCE_LABEL, STEP_TYPE_LABEL } from '../format';
+import { InputFields, inputFieldId, inputsToSend, type InputValues } from '../components/InputFields';
+import { MODEL_SOURCE_LABEL, plural, STEP_TYPE_LABEL } from '../format';
 import { useDocumentTitle, useQuery } from '../hooks';
 import { Link, navigate, useLocation } from '../router';
 
@@ -17,6 +21,16 @@ const NEW_PROJECT = '__new__';
 const DEFAULT_WORKFLOW = 'quarkus-bootstrap-v1';
 
 type Models = Record<string, string>;
+
+type AgentLimitField = 'maxIterations' | 'timeoutSeconds' | 'tokenBudget' | 'numCtx';
+
+/** The agent's limits the form offers (options.agent), with their labels. */
+const AGENT_LIMIT_FIELDS: Array<{ name: AgentLimitField; label: string; hint: string }> = [
+  { name: 'maxIterations', label: 'Model calls at most', hint: 'The agent ends, failed, when it has made this many without finishing.' },
+  { name: 'timeoutSeconds', label: 'Total time in seconds', hint: 'For the whole agent, every model call and command included.' },
+  { name: 'tokenBudget', label: 'Token budget', hint: 'Prompt plus output tokens over all model calls.' },
+  { name: 'numCtx', label: 'Context window in tokens', hint: 'Sent to Ollama as num_ctx; larger needs more memory.' },
+];
 
 function modelsInForce(workflow: ConsoleWorkflowFragment | undefined): Models {
   const models: Models = {};
@@ -41,7 +55,17 @@ export function NewRunPage() {
   const { search } = useLocation();
   const projects = useQuery(ConsoleProjectsDocument, {});
   const workflows = useQuery(ConsoleWorkflowsDocument, {});
+  const agentDefaults = useQuery(ConsoleAgentDefaultsDocument, {});
   const ids = useId();
+  const [runType, setRunType] = useState<RunType>(search.get('type') === 'agent' ? 'AGENT' : 'WORKFLOW');
+  const isAgent = runType === 'AGENT';
+  const [agentModel, setAgentModel] = useState('');
+  const [agentLimits, setAgentLimits] = useState<Record<AgentLimitField, string>>({ maxIterations: '', timeoutSeconds: '', tokenBudget: '', numCtx: '' });
+  const [think, setThink] = useState<AgentThink | ''>('');
+  const agentDefaultModel = agentDefaults.data?.agentDefaults.model;
+  useEffect(() => {
+    if (agentDefaultModel && !agentModel) setAgentModel(agentDefaultModel.model);
+  }, [agentDefaultModel, agentModel]);
 
   const [projectChoice, setProjectChoice] = useState<string>('');
   const [projectName, setProjectName] = useState('');
@@ -50,6 +74,13 @@ export function NewRunPage() {
   const [goal, setGoal] = useState('');
   const [runName, setRunName] = useState('');
   const [workflowName, setWorkflowName] = useState(search.get('workflow') ?? '');
+  /** The chosen version; empty: the latest. */
+  const [workflowVersion, setWorkflowVersion] = useState(search.get('version') ?? '');
+  const [inputValues, setInputValues] = useState<InputValues>({});
+  /** Number fields holding text the browser cannot read as a number. */
+  const [unreadable, setUnreadable] = useState<ReadonlySet<string>>(new Set());
+  /** Problems of the inputs, by input name (the server's, or an unreadable number). */
+  const [inputErrors, setInputErrors] = useState<Record<string, string>>({});
   const [models, setModels] = useState<Models>({});
   const [timeout, setTimeoutValue] = useState('');
   const [submitting, setSubmitting] = useState(false);
@@ -58,7 +89,9 @@ export function NewRunPage() {
 
   const projectList = projects.data?.projects ?? [];
   const workflowList = workflows.data?.workflows ?? [];
-  const workflow = useMemo(() => workflowList.find((w) => w.name === workflowName), [workflowList, workflowName]);
+  const latest = useMemo(() => workflowList.find((w) => w.name === workflowName), [workflowList, workflowName]);
+  // The version the form is for: its inputs and models are that version's.
+  const workflow = useMemo(() => latest?.versions.find((v) => v.version === workflowVersion) ?? latest, [latest, workflowVersion]);
   const defaults = useMemo(() => modelsInForce(workflow), [workflow]);
 
   // First answers in: choose the project (from ?project=, else the newest, else a new one) and the workflow.
@@ -69,10 +102,10 @@ export function NewRunPage() {
     setProjectChoice(wanted && list.some((p) => p.id === wanted) ? wanted : (list.at(-1)?.id ?? NEW_PROJECT));
   }, [projects.data, projectChoice, search]);
   useEffect(() => {
-    if (!workflows.data || workflow) return;
+    if (!workflows.data || latest) return;
     const list = workflows.data.workflows;
     setWorkflowName((list.find((w) => w.name === DEFAULT_WORKFLOW) ?? list[0])?.name ?? '');
-  }, [workflows.data, workflow]);
+  }, [workflows.data, latest]);
   // A new workflow (not a reload of the same one) resets the models to its defaults.
   const defaultsKey = JSON.stringify(defaults);
   useEffect(() => setModels(JSON.parse(defaultsKey) as Models), [defaultsKey]);
@@ -89,21 +122,43 @@ export function NewRunPage() {
       else if (!isAbsolutePath(effectivePath.trim())) errors.projectPath = 'The folder must be an absolute path on the server, such as /home/me/projects/demo.';
     }
     if (!goal.trim()) errors.goal = 'Say what the run should achieve.';
-    if (!workflowName) errors.workflow = 'Choose a workflow.';
+    if (!isAgent && !workflowName) errors.workflow = 'Choose a workflow.';
+    if (isAgent && !agentModel.trim()) errors.agentModel = 'Give the model the agent uses (it must support tools).';
+    if (isAgent) for (const field of AGENT_LIMIT_FIELDS) if (agentLimits[field.name].trim() && !/^\d+$/.test(agentLimits[field.name].trim())) errors[field.name] = 'A whole number, or empty for the server’s default.';
     if (timeout.trim() && !/^\d+$/.test(timeout.trim())) errors.timeout = 'A whole number of seconds, or empty for the server’s default.';
-    for (const [step, model] of Object.entries(models)) if (!model.trim()) errors[`model-${step}`] = 'Give a model, or reset to the default.';
+    if (!isAgent) for (const [step, model] of Object.entries(models)) if (!model.trim()) errors[`model-${step}`] = 'Give a model, or reset to the default.';
     return errors;
+  };
+
+  /** Whether the form has a problem to show: focuses the first field that has one. */
+  const showProblems = (errors: Record<string, string>, problemsOfInputs: Record<string, string>): boolean => {
+    setFieldErrors(errors);
+    setInputErrors(problemsOfInputs);
+    const first = Object.keys(errors)[0];
+    const firstInput = workflow?.inputs.find((i) => problemsOfInputs[i.name])?.name;
+    if (first) document.getElementById(`${ids}-${first}`)?.focus();
+    else if (firstInput) document.getElementById(inputFieldId(ids, firstInput))?.focus();
+    return first !== undefined || firstInput !== undefined;
+  };
+
+  const changeInput = (name: string, value: string | boolean, isUnreadable = false) => {
+    setInputValues((values) => ({ ...values, [name]: value }));
+    setUnreadable((set) => {
+      const next = new Set(set);
+      if (isUnreadable) next.add(name);
+      else next.delete(name);
+      return next;
+    });
+    // The problem shown described what was there before.
+    setInputErrors(({ [name]: _gone, ...rest }) => rest);
   };
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const errors = validate();
-    setFieldErrors(errors);
     setError(null);
-    if (Object.keys(errors).length > 0) {
-      document.getElementById(`${ids}-${Object.keys(errors)[0]}`)?.focus();
-      return;
-    }
+    const unreadableNumbers: Record<string, string> = {};
+    for (const name of unreadable) if (workflow?.inputs.some((i) => i.name === name)) unreadableNumbers[name] = 'Not a number: write one such as 3 or 2.5.';
+    if (showProblems(validate(), unreadableNumbers)) return;
     setSubmitting(true);
     try {
       let projectId = projectChoice;
@@ -117,20 +172,45 @@ export function NewRunPage() {
       const overrides = Object.entries(models)
         .filter(([step, model]) => model.trim() !== defaults[step])
         .map(([step, model]) => ({ step, model: model.trim() }));
-      const input: CreateRunInput = {
-        projectId,
-        goal: goal.trim(),
-        ...(runName.trim() ? { name: runName.trim() } : {}),
-        options: {
-          workflowName,
-          ...(overrides.length ? { models: overrides } : {}),
-          ...(timeout.trim() ? { timeoutSeconds: Number(timeout.trim()) } : {}),
-        },
-      };
+      const limits = Object.fromEntries(AGENT_LIMIT_FIELDS.filter((f) => agentLimits[f.name].trim()).map((f) => [f.name, Number(agentLimits[f.name].trim())]));
+      const agentOptions = { ...limits, ...(think ? { think } : {}) };
+      const input: CreateRunInput = isAgent
+        ? {
+            projectId,
+            goal: goal.trim(),
+            runType: 'AGENT',
+            ...(runName.trim() ? { name: runName.trim() } : {}),
+            options: {
+              ...(agentModel.trim() !== agentDefaultModel?.model ? { models: [{ step: 'agent', model: agentModel.trim() }] } : {}),
+              ...(timeout.trim() ? { timeoutSeconds: Number(timeout.trim()) } : {}),
+              ...(Object.keys(agentOptions).length ? { agent: agentOptions } : {}),
+            },
+          }
+        : {
+            projectId,
+            goal: goal.trim(),
+            ...(runName.trim() ? { name: runName.trim() } : {}),
+            ...(workflow && workflow.inputs.length > 0 ? { inputs: inputsToSend(workflow.inputs, inputValues) } : {}),
+            options: {
+              workflowName,
+              // The version whose form this is, even if a newer one was registered meanwhile.
+              ...(workflow ? { workflowVersion: workflow.version } : {}),
+              ...(overrides.length ? { models: overrides } : {}),
+              ...(timeout.trim() ? { timeoutSeconds: Number(timeout.trim()) } : {}),
+            },
+          };
       const { createRun } = await api.request(ConsoleCreateRunDocument, { input });
       navigate(`/runs/${createRun.id}`);
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught : new ApiError(String(caught)));
+      const apiError = caught instanceof ApiError ? caught : new ApiError(String(caught));
+      // Problems of declared inputs go beside their fields; what is left is said above the button.
+      const byInput: Record<string, string> = {};
+      for (const problem of apiError.problems) {
+        if (workflow?.inputs.some((i) => i.name === problem.field)) byInput[problem.field] = problem.message;
+      }
+      const placed = Object.keys(byInput).length;
+      setError(placed > 0 && placed === apiError.problems.length ? new ApiError(`${plural(placed, 'input')} need${placed === 1 ? 's' : ''} a change: see the marked ${placed === 1 ? 'field' : 'fields'}.`, apiError.code) : apiError);
+      showProblems({}, byInput);
     } finally {
       setSubmitting(false);
     }
@@ -232,6 +312,18 @@ export function NewRunPage() {
         <fieldset>
           <legend>What to do</legend>
           <div className="field">
+            <label className="label" htmlFor={`${ids}-runType`}>
+              Kind of run
+            </label>
+            <select id={`${ids}-runType`} name="runType" value={runType} onChange={(e) => setRunType(e.target.value as RunType)} aria-describedby={`${ids}-runType-hint`}>
+              <option value="WORKFLOW">Workflow: a fixed sequence of steps</option>
+              <option value="AGENT">Agent: a model works with tools until the task is done</option>
+            </select>
+            <span className="hint" id={`${ids}-runType-hint`}>
+              {isAgent ? 'The agent lists, reads, writes and searches files and runs commands in the project’s folder, and you can steer it while it works.' : 'The steps of the workflow you choose below.'}
+            </span>
+          </div>
+          <div className="field">
             <label className="label" htmlFor={`${ids}-goal`}>
               Goal
             </label>
@@ -246,7 +338,7 @@ export function NewRunPage() {
               aria-describedby={describedBy('goal', true)}
             />
             <span className="hint" id={`${ids}-goal-hint`}>
-              Given to the workflow’s prompts.
+              {isAgent ? 'The agent’s task. You can steer it with directives while it works.' : 'Given to the workflow’s prompts.'}
             </span>
             {fieldError('goal')}
           </div>
@@ -256,28 +348,137 @@ export function NewRunPage() {
             </label>
             <input id={`${ids}-runName`} name="runName" value={runName} onChange={(e) => setRunName(e.target.value)} autoComplete="off" />
           </div>
+          {isAgent ? null : (
           <div className="field">
             <label className="label" htmlFor={`${ids}-workflow`}>
               Workflow
             </label>
-            <select id={`${ids}-workflow`} name="workflow" value={workflowName} onChange={(e) => setWorkflowName(e.target.value)} aria-describedby={`${ids}-workflow-hint`}>
+            <select
+              id={`${ids}-workflow`}
+              name="workflow"
+              value={workflowName}
+              onChange={(e) => {
+                setWorkflowName(e.target.value);
+                setWorkflowVersion('');
+              }}
+              aria-describedby={`${ids}-workflow-hint`}
+            >
               {workflowList.map((w) => (
                 <option key={w.name} value={w.name}>
-                  {w.name} (v{w.version})
+                  {w.name}
                 </option>
               ))}
             </select>
             {workflow ? (
               <span className="hint" id={`${ids}-workflow-hint`}>
-                {workflow.description} Steps: {workflow.steps.map((s) => `${s.name} (${STEP_TYPE_LABEL[s.type]})`).join(' → ')}.{' '}
+                {workflow.description} Steps: {workflow.steps.map((s) => `${s.name} (${s.type === 'CUSTOM' ? s.typeName : STEP_TYPE_LABEL[s.type]})`).join(' → ')}.{' '}
                 <Link to="/workflows">Details</Link>
               </span>
             ) : null}
             {fieldError('workflow')}
           </div>
+          )}
+          {!isAgent && latest && workflow ? (
+            <div className="field">
+              <label className="label" htmlFor={`${ids}-version`}>
+                Version
+              </label>
+              <select
+                id={`${ids}-version`}
+                name="version"
+                className="input-short"
+                value={workflow.version}
+                onChange={(e) => setWorkflowVersion(e.target.value === latest.version ? '' : e.target.value)}
+                aria-describedby={`${ids}-version-hint`}
+              >
+                {latest.versions.map((v) => (
+                  <option key={v.version} value={v.version}>
+                    {v.version}
+                    {v.latest ? ' (latest)' : ''}
+                  </option>
+                ))}
+              </select>
+              <span className="hint" id={`${ids}-version-hint`}>
+                The run keeps this version whatever is registered later. <Link to="/workflows">See each version’s definition</Link>
+              </span>
+            </div>
+          ) : null}
         </fieldset>
 
-        {workflow && workflow.steps.some((s) => s.modelInForce) ? (
+        {!isAgent && workflow && workflow.inputs.length > 0 ? (
+          <fieldset data-testid="workflow-inputs">
+            <legend>
+              Inputs of {workflow.name} <span className="muted">v{workflow.version}</span>
+            </legend>
+            <InputFields inputs={workflow.inputs} values={inputValues} errors={inputErrors} idPrefix={ids} onChange={changeInput} />
+          </fieldset>
+        ) : null}
+
+        {isAgent ? (
+          <fieldset>
+            <legend>Agent</legend>
+            <div className="field">
+              <label className="label" htmlFor={`${ids}-agentModel`}>
+                Model for <code>agent</code>
+              </label>
+              <input
+                id={`${ids}-agentModel`}
+                name="agentModel"
+                value={agentModel}
+                onChange={(e) => setAgentModel(e.target.value)}
+                aria-describedby={describedBy('agentModel', true)}
+                aria-invalid={Boolean(fieldErrors.agentModel)}
+                spellCheck={false}
+                autoComplete="off"
+              />
+              <span className="hint" id={`${ids}-agentModel-hint`}>
+                {agentDefaultModel
+                  ? agentModel.trim() === agentDefaultModel.model
+                    ? `${agentDefaultModel.source === 'ENVIRONMENT' ? 'From the server’s OLLAMA_AGENT_MODEL' : 'The default'}. It must support tools (ollama show ${agentDefaultModel.model} lists its capabilities).`
+                    : `Your choice for this run (default: ${agentDefaultModel.model}, ${MODEL_SOURCE_LABEL[agentDefaultModel.source]}). It must support tools.`
+                  : 'The model must support tools.'}
+              </span>
+              {fieldError('agentModel')}
+            </div>
+            {AGENT_LIMIT_FIELDS.map((field) => (
+              <div className="field" key={field.name}>
+                <label className="label" htmlFor={`${ids}-${field.name}`}>
+                  {field.label} <span className="muted">(optional)</span>
+                </label>
+                <input
+                  id={`${ids}-${field.name}`}
+                  name={field.name}
+                  inputMode="numeric"
+                  className="input-short"
+                  value={agentLimits[field.name]}
+                  onChange={(e) => setAgentLimits((l) => ({ ...l, [field.name]: e.target.value }))}
+                  placeholder={String(agentDefaults.data?.agentDefaults[field.name] ?? '')}
+                  aria-describedby={describedBy(field.name, true)}
+                  aria-invalid={Boolean(fieldErrors[field.name])}
+                />
+                <span className="hint" id={`${ids}-${field.name}-hint`}>
+                  {field.hint} Empty: the server’s default, {agentDefaults.data?.agentDefaults[field.name] ?? '…'}.
+                </span>
+                {fieldError(field.name)}
+              </div>
+            ))}
+            <div className="field">
+              <label className="label" htmlFor={`${ids}-think`}>
+                Reasoning
+              </label>
+              <select id={`${ids}-think`} name="think" value={think} onChange={(e) => setThink(e.target.value as AgentThink | '')}>
+                <option value="">The model’s default (on when it can think)</option>
+                <option value="ON">On</option>
+                <option value="OFF">Off</option>
+                <option value="LOW">Low</option>
+                <option value="MEDIUM">Medium</option>
+                <option value="HIGH">High</option>
+              </select>
+            </div>
+          </fieldset>
+        ) : null}
+
+        {!isAgent && workflow && workflow.steps.some((s) => s.modelInForce) ? (
           <fieldset>
             <legend>Models</legend>
             {workflow.steps

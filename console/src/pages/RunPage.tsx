@@ -13,7 +13,9 @@ import {
   type RunStatus,
 } from '../../../src/client/generated/graphql';
 import { api, ApiError } from '../api';
+import { AgentPanel } from '../components/AgentPanel';
 import { Empty, ErrorBox, Loading, PageTitle, StatusBadge, StepBadge } from '../components/common';
+import { DownloadLink } from '../components/DownloadLink';
 import {
   ARTIFACT_KIND_LABEL,
   EVENT_LABEL,
@@ -21,8 +23,10 @@ import {
   formatDateTime,
   formatDuration,
   formatOffset,
+  formatValue,
   MODEL_SOURCE_LABEL,
   plural,
+  shortHash,
   STEP_TYPE_LABEL,
 } from '../format';
 import { useDocumentTitle, useNow, useQuery } from '../hooks';
@@ -49,10 +53,6 @@ const RELOAD_ON = new Set<TimelineEvent['type']>([
   'WORKFLOW_COMPLETED',
   'WORKFLOW_FAILED',
 ]);
-
-export function artifactDownloadUrl(artifact: Pick<ConsoleArtifactFragment, 'id'>): string {
-  return `/artifacts/${artifact.id}/download${api.tokenQuery()}`;
-}
 
 /**
  * The run's events, replayed then live through runEvents. After a lost connection it subscribes
@@ -111,6 +111,9 @@ function Controls({ run, onRun }: { run: FullRun; onRun: (run: ConsoleRunFragmen
   const firstUnfinished = run.steps.find((s) => s.status !== 'COMPLETED')?.name ?? run.steps[0]?.name ?? '';
   const [fromStep, setFromStep] = useState(firstUnfinished);
   useEffect(() => setFromStep(firstUnfinished), [firstUnfinished]);
+  const versions = run.workflow?.versions ?? [];
+  const [onVersion, setOnVersion] = useState(run.workflowVersion ?? '');
+  useEffect(() => setOnVersion(run.workflowVersion ?? ''), [run.workflowVersion]);
 
   const act = async (what: string, action: () => Promise<ConsoleRunFragment>) => {
     setBusy(what);
@@ -127,7 +130,13 @@ function Controls({ run, onRun }: { run: FullRun; onRun: (run: ConsoleRunFragmen
   const pause = () => act('pause', async () => (await api.request(ConsolePauseRunDocument, { id: run.id })).pauseRun);
   const resume = () => act('resume', async () => (await api.request(ConsoleResumeRunDocument, { id: run.id })).resumeRun);
   const stop = () => act('stop', async () => (await api.request(ConsoleStopRunDocument, { id: run.id })).stopRun);
-  const retry = () => act('retry', async () => (await api.request(ConsoleRetryRunDocument, { id: run.id, fromStep: fromStep || null })).retryRun);
+  const retry = () => act('retry', async () => (
+      await api.request(ConsoleRetryRunDocument, {
+        id: run.id,
+        fromStep: fromStep || null,
+        workflowVersion: onVersion && onVersion !== run.workflowVersion ? onVersion : null,
+      })
+    ).retryRun);
 
   const { status, pauseRequested } = run;
   const canPause = status === 'RUNNING' && !pauseRequested;
@@ -182,6 +191,19 @@ function Controls({ run, onRun }: { run: FullRun; onRun: (run: ConsoleRunFragmen
               ))}
             </select>
           </label>
+          {versions.length > 1 ? (
+            <label className="field-inline">
+              <span className="label">on version</span>
+              <select value={onVersion} onChange={(e) => setOnVersion(e.target.value)}>
+                {versions.map((v) => (
+                  <option key={v.version} value={v.version}>
+                    {v.version}
+                    {v.version === run.workflowVersion ? ' (its own)' : v.latest ? ' (latest)' : ''}
+                  </option>
+                ))}
+              </select>
+            </label>
+          ) : null}
           <button type="button" className="button button-primary" onClick={retry} disabled={busy !== null}>
             {busy === 'retry' ? 'Retrying…' : 'Retry'}
           </button>
@@ -215,7 +237,8 @@ function Steps({ run, now }: { run: FullRun; now: number }) {
                 {step.attempt > 1 ? `${timing ? ' · ' : ''}attempt ${step.attempt} (retried)` : ''}
               </p>
             ) : null}
-            {step.error ? <p className="step-error">{step.error}</p> : null}
+            {step.error && step.status !== 'PENDING' ? <p className="step-error">{step.error}</p> : null}
+            {step.error && step.status === 'PENDING' ? <p className="step-meta">{step.error}</p> : null}
           </li>
         );
       })}
@@ -403,9 +426,9 @@ function Artifacts({ run }: { run: FullRun }) {
                 <span className="artifact-meta">
                   {ARTIFACT_KIND_LABEL[artifact.kind]} · {formatBytes(artifact.sizeBytes)}
                 </span>
-                <a className="button button-small" href={artifactDownloadUrl(artifact)} download aria-label={`Download ${artifact.path}`}>
+                <DownloadLink artifact={artifact} className="button button-small" label={`Download ${artifact.path}`}>
                   Download
-                </a>
+                </DownloadLink>
               </li>
             ))}
           </ul>
@@ -517,7 +540,15 @@ export function RunPage({ runId }: { runId: string }) {
       ) : null}
       {run.status === 'PAUSED' ? (
         <div className="alert alert-warning" role="status">
-          <strong>Paused between two steps.</strong> Resume to go on with the next step.
+          {run.runType === 'AGENT' ? (
+            <>
+              <strong>Paused between two model calls.</strong> Resume to go on with the conversation.
+            </>
+          ) : (
+            <>
+              <strong>Paused between two steps.</strong> Resume to go on with the next step.
+            </>
+          )}
         </div>
       ) : null}
       {run.status === 'QUEUED' ? (
@@ -535,7 +566,40 @@ export function RunPage({ runId }: { runId: string }) {
         </div>
         <div>
           <dt>Workflow</dt>
-          <dd>{run.workflowName ?? '—'}</dd>
+          <dd data-testid="run-workflow">
+            {run.runType === 'AGENT' ? 'agent run' : run.workflowName ? <Link to="/workflows">{run.workflowName}</Link> : '—'}
+            {run.workflowVersion ? (
+              <>
+                {' '}
+                <span className="version">v{run.workflowVersion}</span>
+              </>
+            ) : null}
+            {run.definitionHash ? (
+              <span className="muted" title={`Content hash of the definition this run executes: ${run.definitionHash}`}>
+                {' '}
+                · <code>{shortHash(run.definitionHash)}</code>
+              </span>
+            ) : null}
+            {run.workflow && !run.workflow.latest ? (
+              <span className="muted">
+                {' '}
+                · not the latest ({run.workflow.versions.find((v) => v.latest)?.version ?? 'newer'}): the run keeps its own
+              </span>
+            ) : null}
+          </dd>
+        </div>
+        <div>
+          <dt>Inputs</dt>
+          <dd data-testid="run-inputs">
+            {Object.keys(run.inputs ?? {}).length === 0
+              ? 'none'
+              : Object.entries(run.inputs as Record<string, unknown>).map(([name, value], i) => (
+                  <span key={name} className="run-input" data-input={name}>
+                    {i > 0 ? ', ' : ''}
+                    <code>{name}</code> = <code>{formatValue(value)}</code>
+                  </span>
+                ))}
+          </dd>
         </div>
         <div>
           <dt>Created</dt>
@@ -570,6 +634,8 @@ export function RunPage({ runId }: { runId: string }) {
           <dd>{run.timeoutSeconds ? `${run.timeoutSeconds} s` : '—'}</dd>
         </div>
       </dl>
+
+      {run.steps.some((s) => s.type === 'AGENT') ? <AgentPanel run={run} events={events} now={now} /> : null}
 
       <div className="run-layout">
         <section className="card run-steps" aria-labelledby="steps-title">

@@ -1,6 +1,7 @@
 import { StepError, type CustomStep, type StepExecutor, type StepOfType, type StepType, type WorkflowStepDefinition } from '../types.js';
 import type { StepKindSchema } from '../workflows/schema.js';
 import { failureReportKind } from './failure-report.js';
+import { agentKind } from './agent.js';
 import { fileWriteKind } from './file-write.js';
 import { llmGenerateKind } from './llm-generate.js';
 import { loopKind } from './loop.js';
@@ -40,6 +41,7 @@ export const BUILT_IN_STEP_KINDS: { readonly [T in Exclude<StepType, 'CUSTOM'>]:
   MAVEN_COMMAND: mavenCommandKind,
   LOOP: loopKind,
   FAILURE_REPORT: failureReportKind,
+  AGENT: agentKind,
 };
 
 const isBuiltInType = (type: string): type is Exclude<StepType, 'CUSTOM'> => Object.hasOwn(BUILT_IN_STEP_KINDS, type);
