@@ -1,0 +1,74 @@
+/** `agent-runner stop|pause|resume|retry RUN`: run control. */
+import { CliPauseRunDocument, CliResumeRunDocument, CliRetryRunDocument, CliStopRunDocument, type CliRunFragment } from '../../client/generated/graphql.js';
+import { defineAction, examples, type CommandModule } from '../command.js';
+import type { CliContext } from '../context.js';
+import { parseRunId } from '../resolve.js';
+import { watchRun } from '../watch/watch-run.js';
+import { addWatchOptions, WATCH_EXIT_CODES, watchOptions } from './watch-options.js';
+
+function report(ctx: CliContext, run: CliRunFragment, line: string): void {
+  if (ctx.json) ctx.printJson(run);
+  else ctx.out(line);
+}
+
+export const registerControl: CommandModule = (program, host) => {
+  program
+    .command('stop')
+    .description("stop a run at once: the model's stream is closed and commands are killed; later steps never start")
+    .argument('<run>', 'the run id')
+    .addHelpText('after', examples('agent-runner stop 12'))
+    .action(
+      defineAction(host, async (ctx, _options, id: string) => {
+        const { stopRun } = await ctx.client.request(CliStopRunDocument, { id: parseRunId(id) });
+        report(ctx, stopRun, `Run ${stopRun.id} is ${stopRun.status}. Go on later with: agent-runner retry ${stopRun.id}`);
+      }),
+    );
+
+  program
+    .command('pause')
+    .description('pause a running run when its running step finishes; it then waits, holding no worker slot')
+    .argument('<run>', 'the run id')
+    .addHelpText('after', examples('agent-runner pause 12'))
+    .action(
+      defineAction(host, async (ctx, _options, id: string) => {
+        const { pauseRun: run } = await ctx.client.request(CliPauseRunDocument, { id: parseRunId(id) });
+        const running = run.steps.find((s) => s.status === 'RUNNING');
+        const line =
+          run.status === 'PAUSED'
+            ? `Run ${run.id} is PAUSED. Resume it with: agent-runner resume ${run.id}`
+            : `Run ${run.id} pauses when ${running ? `its running step (${running.name})` : 'its running step'} finishes. Resume it with: agent-runner resume ${run.id}`;
+        report(ctx, run, line);
+      }),
+    );
+
+  program
+    .command('resume')
+    .description('resume a paused run (or cancel a pause not yet taken)')
+    .argument('<run>', 'the run id')
+    .addHelpText('after', examples('agent-runner resume 12'))
+    .action(
+      defineAction(host, async (ctx, _options, id: string) => {
+        const { resumeRun: run } = await ctx.client.request(CliResumeRunDocument, { id: parseRunId(id) });
+        report(ctx, run, `Run ${run.id} is ${run.status}: it goes on with its next step. Follow it with: agent-runner watch ${run.id}`);
+      }),
+    );
+
+  const retry = program
+    .command('retry')
+    .description('run a failed or stopped run again, from a step (default: the first step that did not complete); earlier steps are kept')
+    .argument('<run>', 'the run id')
+    .option('--from <step>', 'the step to go again from, such as coder')
+    .option('-w, --watch', 'follow the run live until it ends; the exit code says how it ended');
+  addWatchOptions(retry)
+    .addHelpText('after', examples('agent-runner retry 12', 'agent-runner retry 12 --from coder --watch') + WATCH_EXIT_CODES)
+    .action(
+      defineAction(host, async (ctx, options: { from?: string; watch?: boolean } & Parameters<typeof watchOptions>[0], id: string) => {
+        const { retryRun: run } = await ctx.client.request(CliRetryRunDocument, { id: parseRunId(id), fromStep: options.from ?? null });
+        const from = run.steps.find((s) => s.status === 'PENDING');
+        if (!options.watch) return report(ctx, run, `Run ${run.id} is ${run.status} again${from ? ` from step ${from.name}` : ''}. Follow it with: agent-runner watch ${run.id}`);
+        if (ctx.json) ctx.printJsonLine({ run });
+        else ctx.out(`Run ${run.id} is ${run.status} again${from ? ` from step ${from.name}` : ''}.`);
+        return watchRun(ctx, run.id, watchOptions(options));
+      }),
+    );
+};
