@@ -20,6 +20,7 @@ export const registerServe: CommandModule = (program) => {
       // As npm start: compile the server into dist/, then run it in this process. Its entry owns the
       // process from here (signals, exit code), so this promise never settles.
       const { root } = packageInfo();
+      process.setSourceMapsEnabled(true); // as npm start's node --enable-source-maps
       await import(pathToFileURL(join(root, 'scripts', 'build-server.mjs')).href);
       await import(pathToFileURL(join(root, 'dist', 'server.js')).href);
       await new Promise<never>(() => {});
