@@ -21,7 +21,9 @@ describe('agent-runner serve', { timeout: 180_000 }, () => {
       timeoutMs: 170_000,
     });
     const output = liveLines(serving);
-    const url = await waitFor(() => /agent-runner listening on (http:\/\/\S+)/.exec(output.text())?.[1], { timeoutMs: 150_000, what: 'the server to listen' });
+    // The last of the start-up lines.
+    const url = await waitFor(() => /^GraphiQL: (http:\/\/\S+)\/graphql /m.exec(output.text())?.[1], { timeoutMs: 150_000, what: 'the server to listen' });
+    expect(output.text()).toContain(`agent-runner listening on ${url}\n`);
     expect(output.text()).toContain(`GraphiQL: ${url}/graphql  (database ${join(dir, 'agent-runner.db')}, Ollama http://127.0.0.1:9, worker disabled)`);
 
     const created = await cli(['projects', 'create', 'served', join(dir, 'served')], { url });

@@ -121,6 +121,7 @@ export class TtyWatchRenderer {
   private timer: NodeJS.Timeout | null = null;
   private tick = 0;
   private notice: string | null = null;
+  private footer: string | null;
 
   constructor(
     private readonly stream: OutputStream,
@@ -129,6 +130,7 @@ export class TtyWatchRenderer {
   ) {
     this.log = createLogUpdate(stream);
     this.colors = picocolors.createColors(options.colors);
+    this.footer = options.footer;
   }
 
   start(): void {
@@ -159,7 +161,7 @@ export class TtyWatchRenderer {
         colors: this.colors,
         showTail: !this.options.streamText,
         notice: this.notice,
-        footer: this.options.footer,
+        footer: this.footer,
       }),
     );
   }
@@ -168,7 +170,7 @@ export class TtyWatchRenderer {
   finish(after: string[]): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.options.footer = '';
+    this.footer = null;
     this.notice = null;
     this.render();
     this.log.done();
