@@ -21,7 +21,7 @@ export const EXIT = {
 
 /**
  * An error for the user. `code` is a stable word for scripts (the server's `extensions.code`, such
- * as NOT_FOUND or BAD_USER_INPUT, or UNREACHABLE, UNAUTHENTICATED, USAGE, INTERNAL); printed as
+ * as NOT_FOUND or BAD_USER_INPUT, or UNREACHABLE, UNAUTHENTICATED, INTERNAL); printed as
  * `{"error": {code, message}}` with --json.
  */
 export class CliError extends Error {

@@ -17,17 +17,17 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
+const two = (n: number) => String(n).padStart(2, '0');
+
 /** An ISO time as local `YYYY-MM-DD HH:MM:SS`. */
 export function formatDateTime(iso: string): string {
   const d = new Date(iso);
-  const two = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${formatTime(iso)}`;
 }
 
 /** An ISO time as local `HH:MM:SS`. */
 export function formatTime(iso: string): string {
   const d = new Date(iso);
-  const two = (n: number) => String(n).padStart(2, '0');
   return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }
 
