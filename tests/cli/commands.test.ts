@@ -192,11 +192,12 @@ describe('agent-runner run', () => {
     expect(timeout.stderr).toContain('--timeout must be a whole number from 1 to 86400 (got "soon")');
   });
 
-  it('--input is parsed, and refused clearly while the server takes no workflow inputs', async () => {
+  it('--input: inputs the workflow does not declare are refused, each named, and nothing is started', async () => {
     await project('zeta');
     const result = await ar('run', 'quarkus-bootstrap-v1', '--project', 'zeta', '--goal', GOAL, '--input', 'name=greeting', '--input', 'java=21');
     expect(result.exitCode).toBe(3);
-    expect(result.stderr).toContain('does not take workflow inputs yet (its CreateRunInput has no "inputs" field), so --input cannot be passed');
+    expect(result.stderr).toContain('"name" is not an input of quarkus-bootstrap-v1');
+    expect(result.stderr).toContain('"java" is not an input of quarkus-bootstrap-v1');
     const runs = await ar('runs', 'list', '--project', 'zeta', '--json');
     expect(JSON.parse(runs.stdout)).toEqual([]);
   });

@@ -42,7 +42,7 @@ afterAll(async () => {
   await server.close();
 });
 
-describe('agent-runner watch in a terminal', () => {
+describe('agent-runner watch in a terminal', { timeout: 90_000 }, () => {
   it('draws the steps in place: a spinner, elapsed time and the last output lines while running; durations and a summary at the end', async () => {
     const runId = await newRun();
     const watching = startCliInTerminal(['watch', runId], { url: server.url, cols: 100, rows: 30 });

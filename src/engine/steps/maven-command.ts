@@ -1,11 +1,12 @@
+import type { BuiltInStepKind } from './registry.js';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { StepError, type StepExecutor } from '../types.js';
+import { StepError, type MavenCommandStep, type StepExecutor } from '../types.js';
 import { runCommand } from './shell-command.js';
 
 /** MAVEN_COMMAND: `mvn <command>` (or the command as written if it already calls mvn or the wrapper). */
-export const mavenCommand: StepExecutor = async (ctx) => {
+export const mavenCommand: StepExecutor<MavenCommandStep> = async (ctx) => {
   const written = ctx.step.command?.trim();
   if (!written) throw new StepError(`Step "${ctx.step.name}" has no Maven command to run (for example "test")`, { retryable: false });
   const usesWrapper = /^(?:\.\/)?mvnw(?:\s|$)/.test(written);
@@ -30,3 +31,20 @@ export async function findExecutable(name: string, searchPath = process.env.PATH
   }
   return undefined;
 }
+
+/** MAVEN_COMMAND as a step kind. */
+export const mavenCommandKind: BuiltInStepKind<'MAVEN_COMMAND'> = {
+  type: 'MAVEN_COMMAND',
+  description: 'Runs a Maven command (mvn is prepended unless present) in the workspace.',
+  parameters: {
+    type: 'object',
+    required: ['command'],
+    properties: {
+      command: { type: 'string', minLength: 1, description: 'Such as "test" or "mvn -q verify" (values of ${{ … }} as for SHELL_COMMAND).' },
+    },
+  },
+  templateFields: [],
+  commandFields: ['command'],
+  execute: mavenCommand,
+  source: null,
+};

@@ -1,12 +1,13 @@
+import type { BuiltInStepKind } from './registry.js';
 import { mkdir } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { Coalescer } from '../coalesce.js';
 import { killProcessGroup, trackProcessGroup, RUN_ID_VARIABLE } from '../processes.js';
 import { spawnCommand } from '../spawner/spawner.js';
-import { StepError, type StepContext, type StepExecutor, type StepResult } from '../types.js';
+import { StepError, type ShellCommandStep, type StepContext, type StepExecutor, type StepResult } from '../types.js';
 
 /** SHELL_COMMAND: runs `step.command` with `sh -c` in the workspace. */
-export const shellCommand: StepExecutor = async (ctx) => {
+export const shellCommand: StepExecutor<ShellCommandStep> = async (ctx) => {
   if (!ctx.step.command?.trim()) throw new StepError(`Step "${ctx.step.name}" has no command to run`, { retryable: false });
   return runCommand(ctx, ctx.step.command);
 };
@@ -40,7 +41,7 @@ export async function runCommand(ctx: StepContext, command: string): Promise<Ste
     command,
     cwd: workspace.root,
     // Marks every process of the command (children inherit it) so crash recovery can find them.
-    env: { ...process.env, [RUN_ID_VARIABLE]: String(ctx.runId) },
+    env: { ...process.env, ...ctx.env, [RUN_ID_VARIABLE]: String(ctx.runId) },
     onOutput(name, chunk) {
       captured[name].push(chunk);
       combined.push(chunk);
@@ -143,3 +144,24 @@ class OutputTail {
     return dropped > 0 ? `[… ${dropped} bytes of earlier output dropped …]\n${body}` : body;
   }
 }
+
+/** SHELL_COMMAND as a step kind. */
+export const shellCommandKind: BuiltInStepKind<'SHELL_COMMAND'> = {
+  type: 'SHELL_COMMAND',
+  description: 'Runs a shell command (sh -c) in the workspace.',
+  parameters: {
+    type: 'object',
+    required: ['command'],
+    properties: {
+      command: {
+        type: 'string',
+        minLength: 1,
+        description: 'The command line. ${{ … }} values reach it as environment variables ("$AGENT_RUNNER_EXPR_1"), never spliced in; keep them out of single quotes.',
+      },
+    },
+  },
+  templateFields: [],
+  commandFields: ['command'],
+  execute: shellCommand,
+  source: null,
+};
