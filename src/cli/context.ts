@@ -11,6 +11,8 @@ export type OutputStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: 
 
 /** The process as the command sees it; tests and the entry point (src/cli/bin.ts) provide one. */
 export interface CliIO {
+  /** Read by commands that take `-` for a file. */
+  stdin: NodeJS.ReadableStream;
   stdout: OutputStream;
   stderr: OutputStream;
   env: Record<string, string | undefined>;

@@ -5,17 +5,18 @@
 import {
   CliProjectsDocument,
   CliRunDocument,
+  CliWorkflowDocument,
   CliWorkflowsDocument,
   type CliProjectsQuery,
   type CliRunQuery,
-  type CliWorkflowsQuery,
+  type CliWorkflowFragment,
   type RunStatus,
 } from '../client/generated/graphql.js';
 import type { CliContext } from './context.js';
 import { CliError } from './errors.js';
 
 export type CliProject = CliProjectsQuery['projects'][number];
-export type CliWorkflow = CliWorkflowsQuery['workflows'][number];
+export type CliWorkflow = CliWorkflowFragment;
 export type CliFullRun = NonNullable<CliRunQuery['run']>;
 
 export const RUN_STATUSES: readonly RunStatus[] = ['QUEUED', 'RUNNING', 'PAUSED', 'STOPPED', 'COMPLETED', 'FAILED'];
@@ -73,6 +74,59 @@ export function findWorkflow(workflows: CliWorkflow[], name: string): CliWorkflo
   if (found) return found;
   const names = workflows.map((w) => w.name).join(', ') || 'none';
   return { problem: `Unknown workflow "${name}". Workflows on this server: ${names}. (agent-runner workflows list describes them.)` };
+}
+
+/**
+ * The workflow a run would use — `version`, or the latest — or a problem naming the workflows that
+ * exist (or the versions of this one).
+ */
+export async function workflowForRun(ctx: CliContext, name: string, version: string | undefined): Promise<CliWorkflow | { problem: string }> {
+  const { workflow } = await ctx.client.request(CliWorkflowDocument, { name, version: version ?? null });
+  if (workflow) return workflow;
+  const latest = version === undefined ? null : (await ctx.client.request(CliWorkflowDocument, { name, version: null })).workflow;
+  if (!latest) return findWorkflow(await listWorkflows(ctx), name);
+  return { problem: `${name} has no version "${version}". Its versions: ${latest.versions.map((v) => v.version).join(', ')}.` };
+}
+
+/** What a BOOLEAN input accepts, in any case. */
+const BOOLEAN_WORDS: Record<string, boolean> = { true: true, false: false, yes: true, no: false, '1': true, '0': false };
+
+/**
+ * `--input NAME=VALUE` pairs as the workflow's declared inputs: each value typed (number, boolean,
+ * one of a choice's options, text), every problem named — an input it does not declare, a value of
+ * the wrong type, a required input not given — and the values the server gets.
+ */
+export function typedInputs(workflow: CliWorkflow, pairs: Array<[string, string]>): { values: Record<string, unknown>; problems: string[] } {
+  const declared = workflow.inputs;
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  const names = declared.length > 0 ? `its inputs: ${declared.map((i) => i.name).join(', ')}` : 'it takes no inputs';
+  for (const [name, text] of pairs) {
+    const input = declared.find((i) => i.name === name);
+    if (!input) {
+      problems.push(`--input ${name}=…: ${workflow.name} has no input "${name}" (${names}).`);
+      continue;
+    }
+    if (input.type === 'NUMBER') {
+      const value = Number(text);
+      if (text.trim() === '' || !Number.isFinite(value)) problems.push(`--input ${name}=${text}: ${name} is a number.`);
+      else values[name] = value;
+    } else if (input.type === 'BOOLEAN') {
+      const value = BOOLEAN_WORDS[text.trim().toLowerCase()];
+      if (value === undefined) problems.push(`--input ${name}=${text}: ${name} is true or false.`);
+      else values[name] = value;
+    } else if (input.type === 'CHOICE' && !(input.options ?? []).includes(text)) {
+      problems.push(`--input ${name}=${text}: ${name} is one of ${(input.options ?? []).join(', ')}.`);
+    } else {
+      values[name] = text;
+    }
+  }
+  for (const input of declared) {
+    if (input.required && !pairs.some(([name]) => name === input.name)) {
+      problems.push(`--input ${input.name}=… is required${input.description ? `: ${input.description}` : ''}.`);
+    }
+  }
+  return { values, problems };
 }
 
 /** A run status as typed, in any case; anything else fails listing the statuses. */

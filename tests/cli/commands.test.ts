@@ -50,6 +50,8 @@ describe('agent-runner --help', () => {
       ['workflows'],
       ['workflows', 'list'],
       ['workflows', 'show'],
+      ['workflows', 'validate'],
+      ['workflows', 'register'],
       ['run'],
       ['runs'],
       ['runs', 'list'],
@@ -143,7 +145,7 @@ describe('agent-runner run', () => {
     await project('gamma');
     const started = await ar('run', 'quarkus-bootstrap-v1', '--project', 'gamma', '--goal', GOAL, '--model', 'planner=gemma3:27b', '--timeout', '120');
     expect(started.exitCode, started.stderr).toBe(0);
-    const id = /^Run (\d+) queued: quarkus-bootstrap-v1 in project gamma\./.exec(started.stdout)?.[1];
+    const id = /^Run (\d+) queued: quarkus-bootstrap-v1 v1\.0\.0 in project gamma\./.exec(started.stdout)?.[1];
     expect(id).toBeDefined();
     expect(started.stdout).toContain('Models: planner gemma3:27b (from --model), coder qwen3-coder:latest (workflow default)');
     expect(started.stdout).toContain(`Follow it with: agent-runner watch ${id}`);
@@ -196,8 +198,8 @@ describe('agent-runner run', () => {
     await project('zeta');
     const result = await ar('run', 'quarkus-bootstrap-v1', '--project', 'zeta', '--goal', GOAL, '--input', 'name=greeting', '--input', 'java=21');
     expect(result.exitCode).toBe(3);
-    expect(result.stderr).toContain('"name" is not an input of quarkus-bootstrap-v1');
-    expect(result.stderr).toContain('"java" is not an input of quarkus-bootstrap-v1');
+    expect(result.stderr).toContain('--input name=…: quarkus-bootstrap-v1 has no input "name" (it takes no inputs).');
+    expect(result.stderr).toContain('--input java=…: quarkus-bootstrap-v1 has no input "java" (it takes no inputs).');
     const runs = await ar('runs', 'list', '--project', 'zeta', '--json');
     expect(JSON.parse(runs.stdout)).toEqual([]);
   });

@@ -7,7 +7,7 @@
 import picocolors from 'picocolors';
 import { describe, expect, it } from 'vitest';
 import type { CliEventFragment, CliRunFragment } from '../../src/client/generated/graphql.js';
-import { summaryLines } from '../../src/cli/watch/plain.js';
+import { eventLine, outputLine, summaryLines } from '../../src/cli/watch/plain.js';
 import { applyEvent, createRunView, settleRunView, type RunView } from '../../src/cli/watch/run-view.js';
 import { renderFrame } from '../../src/cli/watch/tty.js';
 
@@ -32,6 +32,8 @@ const RUN: CliRunFragment = {
   goal: 'Hello service',
   status: 'QUEUED',
   workflowName: 'three-steps',
+  workflowVersion: '1.0.0',
+  inputs: {},
   error: null,
   createdAt: at(0),
   startedAt: null,
@@ -171,6 +173,15 @@ describe('the watch fold', () => {
     expect(view.steps.find((s) => s.name === 'planner')!.note).toBe('Waiting for approval of the plan');
     expect(view.steps.map((s) => s.name)).toEqual(['planner', 'coder', 'tests', 'explore']);
     expect(view.note).toBe('Something new happened');
+  });
+
+  it("a model's reasoning is output of its own stream, marked apart in plain lines", () => {
+    const view = createRunView(RUN, 3);
+    applyEvent(view, { seq: 1, type: 'STEP_STARTED', stepName: 'planner', data: {}, message: '', createdAt: at(100) } as CliEventFragment);
+    const lines = applyEvent(view, { seq: 2, type: 'LLM_THINKING', stepName: 'planner', data: { text: 'Let me think.\nHm' }, message: '', createdAt: at(200) } as CliEventFragment);
+    expect(lines.map((line) => outputLine(line, 7))).toEqual(['planner ~ Let me think.']);
+    expect(eventLine({ seq: 2, type: 'LLM_THINKING', stepName: 'planner', data: {}, message: 'x', createdAt: at(200) } as CliEventFragment, 7)).toBeNull();
+    expect(view.steps[0]).toMatchObject({ tail: ['Let me think.'], partial: 'Hm', partialStream: 'thinking' });
   });
 
   it('escape codes and control characters from model or command output never reach the terminal', () => {

@@ -50,6 +50,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
   timeoutMs?: number;
+  /** Written to the child's stdin, which is then closed. */
+  input?: string;
 }
 
 /** Starts `agent-runner …args` (stdin a pipe, stdout and stderr captured); await it for the result. */
@@ -60,7 +62,7 @@ export function startCli(args: string[], options: CliOptions = {}) {
       extendEnv: false,
       cwd: options.cwd,
       reject: false,
-      stdin: 'pipe',
+      ...(options.input !== undefined ? { input: options.input } : { stdin: 'pipe' as const }),
       timeout: options.timeoutMs ?? 60_000,
     }),
   );

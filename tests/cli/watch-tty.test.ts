@@ -16,11 +16,16 @@ let server: CliServer;
 let t: TestApp;
 let projectCount = 0;
 
-async function newRun(): Promise<string> {
+/**
+ * `run … --watch` in a terminal, in a new project: the command creates the run and follows it at
+ * once, so the steps are seen live however long the command takes to start on a loaded machine.
+ */
+async function runAndWatch(): Promise<{ watching: ReturnType<typeof startCliInTerminal>; transcript: () => string; runId: () => string | undefined }> {
   const name = `tty-${++projectCount}`;
   expect((await cli(['projects', 'create', name, `${t.dir}/workspaces/${name}`], { url: server.url })).exitCode).toBe(0);
-  const created = await cli(['run', 'quarkus-bootstrap-v1', '--project', name, '--goal', GOAL, '--json'], { url: server.url });
-  return JSON.parse(created.stdout).id;
+  const watching = startCliInTerminal(['run', 'quarkus-bootstrap-v1', '--project', name, '--goal', GOAL, '--watch'], { url: server.url, cols: 100, rows: 30 });
+  const transcript = transcriptOf(watching);
+  return { watching, transcript, runId: () => /Run (\d+) queued/.exec(transcript())?.[1] };
 }
 
 /** What the terminal has received so far. */
@@ -44,9 +49,7 @@ afterAll(async () => {
 
 describe('agent-runner watch in a terminal', { timeout: 90_000 }, () => {
   it('draws the steps in place: a spinner, elapsed time and the last output lines while running; durations and a summary at the end', async () => {
-    const runId = await newRun();
-    const watching = startCliInTerminal(['watch', runId], { url: server.url, cols: 100, rows: 30 });
-    const transcript = transcriptOf(watching);
+    const { watching, transcript, runId: idOf } = await runAndWatch();
 
     // Mid-run: the planner has a spinner and its elapsed time, the plan's lines under it, the rest pending.
     const during = await waitFor(
@@ -56,11 +59,14 @@ describe('agent-runner watch in a terminal', { timeout: 90_000 }, () => {
       },
       { timeoutMs: 30_000, what: 'the planner streaming on screen' },
     );
-    const plannerLine = during.find((line) => line.includes(' planner '));
+    const runId = idOf()!;
+    const stepLine = (screen: string[], step: string) => screen.filter((line) => new RegExp(`^ {2}\\S ${step} `).test(line));
+    const plannerLine = stepLine(during, 'planner')[0];
     expect(plannerLine).toMatch(new RegExp(`^ {2}${SPINNER.source} planner {5}\\d+\\.\\ds +Create project plan using gemma3:27b$`));
-    expect(during.find((line) => line.includes(' coder '))).toMatch(/^ {2}◻ coder {7} +Generate Maven project files using qwen3-coder/);
+    expect(stepLine(during, 'coder')[0]).toMatch(/^ {2}◻ coder {7} +Generate Maven project files using qwen3-coder/);
     expect(during).toContain(`${' '.repeat(24)}│ # Project plan`); // under the description
     expect(during.some((line) => line.startsWith(`Run ${runId} · quarkus-bootstrap-v1 · project tty-1 · RUNNING `))).toBe(true);
+    expect(during[0]).toBe(`Run ${runId} queued: quarkus-bootstrap-v1 v1.0.0 in project tty-1.`);
     expect(during.at(-1)).toBe(`Ctrl-C detaches; the run goes on (agent-runner watch ${runId} to come back).`);
 
     const result = await watching;
@@ -84,15 +90,14 @@ describe('agent-runner watch in a terminal', { timeout: 90_000 }, () => {
   });
 
   it('Ctrl-C detaches, leaving the last frame, and says how to reattach', async () => {
-    const runId = await newRun();
-    const watching = startCliInTerminal(['watch', runId], { url: server.url });
-    const transcript = transcriptOf(watching);
+    const { watching, transcript, runId: idOf } = await runAndWatch();
     await waitFor(async () => (await screenOf(transcript())).some((line) => line.includes('│ ')), { timeoutMs: 30_000, what: 'output on screen' });
+    const runId = idOf()!;
     watching.stdin?.write('\x03');
     const result = await watching;
     expect(result.exitCode).toBe(130);
     const screen = await screenOf(transcript());
     expect(screen).toContain(`Detached from run ${runId}; it goes on. Reattach with: agent-runner watch ${runId}`);
-    expect(screen.filter((line) => / planner /.test(line))).toHaveLength(1);
+    expect(screen.filter((line) => /^ {2}\S planner /.test(line))).toHaveLength(1);
   });
 });

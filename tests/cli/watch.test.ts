@@ -29,9 +29,13 @@ async function status(runId: string): Promise<string | undefined> {
   return (await t.client.request(CliRunDocument, { id: runId })).run?.status;
 }
 
-/** Slow answers for the next runs: `tokenDelayMs` between tokens, more tokens for the coder. */
-function pace(tokenDelayMs: number): void {
-  server.fake.script(PLANNER_MODEL, { tokens: PLAN_TOKENS, tokenDelayMs });
+/**
+ * Slow answers for the next runs: `tokenDelayMs` between tokens, more tokens for the coder, and the
+ * planner's model "loading" for `loadMs` first — long enough for a watcher started after the run to
+ * attach while it is still going, however slowly the machine starts the command.
+ */
+function pace(tokenDelayMs: number, loadMs = 0): void {
+  server.fake.script(PLANNER_MODEL, { tokens: PLAN_TOKENS, tokenDelayMs, firstByteDelayMs: loadMs });
   server.fake.script(CODER_MODEL, { tokens: tokensOf(coderAnswer(), 1), tokenDelayMs });
 }
 
@@ -103,7 +107,7 @@ describe('agent-runner watch in a pipe', { timeout: 90_000 }, () => {
   });
 
   it('Ctrl-C detaches and says how to come back; the run goes on to its end', async () => {
-    pace(60);
+    pace(150, 1500);
     const runId = await newRun();
     const watching = startCli(['watch', runId], { url: server.url });
     const output = liveLines(watching);
@@ -117,7 +121,7 @@ describe('agent-runner watch in a pipe', { timeout: 90_000 }, () => {
   });
 
   it('--stop-on-exit: Ctrl-C stops the run, exit 2', async () => {
-    pace(60);
+    pace(150, 1500);
     const runId = await newRun();
     const watching = startCli(['watch', runId, '--stop-on-exit'], { url: server.url });
     const output = liveLines(watching);
@@ -130,7 +134,7 @@ describe('agent-runner watch in a pipe', { timeout: 90_000 }, () => {
   });
 
   it('a connection cut mid-run: it reconnects and resumes after the last seq shown, nothing missed or doubled', async () => {
-    pace(40);
+    pace(80, 1500);
     const proxy = await startProxy(server.url);
     try {
       const runId = await newRun();

@@ -58,12 +58,13 @@ export const registerControl: CommandModule = (program, host) => {
     .description('run a failed or stopped run again, from a step (default: the first step that did not complete); earlier steps are kept')
     .argument('<run>', 'the run id')
     .option('--from <step>', 'the step to go again from, such as coder')
+    .option('--workflow-version <version>', 'go on with this registered version of its workflow (its earlier steps must match)')
     .option('-w, --watch', 'follow the run live until it ends; the exit code says how it ended');
   addWatchOptions(retry)
-    .addHelpText('after', examples('agent-runner retry 12', 'agent-runner retry 12 --from coder --watch') + WATCH_EXIT_CODES)
+    .addHelpText('after', examples('agent-runner retry 12', 'agent-runner retry 12 --from coder --watch', 'agent-runner retry 12 --from tests --workflow-version 1.1.0') + WATCH_EXIT_CODES)
     .action(
-      defineAction(host, async (ctx, options: { from?: string; watch?: boolean } & Parameters<typeof watchOptions>[0], id: string) => {
-        const { retryRun: run } = await ctx.client.request(CliRetryRunDocument, { id: parseRunId(id), fromStep: options.from ?? null });
+      defineAction(host, async (ctx, options: { from?: string; workflowVersion?: string; watch?: boolean } & Parameters<typeof watchOptions>[0], id: string) => {
+        const { retryRun: run } = await ctx.client.request(CliRetryRunDocument, { id: parseRunId(id), fromStep: options.from ?? null, workflowVersion: options.workflowVersion ?? null });
         const from = run.steps.find((s) => s.status === 'PENDING');
         if (!options.watch) return report(ctx, run, `Run ${run.id} is ${run.status} again${from ? ` from step ${from.name}` : ''}. Follow it with: agent-runner watch ${run.id}`);
         if (ctx.json) ctx.printJsonLine({ run });

@@ -8,7 +8,7 @@ import { formatBytes, formatDuration, formatTime, printable } from '../format.js
 import type { OutputLine, RunView } from './run-view.js';
 
 /** Events that carry streamed text (printed as output lines, not as event lines). */
-export const TEXT_EVENTS: ReadonlySet<string> = new Set(['LLM_TOKEN', 'SHELL_OUTPUT']);
+export const TEXT_EVENTS: ReadonlySet<string> = new Set(['LLM_TOKEN', 'LLM_THINKING', 'SHELL_OUTPUT']);
 
 /** Events not worth a line of their own. */
 const QUIET_EVENTS: ReadonlySet<string> = new Set(['WORKFLOW_LOOKUP']);
@@ -21,9 +21,12 @@ export function eventLine(event: CliEventFragment, stepWidth: number): string | 
   return `${formatTime(event.createdAt)}  ${(event.stepName ?? '').padEnd(stepWidth)}  ${message}`.trimEnd();
 }
 
-/** `planner | a line of its output` (stderr lines of commands are marked). */
+/** How an output line is marked after the step's name: `!` a command's stderr, `~` a model's reasoning. */
+const STREAM_MARKS: Record<string, string> = { stderr: '!', thinking: '~' };
+
+/** `planner | a line of its output`. */
 export function outputLine(line: OutputLine, stepWidth: number): string {
-  return `${line.step.padEnd(stepWidth)} ${line.stream === 'stderr' ? '!' : '|'} ${line.text}`.trimEnd();
+  return `${line.step.padEnd(stepWidth)} ${STREAM_MARKS[line.stream] ?? '|'} ${line.text}`.trimEnd();
 }
 
 /** The width of the step column: the longest step name. */

@@ -62,7 +62,7 @@ export interface RunView {
 /** A complete output line of a step, for renderers that print the whole output (--stream). */
 export interface OutputLine {
   step: string;
-  /** stdout or stderr for commands, model for generated text. */
+  /** stdout or stderr for commands, model for generated text, thinking for a model's reasoning. */
   stream: string;
   text: string;
 }
@@ -181,6 +181,8 @@ export function applyEvent(view: RunView, event: CliEventFragment): OutputLine[]
       return [];
     case 'LLM_TOKEN':
       return step ? appendOutput(view, step, 'model', text(data.text) ?? message) : [];
+    case 'LLM_THINKING':
+      return step ? appendOutput(view, step, 'thinking', text(data.text) ?? message) : [];
     case 'SHELL_OUTPUT':
       return step ? appendOutput(view, step, text(data.stream) ?? 'stdout', text(data.text) ?? message) : [];
     case 'ARTIFACT_CREATED': {
