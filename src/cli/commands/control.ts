@@ -11,47 +11,51 @@ function report(ctx: CliContext, run: CliRunFragment, line: string): void {
   else ctx.out(line);
 }
 
+/** stop, pause and resume: a mutation on one run, and what to say about the run it returns. */
+const CONTROLS: Array<{
+  name: string;
+  description: string;
+  mutate: (ctx: CliContext, id: string) => Promise<CliRunFragment>;
+  says: (run: CliRunFragment) => string;
+}> = [
+  {
+    name: 'stop',
+    description: "stop a run at once: the model's stream is closed and commands are killed; later steps never start",
+    mutate: async (ctx, id) => (await ctx.client.request(CliStopRunDocument, { id })).stopRun,
+    says: (run) => `Run ${run.id} is ${run.status}. Go on later with: agent-runner retry ${run.id}`,
+  },
+  {
+    name: 'pause',
+    description: 'pause a running run when its running step finishes; it then waits, holding no worker slot',
+    mutate: async (ctx, id) => (await ctx.client.request(CliPauseRunDocument, { id })).pauseRun,
+    says: (run) => {
+      const running = run.steps.find((s) => s.status === 'RUNNING');
+      const when = run.status === 'PAUSED' ? 'is PAUSED' : `pauses when ${running ? `its running step (${running.name})` : 'its running step'} finishes`;
+      return `Run ${run.id} ${when}. Resume it with: agent-runner resume ${run.id}`;
+    },
+  },
+  {
+    name: 'resume',
+    description: 'resume a paused run (or cancel a pause not yet taken)',
+    mutate: async (ctx, id) => (await ctx.client.request(CliResumeRunDocument, { id })).resumeRun,
+    says: (run) => `Run ${run.id} is ${run.status}: it goes on with its next step. Follow it with: agent-runner watch ${run.id}`,
+  },
+];
+
 export const registerControl: CommandModule = (program, host) => {
-  program
-    .command('stop')
-    .description("stop a run at once: the model's stream is closed and commands are killed; later steps never start")
-    .argument('<run>', 'the run id')
-    .addHelpText('after', examples('agent-runner stop 12'))
-    .action(
-      defineAction(host, async (ctx, _options, id: string) => {
-        const { stopRun } = await ctx.client.request(CliStopRunDocument, { id: parseRunId(id) });
-        report(ctx, stopRun, `Run ${stopRun.id} is ${stopRun.status}. Go on later with: agent-runner retry ${stopRun.id}`);
-      }),
-    );
-
-  program
-    .command('pause')
-    .description('pause a running run when its running step finishes; it then waits, holding no worker slot')
-    .argument('<run>', 'the run id')
-    .addHelpText('after', examples('agent-runner pause 12'))
-    .action(
-      defineAction(host, async (ctx, _options, id: string) => {
-        const { pauseRun: run } = await ctx.client.request(CliPauseRunDocument, { id: parseRunId(id) });
-        const running = run.steps.find((s) => s.status === 'RUNNING');
-        const line =
-          run.status === 'PAUSED'
-            ? `Run ${run.id} is PAUSED. Resume it with: agent-runner resume ${run.id}`
-            : `Run ${run.id} pauses when ${running ? `its running step (${running.name})` : 'its running step'} finishes. Resume it with: agent-runner resume ${run.id}`;
-        report(ctx, run, line);
-      }),
-    );
-
-  program
-    .command('resume')
-    .description('resume a paused run (or cancel a pause not yet taken)')
-    .argument('<run>', 'the run id')
-    .addHelpText('after', examples('agent-runner resume 12'))
-    .action(
-      defineAction(host, async (ctx, _options, id: string) => {
-        const { resumeRun: run } = await ctx.client.request(CliResumeRunDocument, { id: parseRunId(id) });
-        report(ctx, run, `Run ${run.id} is ${run.status}: it goes on with its next step. Follow it with: agent-runner watch ${run.id}`);
-      }),
-    );
+  for (const control of CONTROLS) {
+    program
+      .command(control.name)
+      .description(control.description)
+      .argument('<run>', 'the run id')
+      .addHelpText('after', examples(`agent-runner ${control.name} 12`, `agent-runner ${control.name} 12 --json`))
+      .action(
+        defineAction(host, async (ctx, _options, id: string) => {
+          const run = await control.mutate(ctx, parseRunId(id));
+          report(ctx, run, control.says(run));
+        }),
+      );
+  }
 
   const retry = program
     .command('retry')

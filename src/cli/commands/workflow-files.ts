@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { GraphQLRequestError } from '../../client/client.js';
-import { CliRegisterWorkflowDocument, CliValidateWorkflowDocument, type CliDefinitionProblemFragment } from '../../client/generated/graphql.js';
+import { RegisterWorkflowDocument, ValidateWorkflowDocument, type ProblemFieldsFragment } from '../../client/generated/graphql.js';
 import { defineAction, examples, type CommandModule } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
@@ -24,7 +24,7 @@ async function readDefinition(ctx: CliContext, file: string): Promise<string> {
 }
 
 /** `my-flow.yaml:12:5: steps[1].command: …`, as compilers and editors print problems. */
-function problemLine(file: string, problem: CliDefinitionProblemFragment): string {
+function problemLine(file: string, problem: ProblemFieldsFragment): string {
   const where = [file, problem.line, problem.line !== null && problem.line !== undefined ? problem.column : null].filter((part) => part !== null && part !== undefined).join(':');
   const path = problem.path && !problem.message.startsWith(problem.path) ? `${problem.path}: ` : '';
   return `${where}: ${path}${problem.message}`;
@@ -47,7 +47,7 @@ export const registerWorkflowFiles: CommandModule = (program, host) => {
     .addHelpText('after', examples('agent-runner workflows validate my-flow.yaml', 'agent-runner workflows validate my-flow.yaml --json'))
     .action(
       defineAction(host, async (ctx, _options, file: string) => {
-        const { validateWorkflow: result } = await ctx.client.request(CliValidateWorkflowDocument, { definition: await readDefinition(ctx, file) });
+        const { validateWorkflow: result } = await ctx.client.request(ValidateWorkflowDocument, { definition: await readDefinition(ctx, file) });
         if (ctx.json) {
           ctx.printJson(result);
         } else if (result.valid) {
@@ -74,9 +74,9 @@ export const registerWorkflowFiles: CommandModule = (program, host) => {
       defineAction(host, async (ctx, _options, file: string) => {
         let registered;
         try {
-          registered = (await ctx.client.request(CliRegisterWorkflowDocument, { definition: await readDefinition(ctx, file) })).registerWorkflow;
+          registered = (await ctx.client.request(RegisterWorkflowDocument, { definition: await readDefinition(ctx, file) })).registerWorkflow;
         } catch (error) {
-          const problems = error instanceof GraphQLRequestError ? (error.errors[0]?.extensions?.problems as CliDefinitionProblemFragment[] | undefined) : undefined;
+          const problems = error instanceof GraphQLRequestError ? (error.errors[0]?.extensions?.problems as ProblemFieldsFragment[] | undefined) : undefined;
           if (problems?.length) {
             throw new CliError(`${file} was not registered:\n${problems.map((p) => `  ${problemLine(file, p)}`).join('\n')}`, 'BAD_USER_INPUT');
           }
