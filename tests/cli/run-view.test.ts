@@ -193,6 +193,13 @@ describe('the watch fold', () => {
     expect(view.steps[0].tail).toEqual(['ERROR done', 'title']);
     expect(view.steps[0].note).toBe('red reason');
     expect(frame(view).join('\n')).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+    // A failed step keeps its last output lines on screen: they explain the failure.
+    expect(frame(view).slice(1, 5)).toEqual([
+      '  ✖ planner  0.2s    Plan with m1',
+      '                     red reason',
+      '                     │ ERROR done',
+      '                     │ title',
+    ]);
   });
 
   it('the final word is the server’s: statuses the events do not carry, and the files that remain', () => {

@@ -1,7 +1,7 @@
 /**
  * A run drawn in place in a terminal: a header, one line per step (a spinner and the elapsed time
- * while it runs, its duration when done, why it failed, retried or waits), the running step's last
- * output lines, and a footer. `renderFrame` makes the text (pure); `TtyWatchRenderer` redraws it
+ * while it runs, its duration when done, why it failed, retried or waits), the last output lines of
+ * the running step (and of a failed one), and a footer. `renderFrame` makes the text (pure); `TtyWatchRenderer` redraws it
  * with log-update (which owns every escape code) on the spinner's beat.
  */
 import cliSpinners from 'cli-spinners';
@@ -98,7 +98,8 @@ export function renderFrame(view: RunView, options: FrameOptions): string {
       const note = step.state === 'WAITING' ? `${step.note}: agent-runner resume ${view.id}` : step.note;
       lines.push(cut(`${indent}${noteTint(note.split('\n')[0] ?? '')}`));
     }
-    if (step.state === 'RUNNING') {
+    // The running step's last output lines, and a failed step's: what it printed last explains the failure.
+    if (step.state === 'RUNNING' || (step.state === 'FAILED' && options.showTail)) {
       const output = [...(options.showTail ? step.tail : []), ...(step.partial ? [step.partial] : [])].slice(-Math.max(1, view.tailLines));
       if (view.tailLines > 0) for (const line of output) lines.push(cut(`${indent}${dim(`│ ${line.replace(/\t/g, '  ')}`)}`));
     }
