@@ -1,7 +1,7 @@
 import { streamRunEvents } from '../engine/event-stream.js';
 import { EVENT_TYPES, type EventRecord } from '../engine/types.js';
 import { notFound } from '../errors.js';
-import { boundedInt, parseId } from './args.js';
+import { boundedInt, pageComplexity, parseId } from './args.js';
 import { builder } from './builder.js';
 
 export const EventTypeEnum = builder.enumType('EventType', {
@@ -69,6 +69,7 @@ builder.queryFields((t) => ({
       after: t.arg.int({ defaultValue: 0, description: 'Return events after this seq (0 for all).' }),
       first: t.arg.int({ defaultValue: 1000, description: 'How many events at most (1 to 10000).' }),
     },
+    complexity: (args) => pageComplexity(args.first, 1000),
     resolve: async (_root, args, { services }) => {
       const runId = parseId(args.runId, 'runId');
       const after = boundedInt(args.after, 'after', 0, 0, Number.MAX_SAFE_INTEGER);

@@ -3,7 +3,7 @@ import { RUN_STATUSES, RUN_TYPES, type RunRecord, type RunStatus } from '../engi
 import { notFound } from '../errors.js';
 import { createRun } from '../services/runs.js';
 import { pauseRun, resumeRun, retryRun, stopRun } from '../services/run-control.js';
-import { boundedInt, parseId } from './args.js';
+import { boundedInt, pageComplexity, parseId } from './args.js';
 import { ArtifactRef } from './artifact.js';
 import { builder } from './builder.js';
 import { EventRef } from './event.js';
@@ -83,6 +83,7 @@ RunRef.implement({
         after: t.arg.int({ defaultValue: 0, description: 'Return events after this seq (0 for all).' }),
         first: t.arg.int({ defaultValue: 1000, description: 'How many events at most (1 to 10000).' }),
       },
+      complexity: (args) => pageComplexity(args.first, 1000),
       resolve: (run, args, { services }) =>
         services.store.listEvents(run.id, boundedInt(args.after, 'after', 0, 0, Number.MAX_SAFE_INTEGER), boundedInt(args.first, 'first', 1000, 1, 10_000)),
     }),
@@ -150,6 +151,7 @@ builder.queryFields((t) => ({
       first: t.arg.int({ defaultValue: 50, description: 'How many runs (1 to 500).' }),
       before: t.arg.id({ description: 'Only runs older than this run id.' }),
     },
+    complexity: (args) => pageComplexity(args.first, 50),
     resolve: (_root, args, { services }) =>
       services.store.listRuns({
         projectId: args.projectId == null ? undefined : parseId(args.projectId, 'projectId'),

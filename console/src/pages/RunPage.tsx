@@ -14,6 +14,7 @@ import {
 } from '../../../src/client/generated/graphql';
 import { api, ApiError } from '../api';
 import { Empty, ErrorBox, Loading, PageTitle, StatusBadge, StepBadge } from '../components/common';
+import { DownloadLink } from '../components/DownloadLink';
 import {
   ARTIFACT_KIND_LABEL,
   EVENT_LABEL,
@@ -49,10 +50,6 @@ const RELOAD_ON = new Set<TimelineEvent['type']>([
   'WORKFLOW_COMPLETED',
   'WORKFLOW_FAILED',
 ]);
-
-export function artifactDownloadUrl(artifact: Pick<ConsoleArtifactFragment, 'id'>): string {
-  return `/artifacts/${artifact.id}/download${api.tokenQuery()}`;
-}
 
 /**
  * The run's events, replayed then live through runEvents. After a lost connection it subscribes
@@ -403,9 +400,9 @@ function Artifacts({ run }: { run: FullRun }) {
                 <span className="artifact-meta">
                   {ARTIFACT_KIND_LABEL[artifact.kind]} · {formatBytes(artifact.sizeBytes)}
                 </span>
-                <a className="button button-small" href={artifactDownloadUrl(artifact)} download aria-label={`Download ${artifact.path}`}>
+                <DownloadLink artifact={artifact} className="button button-small" label={`Download ${artifact.path}`}>
                   Download
-                </a>
+                </DownloadLink>
               </li>
             ))}
           </ul>
