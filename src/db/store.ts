@@ -757,9 +757,11 @@ export class SqlStore implements RunStore, WorkflowStore {
 
   // Events --------------------------------------------------------------------------------------
 
-  listEvents(runId: number, after: number, first: number): Promise<EventRecord[]> {
+  listEvents(runId: number, after: number, first: number, stepName?: string): Promise<EventRecord[]> {
     return this.patiently(async () => {
-      const rows = await this.knex()<EventRow>('events').where('run_id', runId).andWhere('seq', '>', after).orderBy('seq', 'asc').limit(first);
+      const query = this.knex()<EventRow>('events').where('run_id', runId).andWhere('seq', '>', after);
+      if (stepName !== undefined) query.andWhere('step_name', stepName);
+      const rows = await query.orderBy('seq', 'asc').limit(first);
       return rows.map(toEvent);
     });
   }

@@ -41,6 +41,25 @@ export function streamRunEvents(
   return closable((closed) => runEvents(deps, runId, after, closed));
 }
 
+/**
+ * The events of one step of a run (a subscriber following each step apart), and the run's terminal
+ * event, which ends the stream. `return()` reaches the underlying stream at once.
+ */
+export function stepEvents(events: AsyncIterableIterator<EventRecord, void, undefined>, stepName: string): AsyncIterableIterator<EventRecord, void, undefined> {
+  const iterator: AsyncIterableIterator<EventRecord, void, undefined> = {
+    async next() {
+      for (;;) {
+        const item = await events.next();
+        if (item.done || item.value.stepName === stepName || TERMINAL_EVENT_TYPES.has(item.value.type)) return item;
+      }
+    },
+    return: () => events.return?.() ?? Promise.resolve({ done: true, value: undefined }),
+    throw: (error?: unknown) => events.throw?.(error) ?? Promise.reject(error),
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
+
 async function* runEvents(
   deps: { store: Pick<RunStore, 'listEvents' | 'getRun' | 'lastEvent'>; pubsub: PubSub },
   runId: number,

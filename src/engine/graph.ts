@@ -116,3 +116,14 @@ export function depthsByName(steps: readonly WorkflowStepDefinition[]): Map<stri
 export function allSteps(steps: readonly WorkflowStepDefinition[], loop: string | null = null): Array<{ step: WorkflowStepDefinition; loop: string | null }> {
   return steps.flatMap((step) => [{ step, loop }, ...(step.type === 'LOOP' ? allSteps(step.steps, step.name) : [])]);
 }
+
+/** Each step of a definition (loops' steps included, within their loop) with its needs and depth. */
+export function stepGraph(steps: readonly WorkflowStepDefinition[]): Map<WorkflowStepDefinition, { needs: string[]; depth: number }> {
+  const graph = new Map<WorkflowStepDefinition, { needs: string[]; depth: number }>();
+  const depths = depthsByName(steps);
+  steps.forEach((step, index) => {
+    graph.set(step, { needs: needsOf(steps, index), depth: depths.get(step.name) ?? 0 });
+    if (step.type === 'LOOP') for (const [inner, info] of stepGraph(step.steps)) graph.set(inner, info);
+  });
+  return graph;
+}

@@ -38,6 +38,7 @@ import type { RunPatch, RunStore } from './store.js';
 import {
   RunStoppedError,
   ServerShutdownError,
+  StepError,
   StepPausedError,
   coerceError,
   type EventType,
@@ -712,10 +713,9 @@ function valuesOfRecord(record: StepRunRecord, step: WorkflowStepDefinition | un
   }
 }
 
-/** What a failed command printed, for `steps.NAME.output` of a failed step (its StepError data's output). */
+/** What a failed step produced anyway (a failed command's output), for `steps.NAME.output`. */
 function outputOfFailure(reason: Error): string | null {
-  const output = (reason as { data?: { output?: unknown } }).data?.output;
-  return typeof output === 'string' ? output : null;
+  return reason instanceof StepError && reason.output !== undefined ? reason.output : null;
 }
 
 /** A step of a definition by name, loops' steps included. */

@@ -62,7 +62,8 @@ export interface RunStore extends EventStore, AgentMemoryStore {
   /** Forgets the artifact records of these steps of a run (their files stay). */
   deleteArtifacts(runId: number, stepNames: string[]): Promise<void>;
   createArtifact(artifact: { runId: number; stepName: string | null; kind: ArtifactKind; path: string; sizeBytes: number }): Promise<ArtifactRecord>;
-  listEvents(runId: number, after: number, first: number): Promise<EventRecord[]>;
+  /** Events with `seq > after`, in order, at most `first`; only those of one step when `stepName` is given. */
+  listEvents(runId: number, after: number, first: number, stepName?: string): Promise<EventRecord[]>;
   /** The run's event with the highest `seq`, or null. */
   lastEvent(runId: number): Promise<EventRecord | null>;
 }

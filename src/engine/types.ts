@@ -618,11 +618,14 @@ export type StepOfType<T extends StepType> = Extract<WorkflowStepDefinition, { t
 export class StepError extends Error {
   readonly retryable: boolean;
   readonly data: Record<string, unknown> | undefined;
-  constructor(message: string, options: { retryable?: boolean; data?: Record<string, unknown>; cause?: unknown } = {}) {
+  /** What the failed step produced anyway (a failed command's output), for `steps.NAME.output`. */
+  readonly output: string | undefined;
+  constructor(message: string, options: { retryable?: boolean; data?: Record<string, unknown>; cause?: unknown; output?: string } = {}) {
     super(message, { cause: options.cause });
     this.name = 'StepError';
     this.retryable = options.retryable ?? true;
     this.data = options.data;
+    this.output = options.output;
   }
 }
 

@@ -1,4 +1,4 @@
-import { streamRunEvents } from '../engine/event-stream.js';
+import { stepEvents, streamRunEvents } from '../engine/event-stream.js';
 import { EVENT_TYPES, type EventRecord } from '../engine/types.js';
 import { notFound } from '../errors.js';
 import { boundedInt, pageComplexity, parseId } from './args.js';
@@ -91,6 +91,7 @@ builder.queryFields((t) => ({
       runId: t.arg.id({ required: true, description: 'The run.' }),
       after: t.arg.int({ defaultValue: 0, description: 'Return events after this seq (0 for all).' }),
       first: t.arg.int({ defaultValue: 1000, description: 'How many events at most (1 to 10000).' }),
+      stepName: t.arg.string({ description: 'Only the events of this step (its loop iterations included).' }),
     },
     complexity: (args) => pageComplexity(args.first, 1000),
     resolve: async (_root, args, { services }) => {
@@ -98,7 +99,7 @@ builder.queryFields((t) => ({
       const after = boundedInt(args.after, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
       const first = boundedInt(args.first, 'first', 1000, 1, 10_000);
       await requireRun(services, runId);
-      return services.store.listEvents(runId, after, first);
+      return services.store.listEvents(runId, after, first, args.stepName ?? undefined);
     },
   }),
 }));
@@ -111,12 +112,16 @@ builder.subscriptionFields((t) => ({
     args: {
       runId: t.arg.id({ required: true, description: 'The run.' }),
       after: t.arg.int({ defaultValue: 0, description: 'Start after this seq (0 for everything).' }),
+      stepName: t.arg.string({
+        description: 'Only the events of this step (steps running at once each have their own), and the run’s terminal event, which ends the stream.',
+      }),
     },
     subscribe: async (_root, args, { services }) => {
       const runId = parseId(args.runId, 'runId');
       const after = boundedInt(args.after, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
       await requireRun(services, runId);
-      return streamRunEvents(services, runId, after);
+      const events = streamRunEvents(services, runId, after);
+      return args.stepName ? stepEvents(events, args.stepName) : events;
     },
     resolve: (event) => event,
   }),

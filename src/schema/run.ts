@@ -11,7 +11,7 @@ import { builder } from './builder.js';
 import { EventRef } from './event.js';
 import { ProjectRef } from './project.js';
 import { StepModelRef } from './step-model.js';
-import { StepRunRef } from './step-run.js';
+import { StepRunRef, stepRunsWithGraph } from './step-run.js';
 import { WorkflowRef } from './workflow.js';
 
 export const RunStatusEnum = builder.enumType('RunStatus', {
@@ -75,8 +75,8 @@ RunRef.implement({
     timeoutSeconds: t.exposeInt('timeoutSeconds', { nullable: true, description: 'The LLM timeout in force for this run, in seconds.' }),
     steps: t.field({
       type: [StepRunRef],
-      description: 'The steps of the run, in order, with their status.',
-      resolve: (run, _args, { services }) => services.store.listStepRuns(run.id),
+      description: 'The step records of the run with their status: the workflow’s steps in order, then one record per step of a loop per iteration, as they start.',
+      resolve: async (run, _args, { services }) => stepRunsWithGraph(await services.store.listStepRuns(run.id), run.definition),
     }),
     events: t.field({
       type: [EventRef],

@@ -1,4 +1,5 @@
-import { STEP_STATUSES, STEP_TYPES, type StepRunRecord } from '../engine/types.js';
+import { stepGraph } from '../engine/graph.js';
+import { STEP_STATUSES, STEP_TYPES, type StepRunRecord, type WorkflowDefinition } from '../engine/types.js';
 import { builder } from './builder.js';
 
 export const StepTypeEnum = builder.enumType('StepType', {
@@ -32,6 +33,20 @@ export const StepStatusEnum = builder.enumType('StepStatus', {
 
 export const StepRunRef = builder.objectRef<StepRunRecord>('StepRun');
 
+/** Each step record's needs and depth in its run's definition, learnt when a run's steps are listed. */
+const runGraph = new WeakMap<StepRunRecord, { needs: string[]; depth: number }>();
+
+/** A run's step records, with their graph (from the run's definition) remembered for `needs` and `depth`. */
+export function stepRunsWithGraph(records: StepRunRecord[], definition: WorkflowDefinition | null): StepRunRecord[] {
+  if (!definition) return records;
+  const byName = new Map([...stepGraph(definition.steps)].map(([step, info]) => [step.name, info]));
+  for (const record of records) {
+    const info = byName.get(record.name);
+    if (info) runGraph.set(record, info);
+  }
+  return records;
+}
+
 StepRunRef.implement({
   description: "One step of one run: so a client sees where a run is without reading its events.",
   fields: (t) => ({
@@ -46,5 +61,13 @@ StepRunRef.implement({
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true, description: 'When the step finished.' }),
     error: t.exposeString('error', { nullable: true, description: 'Why the step failed, in words a user can act on.' }),
     exitCode: t.exposeInt('exitCode', { nullable: true, description: 'Command steps: the exit code of the latest attempt (null for other steps, or a command killed by a signal).' }),
+    loop: t.exposeString('loop', { nullable: true, description: 'A step inside a loop: the loop’s name (this record is one iteration’s). Null for the others.' }),
+    iteration: t.exposeInt('iteration', { nullable: true, description: 'A step inside a loop: the iteration this record belongs to, from 1. Null for the others.' }),
+    skippedReason: t.exposeString('skippedReason', {
+      nullable: true,
+      description: 'SKIPPED steps: why (its condition was false, a step it needs failed, the run failed or was stopped).',
+    }),
+    needs: t.stringList({ description: 'The steps this one waits for (its needs, or the step before it in its list).', resolve: (step) => runGraph.get(step)?.needs ?? [] }),
+    depth: t.int({ description: 'Its column in a drawing of its list: 0 for a step that needs nothing, else one more than its deepest need.', resolve: (step) => runGraph.get(step)?.depth ?? 0 }),
   }),
 });

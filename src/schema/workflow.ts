@@ -1,4 +1,5 @@
 import { defaultModel, usesModel } from '../engine/run-plan.js';
+import { stepGraph } from '../engine/graph.js';
 import type { AnyStepKind } from '../engine/steps/registry.js';
 import {
   INPUT_TYPES,
@@ -17,6 +18,15 @@ import { StepModelRef } from './step-model.js';
 import { StepTypeEnum } from './step-run.js';
 
 export const WorkflowStepRef = builder.objectRef<WorkflowStepDefinition>('WorkflowStep');
+
+/** Each step's needs and depth, learnt when a workflow's steps are listed (a step is only reached through them). */
+const graphInfo = new WeakMap<WorkflowStepDefinition, { needs: string[]; depth: number }>();
+
+/** The steps of a list, with their graph remembered for their `needs` and `depth` fields. */
+export function stepsWithGraph(steps: readonly WorkflowStepDefinition[]): WorkflowStepDefinition[] {
+  for (const [step, info] of stepGraph(steps)) graphInfo.set(step, info);
+  return [...steps];
+}
 
 /** A field of one step kind, or null for steps of other kinds. */
 const field = <K extends string>(step: WorkflowStepDefinition, key: K): unknown => (key in step ? (step as unknown as Record<K, unknown>)[key] : null);
@@ -64,6 +74,25 @@ WorkflowStepRef.implement({
     task: t.string({ nullable: true, description: 'Agent steps: what the agent is asked to do (a template); null: the run’s goal.', resolve: (step) => (step.type === 'AGENT' ? (step.task ?? null) : null) }),
     retry: t.field({ type: RetryPolicyRef, nullable: true, description: 'How the step is retried after a failure; null: it is not.', resolve: (step) => step.retry ?? null }),
     definition: t.field({ type: 'JSON', description: 'The whole normalised step definition, as the engine runs it.', resolve: (step) => step }),
+    needs: t.stringList({
+      description: 'The steps of the same list this one waits for: its `needs`, or else the step before it in the list (none for the first).',
+      resolve: (step) => graphInfo.get(step)?.needs ?? step.needs ?? [],
+    }),
+    depth: t.int({ description: 'Its column in a drawing of the list: 0 for a step that needs nothing, else one more than its deepest need.', resolve: (step) => graphInfo.get(step)?.depth ?? 0 }),
+    if: t.string({ nullable: true, description: 'Its condition, when it has one (absent: success()).', resolve: (step) => step.if ?? null }),
+    steps: t.field({
+      type: [WorkflowStepRef],
+      nullable: true,
+      description: 'LOOP: the steps of one iteration (a list of its own). Null for other steps.',
+      resolve: (step) => (step.type === 'LOOP' ? stepsWithGraph(step.steps) : null),
+    }),
+    until: t.string({ nullable: true, description: 'LOOP: the condition that ends it after an iteration.', resolve: (step) => (step.type === 'LOOP' ? step.until : null) }),
+    maxIterations: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'LOOP: iterations at most, a number or an expression evaluated when it starts.',
+      resolve: (step) => (step.type === 'LOOP' ? step.maxIterations : null),
+    }),
   }),
 });
 
@@ -109,7 +138,9 @@ WorkflowRef.implement({
     name: t.string({ description: 'Unique name, such as quarkus-bootstrap-v1.', resolve: (w) => w.definition.name }),
     version: t.string({ description: 'The version of this definition, such as 1.0.0.', resolve: (w) => w.definition.version }),
     description: t.string({ description: 'What the workflow does.', resolve: (w) => w.definition.description }),
-    steps: t.field({ type: [WorkflowStepRef], description: 'The steps, in order.', resolve: (w) => [...w.definition.steps] }),
+    steps: t.field({ type: [WorkflowStepRef], description: 'The steps, in order (a LOOP’s own steps are in its `steps`).', resolve: (w) => stepsWithGraph(w.definition.steps) }),
+    maxParallel: t.int({ nullable: true, description: 'How many steps may run at once, when the workflow limits it (the server’s MAX_PARALLEL_STEPS applies anyway).', resolve: (w) => w.definition.maxParallel ?? null }),
+    failFast: t.boolean({ description: 'Whether a failed step stops the steps running beside it at once.', resolve: (w) => w.definition.failFast === true }),
     inputs: t.field({
       type: [WorkflowInputRef],
       description: 'The inputs a run gives, in the order declared.',

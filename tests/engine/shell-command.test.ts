@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { trackedProcessGroups } from '../../src/engine/processes.js';
-import { shellCommand } from '../../src/engine/steps/shell-command.js';
+import { runCommand, shellCommand } from '../../src/engine/steps/shell-command.js';
 import { RunStoppedError, StepError, StepTimeoutError } from '../../src/engine/types.js';
 import { createTestStepContext, makeTempFolder, type TestStepContext, type TestStepOptions } from './step-context.js';
 
@@ -86,9 +86,17 @@ describe('SHELL_COMMAND', () => {
     expect(quoted).not.toContain('30');
   });
 
-  it('returns normally on a non-zero exit with continueOnError', async () => {
+  it('fails on a non-zero exit even with continueOnError (the runner lets the run go on), keeping the output', async () => {
     const test = shellStep('echo partial; exit 2', { continueOnError: true });
-    const result = await shellCommand(test.ctx);
+    const error = (await shellCommand(test.ctx).catch((e: unknown) => e)) as StepError;
+    expect(error).toBeInstanceOf(StepError);
+    expect(error.data).toMatchObject({ exitCode: 2 });
+    expect(error.output).toBe('partial\n');
+  });
+
+  it('runCommand returns normally on a non-zero exit when asked to (continueOnError: the agent reads the exit code)', async () => {
+    const test = shellStep('echo partial; exit 2', { continueOnError: true });
+    const result = await runCommand(test.ctx, 'echo partial; exit 2');
     expect(result.data).toMatchObject({ exitCode: 2 });
     expect(result.output).toBe('partial\n');
   });
@@ -103,7 +111,7 @@ describe('SHELL_COMMAND', () => {
 
   it('saves the command output as an artifact', async () => {
     const test = shellStep('echo out; echo err >&2; exit 1', { name: 'maven_test', saveArtifact: true, continueOnError: true });
-    await shellCommand(test.ctx);
+    await runCommand(test.ctx, 'echo out; echo err >&2; exit 1');
     const text = await readFile(path.join(folder.path, 'maven_test_output.txt'), 'utf8');
     expect(text).toBe('Command: echo out; echo err >&2; exit 1\nReturn code: 1\n\nSTDOUT:\nout\n\n\nSTDERR:\nerr\n\n');
     expect(test.artifacts).toEqual([{ path: 'maven_test_output.txt', kind: 'COMMAND_OUTPUT', sizeBytes: Buffer.byteLength(text) }]);

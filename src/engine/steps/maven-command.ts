@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StepError, type MavenCommandStep, type StepExecutor } from '../types.js';
-import { runCommand } from './shell-command.js';
+import { asStep, runCommand } from './shell-command.js';
 
 /** MAVEN_COMMAND: `mvn <command>` (or the command as written if it already calls mvn or the wrapper). */
 export const mavenCommand: StepExecutor<MavenCommandStep> = async (ctx) => {
@@ -14,7 +14,7 @@ export const mavenCommand: StepExecutor<MavenCommandStep> = async (ctx) => {
   if (!usesWrapper && (await findExecutable('mvn')) === undefined) {
     throw new StepError('Maven (mvn) is not installed or not on PATH', { retryable: false, data: { command } });
   }
-  return runCommand(ctx, command);
+  return runCommand(asStep(ctx), command);
 };
 
 /** The first executable named `name` in the directories of PATH. */

@@ -9,8 +9,17 @@ import { StepError, type ShellCommandStep, type StepContext, type StepExecutor, 
 /** SHELL_COMMAND: runs `step.command` with `sh -c` in the workspace. */
 export const shellCommand: StepExecutor<ShellCommandStep> = async (ctx) => {
   if (!ctx.step.command?.trim()) throw new StepError(`Step "${ctx.step.name}" has no command to run`, { retryable: false });
-  return runCommand(ctx, ctx.step.command);
+  return runCommand(asStep(ctx), ctx.step.command);
 };
+
+/**
+ * A command step fails on a non-zero exit whatever its continueOnError: that is the runner's (the
+ * step is FAILED, its outcome failure, and the run goes on). Only callers that read the exit code
+ * themselves (the agent's run_command) ask runCommand to return normally.
+ */
+export function asStep<C extends StepContext>(ctx: C): C {
+  return ctx.step.continueOnError ? { ...ctx, step: { ...ctx.step, continueOnError: false } } : ctx;
+}
 
 /** Lines of output quoted in the message of a failed command. */
 const FAILURE_TAIL_LINES = 20;
@@ -89,7 +98,7 @@ export async function runCommand(ctx: StepContext, command: string): Promise<Ste
   const outcome = killedBy !== undefined ? `was killed by ${killedBy}` : `exited with code ${exitCode}`;
   if (exitCode !== 0 && !step.continueOnError) {
     const lastLines = lastLinesOf(combined.text(), FAILURE_TAIL_LINES);
-    throw new StepError(`Command "${command}" ${outcome}. Last lines of output:\n${lastLines || '(no output)'}`, { data });
+    throw new StepError(`Command "${command}" ${outcome}. Last lines of output:\n${lastLines || '(no output)'}`, { data, output: stdout });
   }
   return { output: stdout, data, summary: `Command "${command}" ${outcome}` };
 }
