@@ -27,11 +27,12 @@ export const loopKind: BuiltInStepKind<'LOOP'> = {
         description: "Evaluated after each iteration; the loop completes when it holds, such as ${{ steps.test.outcome == 'success' }}.",
       },
       maxIterations: {
-        oneOf: [
-          { type: 'integer', minimum: 1, maximum: 1000 },
-          { type: 'string', pattern: '\\$\\{\\{', description: 'An expression, such as ${{ inputs.maxTries }}.' },
-        ],
-        description: 'Iterations at most (1 to 1000), or an expression evaluated when the loop starts; after the last one without until holding, the loop fails.',
+        // minimum and maximum bind a number, pattern a string: one clear problem whichever is written.
+        type: ['integer', 'string'],
+        minimum: 1,
+        maximum: 1000,
+        pattern: '\\$\\{\\{',
+        description: 'Iterations at most (1 to 1000), or an expression evaluated when the loop starts, such as ${{ inputs.maxTries }}; after the last one without until holding, the loop fails.',
       },
       maxParallel: { type: 'integer', minimum: 1, maximum: 100, description: 'How many of its steps may run at once (default: the workflow’s).' },
     },

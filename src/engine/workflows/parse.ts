@@ -437,6 +437,8 @@ function checkScope(steps: readonly WorkflowStepDefinition[], base: PathPart[], 
     if (step.type === 'FAILURE_REPORT' && (step.output === undefined) === (step.outputFile === undefined)) {
       report([...base, index], `${formatPath([...base, index])} (FAILURE_REPORT) needs exactly one of output or outputFile`);
     }
+    if (step.type === 'LOOP' && context.loop) report(at('type'), `step "${step.name}" is a LOOP inside loop "${context.loop.name}": loops cannot be nested`);
+    if (step.type === 'LOOP' && step.retry) report(at('retry'), `step "${step.name}" is a LOOP: its iterations are its retries (maxIterations); retry is not taken here`);
     if (step.type === 'LOOP') {
       checkScope(step.steps, at('steps'), { ...context, outerVisible: visible, loop: step, scopeName: `loop "${step.name}"` }, kinds, report);
       // `until` is read after an iteration: every step of the loop has a result by then.
