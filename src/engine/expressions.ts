@@ -422,3 +422,19 @@ export function callsStatusFunction(condition: string): boolean {
   if ('error' in compiled) return false;
   return functionsCalled(compiled.expr).some((name) => (STATUS_FUNCTIONS as readonly string[]).includes(name));
 }
+
+/**
+ * A rendered command as people read it: each `"${AGENT_RUNNER_EXPR_n}"` shown as its value, quoted
+ * for a shell ('…'). For messages only: what runs is the command with its environment variables.
+ */
+export function displayCommand(command: string, env: Readonly<Record<string, string>>): string {
+  return command.replace(/"\$\{(AGENT_RUNNER_EXPR_\d+)\}"|\$\{(AGENT_RUNNER_EXPR_\d+)\}/g, (whole, quoted?: string, bare?: string) => {
+    const value = env[(quoted ?? bare)!];
+    if (value === undefined) return whole;
+    return quoted ? shellQuote(value) : value;
+  });
+}
+
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}

@@ -83,8 +83,9 @@ describe('inputs and templates', () => {
     const projectName = project.path.split('/').at(-1);
     expect(readFileSync(join(project.path, 'shown.txt'), 'utf8')).toBe(`billing|in ${projectName}|hedgehogs|`);
     const executing = events.find((e) => e.type === 'SHELL_EXECUTING');
-    // The command line shows where the values go, never the values themselves.
-    expect(executing?.message).toBe('Running: printf \'%s|\' "${AGENT_RUNNER_EXPR_1}" "in ${AGENT_RUNNER_EXPR_2}" "${AGENT_RUNNER_EXPR_3}" > shown.txt');
+    // People read the values where they go; what ran took them from environment variables.
+    expect(executing?.message).toBe(`Running: printf '%s|' billing "in ${projectName}" hedgehogs > shown.txt`);
+    expect(executing?.data).toMatchObject({ command: 'printf \'%s|\' "${AGENT_RUNNER_EXPR_1}" "in ${AGENT_RUNNER_EXPR_2}" "${AGENT_RUNNER_EXPR_3}" > shown.txt' });
     expect((await getRun(t, createRun.id)).inputs).toEqual(createRun.inputs);
   });
 

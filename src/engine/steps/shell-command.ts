@@ -2,6 +2,7 @@ import type { BuiltInStepKind } from './registry.js';
 import { mkdir } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { Coalescer } from '../coalesce.js';
+import { displayCommand } from '../expressions.js';
 import { killProcessGroup, trackProcessGroup, RUN_ID_VARIABLE } from '../processes.js';
 import { spawnCommand } from '../spawner/spawner.js';
 import { StepError, type ShellCommandStep, type StepContext, type StepExecutor, type StepResult } from '../types.js';
@@ -35,7 +36,8 @@ export async function runCommand(ctx: StepContext, command: string): Promise<Ste
   const { step, settings, signal, workspace } = ctx;
   signal.throwIfAborted();
   await mkdir(workspace.root, { recursive: true });
-  ctx.emit('SHELL_EXECUTING', `Running: ${command}`, { command });
+  // The values of ${{ }} expressions are shown where they go; what runs takes them from the environment.
+  ctx.emit('SHELL_EXECUTING', `Running: ${displayCommand(command, ctx.env)}`, { command });
 
   const startedAt = Date.now();
   const captured = { stdout: new OutputTail(settings.outputCapBytes), stderr: new OutputTail(settings.outputCapBytes) };
