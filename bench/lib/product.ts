@@ -44,7 +44,7 @@ export async function startBenchApp(overrides: Partial<Config> = {}, workflows: 
 export type BenchApp = Awaited<ReturnType<typeof startBenchApp>>;
 
 /** A workflow built from plain step definitions (as tests/workflow/support.ts does). */
-export function benchWorkflow(name: string, steps: WorkflowSpec['steps']): WorkflowSpec {
+export function benchWorkflow(name: string, steps: WorkflowSpec['steps']): WorkflowSpec & { maxParallel?: number } {
   return {
     name,
     version: '0.0.1',

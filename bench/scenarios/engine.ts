@@ -15,6 +15,10 @@
  *    while its median is coarse).
  * 3. Shell step: a workflow of 20 `true` SHELL_COMMAND steps; per step STEP_STARTED → STEP_COMPLETED
  *    (publishes, hi-res), and the runner's own data.durationMs (ms, around the executor only).
+ * 4. Parallel dispatch: 20 independent FILE_WRITE steps (`needs: []`, maxParallel 20) against the
+ *    same 20 in a chain: per step, the time from when it became ready (WORKFLOW_STARTED for the
+ *    independent ones, the previous STEP_COMPLETED in the chain) to its STEP_STARTED (publishes,
+ *    hi-res), and each run's whole time, WORKFLOW_STARTED → WORKFLOW_COMPLETED.
  *
  *   node --import tsx bench/scenarios/engine.ts '{"pickupRuns":60,"dispatchRuns":10,"shellRuns":5}'
  */
@@ -36,9 +40,16 @@ const shell = benchWorkflow(
   'bench-shell',
   Array.from({ length: args.steps }, (_, i) => ({ name: `true${i}`, type: 'SHELL_COMMAND' as const, command: 'true' })),
 );
+const parallel = {
+  ...benchWorkflow(
+    'bench-parallel',
+    Array.from({ length: args.steps }, (_, i) => ({ name: `write${i}`, type: 'FILE_WRITE' as const, needs: [], outputFile: `par/f${i}.txt`, content: `file ${i} for {goal}\n` })),
+  ),
+  maxParallel: args.steps,
+};
 const pickup = benchWorkflow('bench-pickup', [{ name: 'write', type: 'FILE_WRITE', outputFile: 'pickup.txt', content: 'x' }]);
 
-const b = await startBenchApp({ workerCheckIntervalSeconds: 3600 }, [files, shell, pickup]);
+const b = await startBenchApp({ workerCheckIntervalSeconds: 3600, maxParallelSteps: args.steps }, [files, shell, pickup, parallel]);
 const { pubsub, store, worker } = b.app.services;
 const client = new AgentRunnerClient({ url: b.url });
 
@@ -140,6 +151,28 @@ for (const seen of fileRuns) {
   }
 }
 
+// 4. Parallel steps against the chain ------------------------------------------------------------
+await runWorkflow('bench-parallel', 1); // warm-up
+const parallelRuns = await profilePhase('engine-parallel', () => runWorkflow('bench-parallel', args.dispatchRuns));
+const readyToStarted = (runs: Seen[][], chained: boolean) => {
+  const latencies: number[] = [];
+  const totals: number[] = [];
+  for (const seen of runs) {
+    const workflowStarted = seen.find((s) => s.event.type === 'WORKFLOW_STARTED')!;
+    const completedRun = seen.find((s) => s.event.type === 'WORKFLOW_COMPLETED');
+    if (completedRun) totals.push(completedRun.at - workflowStarted.at);
+    const started = byStep(seen, 'STEP_STARTED');
+    const completed = byStep(seen, 'STEP_COMPLETED');
+    for (let i = 0; i < args.steps; i++) {
+      const ready = chained && i > 0 ? completed.get(i - 1) : workflowStarted;
+      const s = started.get(i);
+      if (ready && s) latencies.push(s.at - ready.at);
+    }
+  }
+  return { readyToStartedMs: roundSummary(summarize(latencies)), runMs: roundSummary(summarize(totals)) };
+};
+const parallelDispatch = { parallel: readyToStarted(parallelRuns, false), chain: readyToStarted(fileRuns, true) };
+
 await runWorkflow('bench-shell', 1); // warm-up
 const shellRuns = await profilePhase('engine-shell', () => runWorkflow('bench-shell', args.shellRuns));
 const shellStep: number[] = [];
@@ -209,6 +242,7 @@ emitResult({
     gapPublishedMs: roundSummary(summarize(gapHiRes)),
     gapCreatedAtMs: { ...roundSummary(summarize(gapStored)), mean: mean(gapStored) },
     fileStepMs: roundSummary(summarize(fileStep)),
+    ...parallelDispatch,
   },
   shell: {
     runs: shellRuns.length,
