@@ -12,6 +12,7 @@ import { EventLog } from './engine/event-log.js';
 import { killAllProcessGroups } from './engine/processes.js';
 import { PubSub } from './engine/pubsub.js';
 import { recoverInterruptedRuns } from './engine/recovery.js';
+import { createCommandLauncher } from './engine/sandbox.js';
 import type { Logger, RunnerDeps } from './engine/runner.js';
 import { stopSpawner } from './engine/spawner/spawner.js';
 import { stepExecutors } from './engine/steps/registry.js';
@@ -111,6 +112,14 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // First: with SANDBOX=on and no sandbox, nothing is opened.
+  const commands = await createCommandLauncher({
+    setting: config.sandbox,
+    databasePath: config.databasePath,
+    homeDir: config.homeDir,
+    mavenDir: config.sandboxM2Dir,
+    hiddenPaths: config.sandboxHiddenPaths,
+  });
   const orm = await initORM(config.databasePath, logger.info);
   const checkpointer = await WalCheckpointer.start(config.databasePath, (error) => logger.error('database checkpoint failed', error));
   const store = new SqlStore(orm);
@@ -128,8 +137,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       heartbeatMs: config.llmHeartbeatMs,
       coalesceMs: config.streamCoalesceMs,
       coalesceBytes: config.streamCoalesceBytes,
-      outputCapBytes: 1024 * 1024,
+      outputCapBytes: config.commandOutputLimitBytes,
       killGraceMs: config.killGraceMs,
+      commands,
     },
     shellTimeoutSeconds: config.shellTimeoutSeconds,
     logger,

@@ -2,7 +2,10 @@
  * Configuration, read in one place. `loadConfig(env)` is the only reader of environment variables;
  * everything else is given a `Config`. Tests pass their own values instead of mutating `process.env`.
  */
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SANDBOX_SETTINGS, type SandboxSetting } from './engine/types.js';
 
 export interface Config {
   /** Port the HTTP and WebSocket server listens on (8000, as the seed). `PORT`; 0 picks a free port. */
@@ -40,6 +43,20 @@ export interface Config {
   killGraceMs: number;
   /** On SIGTERM, how long running steps may finish before they are cut off and left to crash recovery (10). `SHUTDOWN_GRACE_SECONDS` */
   shutdownGraceSeconds: number;
+  /**
+   * Whether shell and Maven commands run in a bubblewrap sandbox (auto): `auto` uses it when `bwrap`
+   * works here and otherwise runs them unsandboxed with a warning; `on` refuses to start without it;
+   * `off` never uses it. `SANDBOX`
+   */
+  sandbox: SandboxSetting;
+  /** The folder sandboxed commands get as `~/.m2` (the Maven repository), instead of the user's own (`sandbox-m2` next to the database). `SANDBOX_M2_DIR` */
+  sandboxM2Dir: string;
+  /** More files or folders hidden from sandboxed commands, besides the database folder and the usual credential files (none). `SANDBOX_HIDE`, separated by `:` */
+  sandboxHiddenPaths: string[];
+  /** The home folder whose credential files the sandbox hides (the server user's). `HOME` */
+  homeDir: string;
+  /** A command's output stored per stream: the first half and the last half of this many bytes; the rest is dropped and counted (4194304). `COMMAND_OUTPUT_LIMIT_BYTES` */
+  commandOutputLimitBytes: number;
   /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
   logLevel: 'info' | 'silent';
   /** The built web console served at `/` (this repository's console/dist; `npm start` builds it). Tests override it. */
@@ -127,12 +144,29 @@ function stepModels(env: Env): Record<string, string> {
   return models;
 }
 
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = raw.toLowerCase() as T;
+  if (!values.includes(value)) throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected ${values.join(', ')}.`);
+  return value;
+}
+
+function absolutePaths(env: Env, name: string): string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  const paths = raw.split(path.delimiter).filter((entry) => entry !== '');
+  const relative = paths.find((entry) => !path.isAbsolute(entry));
+  if (relative !== undefined) throw new ConfigError(`${name} holds ${JSON.stringify(relative)}: expected absolute paths separated by "${path.delimiter}".`);
+  return paths;
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const logLevel = read(env, 'LOG_LEVEL') ?? 'info';
   if (logLevel !== 'info' && logLevel !== 'silent') {
     throw new ConfigError(`LOG_LEVEL=${JSON.stringify(logLevel)} is invalid: expected info or silent.`);
   }
-  return {
+  const config: Omit<Config, 'sandboxM2Dir'> = {
     port: integer(env, 'PORT', 8000, 0, 65535),
     host: read(env, 'HOST') ?? '127.0.0.1',
     databasePath: read(env, 'DATABASE_PATH') ?? './data/agent-runner.db',
@@ -149,8 +183,15 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     streamCoalesceBytes: integer(env, 'STREAM_COALESCE_BYTES', 4096, 1, 1_048_576),
     killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
     shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
+    sandbox: oneOf(env, 'SANDBOX', SANDBOX_SETTINGS, 'auto'),
+    sandboxHiddenPaths: absolutePaths(env, 'SANDBOX_HIDE'),
+    homeDir: read(env, 'HOME') ?? os.homedir(),
+    commandOutputLimitBytes: integer(env, 'COMMAND_OUTPUT_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel,
     consoleDir: fileURLToPath(new URL('../console/dist', import.meta.url)),
     ...overrides,
   };
+  // Next to the database, wherever the overrides put it.
+  const m2 = overrides.sandboxM2Dir ?? read(env, 'SANDBOX_M2_DIR') ?? path.join(path.dirname(path.resolve(config.databasePath)), 'sandbox-m2');
+  return { ...config, sandboxM2Dir: path.resolve(m2) };
 }

@@ -1,5 +1,5 @@
 import { executeRun, type RunnerDeps } from './runner.js';
-import { RunStoppedError, ServerShutdownError, coerceError } from './types.js';
+import { RunStoppedError, ServerShutdownError, coerceError, type SandboxStatus } from './types.js';
 
 export interface WorkerOptions {
   /** Picks up runs by itself, at once on `notify()` and on every poll (true). `DISABLE_WORKER` turns it off. */
@@ -17,6 +17,8 @@ export interface WorkerStatus {
   queued: number;
   checkIntervalSeconds: number;
   lastCheckAt: Date | null;
+  /** Whether the commands of the runs it executes are sandboxed (found at start-up). */
+  sandbox: SandboxStatus;
 }
 
 interface ActiveRun {
@@ -109,6 +111,7 @@ export class Worker {
       queued: await this.deps.store.countRuns('QUEUED'),
       checkIntervalSeconds: this.options.checkIntervalSeconds,
       lastCheckAt: this.lastCheckAt,
+      sandbox: this.deps.settings.commands.status,
     };
   }
 

@@ -85,7 +85,8 @@ function refuse(message: string, relativePath: unknown): StepError {
   return new StepError(message, { retryable: false, data: { path: relativePath } });
 }
 
-function isInside(folder: string, candidate: string): boolean {
+/** Whether `candidate` is `folder` or lies inside it (lexically: resolve symbolic links first). */
+export function isInside(folder: string, candidate: string): boolean {
   const relative = path.relative(folder, candidate);
   return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
 }

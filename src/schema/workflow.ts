@@ -30,6 +30,12 @@ WorkflowStepRef.implement({
     }),
     outputFile: t.exposeString('outputFile', { nullable: true, description: 'The workspace file the step writes its output to.' }),
     command: t.exposeString('command', { nullable: true, description: 'Command steps: the command line.' }),
+    network: t.boolean({
+      nullable: true,
+      description:
+        'Command steps: whether the command may use the network (true unless the workflow says false; false needs the sandbox or a PID namespace, else the step fails). Null for other steps.',
+      resolve: (step) => (step.type === 'SHELL_COMMAND' || step.type === 'MAVEN_COMMAND' ? step.network ?? true : null),
+    }),
     saveArtifact: t.exposeBoolean('saveArtifact', { description: 'Whether the output is recorded as an artifact.' }),
     timeoutSeconds: t.exposeInt('timeoutSeconds', { nullable: true, description: 'The step’s own timeout, if it sets one.' }),
     retry: t.field({ type: RetryPolicyRef, nullable: true, description: 'How the step is retried after a failure; null: it is not.', resolve: (step) => step.retry ?? null }),

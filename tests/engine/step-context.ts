@@ -1,6 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createCommandLauncher } from '../../src/engine/sandbox.js';
 import { Workspace } from '../../src/engine/workspace.js';
 import type { ArtifactKind, ArtifactRecord, EventType, ResolvedStep, StepContext, StepSettings, StepType } from '../../src/engine/types.js';
 
@@ -26,6 +27,8 @@ export const testSettings: StepSettings = {
   coalesceBytes: 4096,
   outputCapBytes: 1024 * 1024,
   killGraceMs: 500,
+  // Unsandboxed, in a process group: `$$` is the group's id, as these tests expect (tests/engine/command-processes.test.ts covers the other modes).
+  commands: await createCommandLauncher({ setting: 'off', pidNamespace: false, databasePath: ':memory:', homeDir: tmpdir(), mavenDir: path.join(tmpdir(), 'unused-m2'), hiddenPaths: [] }),
 };
 
 export interface TestStepOptions {
@@ -34,6 +37,8 @@ export interface TestStepOptions {
   goal?: string;
   outputs?: Record<string, string>;
   settings?: Partial<StepSettings>;
+  /** The run id commands are marked with (1). */
+  runId?: number;
 }
 
 /** A StepContext over a real workspace folder that records events and artifacts in arrays. */
@@ -47,7 +52,7 @@ export function createTestStepContext(options: TestStepOptions): TestStepContext
     events.push({ type, message, data });
   };
   const ctx: StepContext = {
-    runId: 1,
+    runId: options.runId ?? 1,
     goal: options.goal ?? 'Build a thing',
     step,
     workspace,

@@ -1,6 +1,4 @@
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { findExecutable } from '../executables.js';
 import { StepError, type StepExecutor } from '../types.js';
 import { runCommand } from './shell-command.js';
 
@@ -15,18 +13,3 @@ export const mavenCommand: StepExecutor = async (ctx) => {
   }
   return runCommand(ctx, command);
 };
-
-/** The first executable named `name` in the directories of PATH. */
-export async function findExecutable(name: string, searchPath = process.env.PATH ?? ''): Promise<string | undefined> {
-  for (const directory of searchPath.split(path.delimiter)) {
-    if (directory === '') continue;
-    const candidate = path.join(directory, name);
-    try {
-      await access(candidate, constants.X_OK);
-      if ((await stat(candidate)).isFile()) return candidate;
-    } catch {
-      // Not here: try the next directory.
-    }
-  }
-  return undefined;
-}
