@@ -154,17 +154,9 @@ class Launcher implements CommandLauncher {
     const containment = this.status.containment;
     switch (this.mode.kind) {
       case 'bubblewrap':
-        return { argv: [this.mode.bwrap, ...(await this.bubblewrapArgs(spec)), '/bin/sh', '-c', spec.command], env, commandId, containment, sandboxed };
+        return { argv: [this.mode.bwrap, ...(await this.bubblewrapArgs(spec)), '--as-pid-1', ...namespaceInit(spec.command)], env, commandId, containment, sandboxed };
       case 'unshare':
-        // The outer shell is the namespace's init (PID 1, which ignores signals it has no handler
-        // for); the command runs in the foreground below it, as it would without a namespace.
-        return {
-          argv: [...(this.mode.prefix as [string, ...string[]]), ...(spec.network ? [] : ['--net']), '/bin/sh', '-c', '/bin/sh -c "$1"; exit $?', 'agent-runner-command', spec.command],
-          env,
-          commandId,
-          containment,
-          sandboxed,
-        };
+        return { argv: [...(this.mode.prefix as [string, ...string[]]), ...(spec.network ? [] : ['--net']), ...namespaceInit(spec.command)], env, commandId, containment, sandboxed };
       case 'none':
         if (!spec.network) {
           throw new StepError(
@@ -221,6 +213,16 @@ class Launcher implements CommandLauncher {
     if (process.getuid?.() === 0) args.push('--cap-drop', 'ALL');
     return args;
   }
+}
+
+/**
+ * The first process of a command's PID namespace: a shell that runs the command in the foreground
+ * and exits with its status. It is the namespace's init (PID 1: the kernel ends every other process
+ * of the namespace when it exits, before its parent, the wrapper, learns of it, so the wrapper's exit
+ * means nothing of the command is left); the command below it gets the signals a command gets.
+ */
+function namespaceInit(command: string): string[] {
+  return ['/bin/sh', '-c', '/bin/sh -c "$1"; exit $?', 'agent-runner-command', command];
 }
 
 /** The environment of a command: the server's without its secrets (and, in the sandbox, without anything named like a credential), plus the markers. */

@@ -16,6 +16,7 @@ import { createCommandLauncher } from '../../src/engine/sandbox.js';
 import { runCommand } from '../../src/engine/steps/shell-command.js';
 import { RunStoppedError, StepTimeoutError, type CommandLauncher } from '../../src/engine/types.js';
 import { processesOfRun } from '../helpers/processes.js';
+import { waitFor } from '../helpers/test-app.js';
 import { createTestStepContext, makeTempFolder } from './step-context.js';
 
 type ModeName = 'bubblewrap sandbox' | 'PID namespace (unshare)' | 'process group + marker';
@@ -42,7 +43,15 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   // Whatever a failed test left, by pid.
-  for (const runId of runIds.splice(0)) for (const leftover of processesOfRun(runId, folder.path)) process.kill(leftover.pid, 'SIGKILL');
+  for (const runId of runIds.splice(0)) {
+    for (const leftover of processesOfRun(runId, folder.path)) {
+      try {
+        process.kill(leftover.pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
   await folder.remove();
   expect(trackedProcessGroups(), 'a test left a process group tracked').toEqual([]);
 });
@@ -94,7 +103,7 @@ describe.each([...(['bubblewrap sandbox', 'PID namespace (unshare)', 'process gr
           await sleep(10);
         }
         // The child is running, out of the command's reach.
-        expect(processesOfRun(runId, folder.path).some((p) => p.args.includes(token))).toBe(true);
+        await waitFor(() => processesOfRun(runId, folder.path).some((p) => p.args === `sleep ${token}`), { what: 'the child to sleep' });
         const reason = ending === 'is stopped' ? new RunStoppedError() : new StepTimeoutError(1_000);
         test.abort(reason);
         await expect(running).rejects.toBe(reason);
