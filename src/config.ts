@@ -55,7 +55,7 @@ export interface Config {
   sandboxHiddenPaths: string[];
   /** The home folder whose credential files the sandbox hides (the server user's). `HOME` */
   homeDir: string;
-  /** A command's output stored per stream: the first half and the last half of this many bytes; the rest is dropped and counted (4194304). `COMMAND_OUTPUT_LIMIT_BYTES` */
+  /** A command's output stored per stream: the first half and the last half of this many bytes; the rest is dropped and counted (1048576). `COMMAND_OUTPUT_LIMIT_BYTES` */
   commandOutputLimitBytes: number;
   /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
   logLevel: 'info' | 'silent';
@@ -186,7 +186,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     sandbox: oneOf(env, 'SANDBOX', SANDBOX_SETTINGS, 'auto'),
     sandboxHiddenPaths: absolutePaths(env, 'SANDBOX_HIDE'),
     homeDir: read(env, 'HOME') ?? os.homedir(),
-    commandOutputLimitBytes: integer(env, 'COMMAND_OUTPUT_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    commandOutputLimitBytes: integer(env, 'COMMAND_OUTPUT_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel,
     consoleDir: fileURLToPath(new URL('../console/dist', import.meta.url)),
     ...overrides,

@@ -259,7 +259,7 @@ export interface StepSettings {
   /** …or sooner once this many bytes are waiting (4 096). */
   coalesceBytes: number;
   /**
-   * Command output stored per stream (4 MiB): its first half and its last half are kept, what lies
+   * Command output stored per stream (1 MiB): its first half and its last half are kept, what lies
    * between is dropped and counted (in the events, the step's output and `<step>_output.txt`).
    */
   outputCapBytes: number;

@@ -118,6 +118,15 @@ describe('SHELL_COMMAND', () => {
     expect(artifact).toContain('STDERR:\nsmall\n');
   });
 
+  it('reads a flood past its head no faster than 32 MiB/s: the command waits on its own writes', async () => {
+    const test = shellStep('timeout 2 yes; true', {}, { outputCapBytes: 4096 });
+    const result = await shellCommand(test.ctx);
+    const { stdout } = result.data?.droppedBytes as { stdout: number };
+    // Unpaced, `yes` gets gigabytes through a pipe in 2 s; paced, at most 2 s × 32 MiB/s (and a window's worth).
+    expect(stdout).toBeGreaterThan(0);
+    expect(stdout).toBeLessThan(80 * 1024 * 1024);
+  });
+
   it('saves the command output as an artifact', async () => {
     const test = shellStep('echo out; echo err >&2; exit 1', { name: 'maven_test', saveArtifact: true, continueOnError: true });
     await shellCommand(test.ctx);

@@ -5,10 +5,12 @@
 //
 // It also bounds what reaches the server: of each output stream it forwards the first `headBytes`,
 // then only counts and keeps the last `tailBytes`, sent once the command has ended. A command that
-// prints gigabytes (`yes`) costs the server a few messages, not gigabytes of IPC.
+// prints gigabytes (`yes`) costs the server a few messages, not gigabytes of IPC. Past the head it
+// reads at most `tailBytesPerSecond`: the pipe fills and the command waits on its own writes, so a
+// flood costs the machine little CPU (and slows only its own step).
 //
 // Over IPC (advanced serialization):
-//   in:  { op: 'spawn', id, file, args, cwd, env, headBytes, tailBytes }
+//   in:  { op: 'spawn', id, file, args, cwd, env, headBytes, tailBytes, tailBytesPerSecond }
 //   out: { op: 'spawned', id, pid } | { op: 'error', id, message, code }
 //        { op: 'output', id, stream: 'stdout' | 'stderr', data }   (in order, the head only)
 //        { op: 'overflow', id, stream }          the stream went past its head; the rest is held back
@@ -30,7 +32,7 @@ process.on('disconnect', () => process.exit(0));
 // server shuts down gracefully and lets running steps finish: it ends when the server disconnects.
 process.on('SIGINT', () => {});
 
-function start({ id, file, args, cwd, env, headBytes, tailBytes }) {
+function start({ id, file, args, cwd, env, headBytes, tailBytes, tailBytesPerSecond }) {
   let child;
   try {
     // detached: a session and process group of its own, which the server signals as a whole.
@@ -45,7 +47,7 @@ function start({ id, file, args, cwd, env, headBytes, tailBytes }) {
     return;
   }
   send({ op: 'spawned', id, pid: child.pid });
-  const streams = ['stdout', 'stderr'].map((name) => forward(child[name], id, name, headBytes, tailBytes));
+  const streams = ['stdout', 'stderr'].map((name) => forward(child[name], id, name, headBytes, tailBytes, tailBytesPerSecond));
   child.once('exit', () => send({ op: 'exited', id }));
   child.once('close', (exitCode, signal) => {
     for (const stream of streams) stream.sendTail();
@@ -59,13 +61,19 @@ function notStarted(id, cwd, error) {
   send({ op: 'error', id, message, code: error.code });
 }
 
+/** The pacing of a stream past its head: at most 1/10 of the rate per 100 ms window. */
+const WINDOW_MS = 100;
+
 /**
  * Sends the stream's first `headBytes` on, pausing the pipe while the channel is backed up so memory
- * stays bounded; past that, keeps the last `tailBytes` and counts what falls out of them.
+ * stays bounded; past that, keeps the last `tailBytes` and counts what falls out of them, reading no
+ * more than `tailBytesPerSecond`.
  */
-function forward(stream, id, name, headBytes, tailBytes) {
+function forward(stream, id, name, headBytes, tailBytes, tailBytesPerSecond) {
   let headLeft = headBytes;
   let overflowed = false;
+  let windowStart = 0;
+  let windowBytes = 0;
   /** Chunks of the tail, oldest first, and their total size. */
   let tail = [];
   let tailSize = 0;
@@ -83,6 +91,16 @@ function forward(stream, id, name, headBytes, tailBytes) {
     if (!overflowed) {
       overflowed = true;
       send({ op: 'overflow', id, stream: name });
+    }
+    const now = performance.now();
+    if (now - windowStart >= WINDOW_MS) {
+      windowStart = now;
+      windowBytes = 0;
+    }
+    windowBytes += data.length;
+    if (windowBytes >= (tailBytesPerSecond * WINDOW_MS) / 1000) {
+      stream.pause();
+      setTimeout(() => stream.resume(), windowStart + WINDOW_MS - now);
     }
     tail.push(data);
     tailSize += data.length;

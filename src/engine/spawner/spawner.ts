@@ -18,10 +18,11 @@ export interface CommandOptions {
   env: NodeJS.ProcessEnv;
   /**
    * Of each stream, the first `headBytes` reach `onOutput`; past them only the last `tailBytes` are
-   * kept (by the helper: the rest never reaches the server) and handed to `onTail` at the end. Both
-   * unlimited when not given.
+   * kept (by the helper: the rest never reaches the server) and handed to `onTail` at the end, and
+   * the stream is read at `tailBytesPerSecond` at most (the command waits on its writes meanwhile).
+   * Unlimited when not given.
    */
-  outputLimit?: { headBytes: number; tailBytes: number };
+  outputLimit?: { headBytes: number; tailBytes: number; tailBytesPerSecond: number };
   /** Called with each chunk of the head of a stream, in order, until `finished` settles. */
   onOutput(stream: OutputStream, chunk: Buffer): void;
   /** A stream went past its head: what follows is held back until the end (`onTail`). */
@@ -119,8 +120,8 @@ class Helper {
     });
     if (this.inFlight.size === 1) this.holdEventLoop(true);
     const [file, ...args] = options.argv;
-    const limit = options.outputLimit ?? { headBytes: Number.MAX_SAFE_INTEGER, tailBytes: 0 };
-    this.child.send({ op: 'spawn', id, file, args, cwd: options.cwd, env: options.env, headBytes: limit.headBytes, tailBytes: limit.tailBytes });
+    const limit = options.outputLimit ?? { headBytes: Number.MAX_SAFE_INTEGER, tailBytes: 0, tailBytesPerSecond: Number.MAX_SAFE_INTEGER };
+    this.child.send({ op: 'spawn', id, file, args, cwd: options.cwd, env: options.env, ...limit });
     return command;
   }
 

@@ -15,6 +15,11 @@ export const shellCommand: StepExecutor = async (ctx) => {
 const FAILURE_TAIL_LINES = 20;
 /** Combined output kept for that quote. */
 const FAILURE_TAIL_BYTES = 16 * 1024;
+/**
+ * How fast a stream is read once past its head (32 MiB/s): far above what a build prints, far below
+ * what `yes` can, which then waits on its own writes instead of burning a core (bench/README.md).
+ */
+const TAIL_BYTES_PER_SECOND = 32 * 1024 * 1024;
 
 /**
  * Runs `command` with `sh -c` in the workspace, the one way every command step (and the agent's
@@ -45,7 +50,7 @@ export async function runCommand(ctx: StepContext, command: string, options: { n
     live[name].flush();
     ctx.emit('SHELL_OUTPUT', text, { stream: name, text, ...data });
   };
-  const limit = { headBytes: Math.ceil(settings.outputCapBytes / 2), tailBytes: Math.floor(settings.outputCapBytes / 2) };
+  const limit = { headBytes: Math.ceil(settings.outputCapBytes / 2), tailBytes: Math.floor(settings.outputCapBytes / 2), tailBytesPerSecond: TAIL_BYTES_PER_SECOND };
 
   const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   const running = spawnCommand({
