@@ -170,40 +170,57 @@ class Launcher implements CommandLauncher {
 
   /** bwrap's options for one command; mounts are applied in order, a later one over an earlier one. */
   private async bubblewrapArgs(spec: CommandSpec): Promise<string[]> {
-    const workspace = await realpath(spec.cwd);
+    const [workspace, home, data, resolvConf, extras] = await Promise.all([
+      realpath(spec.cwd),
+      realLocation(this.home),
+      this.dataDir === null ? null : realLocation(this.dataDir),
+      realpath('/etc/resolv.conf').catch(() => null),
+      Promise.all(this.options.hiddenPaths.map(realLocation)),
+    ]);
+    // What exists, looked up all at once (some thirty paths, checked for every command: a credential file may appear any time).
+    const kinds = new Map<string, Promise<'folder' | 'file' | null>>();
+    const kind = (target: string) => {
+      let found = kinds.get(target);
+      if (!found) kinds.set(target, (found = kindOf(target)));
+      return found;
+    };
+    const credentials = HIDDEN_HOME_PATHS.map((relative) => path.join(home, relative));
+    const databaseFiles = data === null ? [] : ['', '-wal', '-shm', '-journal'].map((suffix) => path.join(data, path.basename(this.options.databasePath)) + suffix);
+    const pathEntries = (spec.env.PATH ?? '').split(path.delimiter).filter((entry) => path.isAbsolute(entry));
+    await Promise.all([...PRIVATE_FOLDERS, ...credentials, ...extras, ...(data === null ? [] : [data]), ...databaseFiles, ...pathEntries].map(kind));
+
     const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
-    const privateFolders = (await Promise.all(PRIVATE_FOLDERS.map(async (folder) => ((await kindOf(folder)) === 'folder' ? folder : null)))).filter(isString);
+    const privateFolders: string[] = [];
+    for (const folder of PRIVATE_FOLDERS) if ((await kind(folder)) === 'folder') privateFolders.push(folder);
     for (const folder of privateFolders) args.push('--tmpfs', folder);
     // DNS still works where /etc/resolv.conf points into the private /run (systemd-resolved).
-    const resolvConf = await realpath('/etc/resolv.conf').catch(() => null);
     if (resolvConf && privateFolders.some((folder) => isInside(folder, resolvConf))) args.push('--ro-bind', resolvConf, resolvConf);
 
     const hidden: string[] = [];
     const underPrivate = (target: string) => privateFolders.some((folder) => isInside(folder, target));
     const hide = async (target: string) => {
-      const kind = await kindOf(target);
-      if (kind === null) return;
+      const found = await kind(target);
+      if (found === null) return;
       hidden.push(target);
       if (underPrivate(target)) return;
-      args.push(...(kind === 'folder' ? ['--tmpfs', target] : ['--ro-bind', '/dev/null', target]));
+      args.push(...(found === 'folder' ? ['--tmpfs', target] : ['--ro-bind', '/dev/null', target]));
     };
-    for (const relative of HIDDEN_HOME_PATHS) await hide(path.join(this.home, relative));
-    for (const extra of this.options.hiddenPaths) await hide(path.resolve(extra));
+    for (const credential of credentials) await hide(credential);
+    for (const extra of extras) await hide(extra);
 
     // The database folder is hidden, the workspace shown, whichever holds the other.
-    const data = this.dataDir;
     const dataInWorkspace = data !== null && isInside(workspace, data);
     if (data !== null && !dataInWorkspace) await hide(data);
     args.push('--bind', workspace, workspace);
     if (data !== null && dataInWorkspace) {
       if (data !== workspace) await hide(data);
-      else for (const suffix of ['', '-wal', '-shm', '-journal']) await hide(path.resolve(this.options.databasePath) + suffix);
+      else for (const file of databaseFiles) await hide(file);
     }
-    args.push('--bind', this.options.mavenDir, path.join(this.home, '.m2'));
+    args.push('--bind', this.options.mavenDir, path.join(home, '.m2'));
 
     // The tools the server finds on PATH stay available (read-only), unless showing their folder would show something hidden.
-    for (const entry of (spec.env.PATH ?? '').split(path.delimiter)) {
-      if (!path.isAbsolute(entry) || (await kindOf(entry)) !== 'folder') continue;
+    for (const entry of pathEntries) {
+      if ((await kind(entry)) !== 'folder') continue;
       const covered = underPrivate(entry) || hidden.some((target) => isInside(target, entry));
       if (covered && !hidden.some((target) => isInside(entry, target))) args.push('--ro-bind', entry, entry);
     }
@@ -238,6 +255,9 @@ function commandEnvironment(base: CommandSpec['env'], { runId, commandId, sandbo
 }
 
 const isString = (value: string | null): value is string => value !== null;
+
+/** The path with symbolic links resolved, or as it is (absolute) when it does not exist. */
+const realLocation = (target: string): Promise<string> => realpath(target).catch(() => path.resolve(target));
 
 async function kindOf(target: string): Promise<'folder' | 'file' | null> {
   try {

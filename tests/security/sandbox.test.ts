@@ -19,7 +19,8 @@ import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { processesOfRun } from '../helpers/processes.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
+import { killAllServers, spawnServer } from '../durability/support.js';
 import { createProject, getRun, ofType, streamToEnd, testWorkflow } from '../workflow/support.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,6 +41,7 @@ afterEach(async () => {
   await app?.close();
   app = undefined;
   vi.unstubAllEnvs();
+  await killAllServers();
 });
 
 interface Attack {
@@ -148,6 +150,22 @@ describe('without bubblewrap on PATH', () => {
     );
     // Nothing was opened: no database file.
     expect(existsSync(join(dir, 'agent-runner.db'))).toBe(false);
+  });
+
+  it('the server (npm start’s entry): SANDBOX=on exits with one line saying what to install; SANDBOX=auto starts and warns', async () => {
+    const dir = mkdtempSync(join(scratch, 'entry-'));
+    const env = { PATH: join(scratch, 'no-such-bin'), DATABASE_PATH: join(dir, 'agent-runner.db') };
+    const refused = await spawnServer({ ...env, SANDBOX: 'on' }).then(
+      () => 'started',
+      (error: Error) => error.message,
+    );
+    expect(refused).toContain('the server exited (code 2, signal null) before it listened');
+    expect(refused).toContain('agent-runner: SANDBOX=on, but commands cannot be sandboxed: bubblewrap (bwrap) is not installed or not on PATH.');
+    const started = await spawnServer({ ...env, SANDBOX: 'auto' });
+    await waitFor(() => started.output().includes('agent-runner: WARNING: Commands run WITHOUT a sandbox: bubblewrap (bwrap) is not installed or not on PATH.'), {
+      what: 'the warning',
+    });
+    await killAllServers();
   });
 
   it('SANDBOX=auto starts, and the worker status says commands are not sandboxed and why', async () => {
