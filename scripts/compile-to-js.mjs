@@ -1,7 +1,8 @@
 /**
  * Compiles the TypeScript files under `dirs` to JavaScript in `outDir`, one file per source file
  * and the same tree below `base`; plain JavaScript files (.mjs, .js: the command spawner's helper,
- * which runs as a process of its own) are copied as they are. Used by `npm start`
+ * which runs as a process of its own) and data files (.yaml, .yml, .json: the built-in workflow
+ * definitions) are copied as they are. Used by `npm start`
  * (scripts/build-server.mjs) and `npm run bench` (bench/lib/compile.mjs). Plain JavaScript, so it
  * runs before anything is compiled.
  */
@@ -34,7 +35,7 @@ export async function compileToJs({ dirs, base, outDir, sourcemap = false }) {
     sourcemap,
     logLevel: 'warning',
   });
-  for (const file of files.filter((file) => file.endsWith('.mjs') || file.endsWith('.js'))) {
+  for (const file of files.filter((file) => /\.(mjs|js|ya?ml|json)$/.test(file))) {
     const target = join(outDir, relative(base, file));
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(file, target);

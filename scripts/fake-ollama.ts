@@ -2,7 +2,9 @@
  * Serves the test suite's fake Ollama on a port, for trying agent-runner (the demo, GraphiQL) on a
  * machine without Ollama: `npx tsx scripts/fake-ollama.ts [port]` (11434 by default), then start
  * the server with OLLAMA_BASE_URL=http://127.0.0.1:<port>. The planner streams a short plan and the
- * coder answers with a small Maven project in `=== FILE: … ===` blocks. It is not a model.
+ * coder answers with a small Maven project in `=== FILE: … ===` blocks. Two reasoning models stream
+ * their reasoning before the same plan: `qwen3:8b` in Ollama's `thinking` field (when the step sets
+ * `think`), `deepseek-r1:8b` inline as `<think>…</think>` (always). It is not a model.
  */
 import { startFakeOllama } from '../tests/helpers/fake-ollama.js';
 
@@ -50,11 +52,19 @@ class GreetingResourceTest {
 === END FILE ===
 `;
 
-const words = (text: string) => text.match(/\S+\s*/g) ?? [];
+const REASONING = `The goal asks for a Quarkus service with GraphQL and OpenTelemetry.
+Maven is the build, so the plan starts with the coordinates and the extensions.
+Should the plan include the test? Yes: mvn test must prove the query works.
+Keep it short: four points.`;
 
-const fake = await startFakeOllama({ port, models: ['gemma3:27b', 'qwen3-coder:latest', 'llama2:latest'] });
+const words = (text: string) => text.match(/\S+\s*/g) ?? [];
+const MODELS = ['gemma3:27b', 'qwen3-coder:latest', 'llama2:latest', 'qwen3:8b', 'deepseek-r1:8b'];
+
+const fake = await startFakeOllama({ port, models: MODELS });
 fake.script('gemma3:27b', { tokens: words(PLAN), firstByteDelayMs: 1500, tokenDelayMs: 40 });
 fake.script('llama2:latest', { tokens: words(PLAN), firstByteDelayMs: 500, tokenDelayMs: 20 });
 fake.script('qwen3-coder:latest', { tokens: words(FILES), firstByteDelayMs: 1000, tokenDelayMs: 5 });
-console.log(`Fake Ollama listening on ${fake.url} (models: gemma3:27b, qwen3-coder:latest, llama2:latest). Ctrl-C to stop.`);
+fake.script('qwen3:8b', { thinking: words(REASONING), tokens: words(PLAN), firstByteDelayMs: 1000, tokenDelayMs: 40 });
+fake.script('deepseek-r1:8b', { tokens: words(`<think>\n${REASONING}\n</think>\n\n${PLAN}`), firstByteDelayMs: 1000, tokenDelayMs: 40 });
+console.log(`Fake Ollama listening on ${fake.url} (models: ${MODELS.join(', ')}). Ctrl-C to stop.`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void fake.close().then(() => process.exit(0)));

@@ -6,6 +6,7 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Config } from './config.js';
 import type { Context, Services } from './context.js';
 import { WalCheckpointer } from './db/checkpointer.js';
+import { DatabaseLock } from './db/lock.js';
 import { initORM } from './db/orm.js';
 import { SqlStore } from './db/store.js';
 import { EventLog } from './engine/event-log.js';
@@ -15,14 +16,17 @@ import { recoverInterruptedRuns } from './engine/recovery.js';
 import { createCommandLauncher } from './engine/sandbox.js';
 import type { Logger, RunnerDeps } from './engine/runner.js';
 import { stopSpawner } from './engine/spawner/spawner.js';
-import { stepExecutors } from './engine/steps/registry.js';
+import { loadStepTypes } from './engine/steps/custom.js';
+import { BUILT_IN_STEP_KINDS, StepKinds } from './engine/steps/registry.js';
 import { Worker } from './engine/worker.js';
-import { WorkflowRegistry } from './engine/workflows/registry.js';
+import { WorkflowRegistry, builtInSources, describeProblem, type WorkflowSpec } from './engine/workflows/registry.js';
+import { workflowFileSchema } from './engine/workflows/schema.js';
 import { UserError } from './errors.js';
 import { isArtifactPath, serveArtifactDownload } from './http/artifacts.js';
 import { serveConsole } from './http/console.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
 import { schema } from './schema/index.js';
+import { workspaceRulesOf } from './services/projects.js';
 
 export interface App {
   /** Listens on the configured host and port (0 picks a free one); resolves with the base URL. */
@@ -40,8 +44,8 @@ export interface App {
 }
 
 export interface AppOptions {
-  /** Workflows the server offers (the built-ins by default). */
-  workflows?: WorkflowRegistry;
+  /** Workflows written in code, registered beside the built-in ones and WORKFLOWS_DIR's (tests, embedders). */
+  workflows?: readonly WorkflowSpec[];
   logger?: Logger;
 }
 
@@ -53,6 +57,9 @@ export function createLogger(level: Config['logLevel']): Logger {
     error: (message, error) => console.error(`${stamp()} ERROR ${message}`, error ?? ''),
   };
 }
+
+/** Where the JSON Schema of workflow definition files is served. */
+export const WORKFLOW_SCHEMA_PATH = '/schemas/workflow.json';
 
 const UNAUTHENTICATED_MESSAGE = 'Missing or wrong API token: send the header "Authorization: Bearer <API_TOKEN>" (over WebSocket: connection_init payload {"authorization": "Bearer <API_TOKEN>"}).';
 
@@ -73,7 +80,7 @@ function maskError(logger: Logger) {
     const located = isGraphQLError(error) ? error : undefined;
     const userError = findUserError(error);
     if (userError) {
-      return new GraphQLError(userError.message, { nodes: located?.nodes, path: located?.path, extensions: { code: userError.code } });
+      return new GraphQLError(userError.message, { nodes: located?.nodes, path: located?.path, extensions: { ...userError.extensions, code: userError.code } });
     }
     if (located && (!located.originalError || isGraphQLError(located.originalError))) {
       // GraphQL's own refusals (syntax, validation, variable coercion) are about the request.
@@ -116,22 +123,35 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const commands = await createCommandLauncher({
     setting: config.sandbox,
     databasePath: config.databasePath,
-    homeDir: config.homeDir,
+    homeFolders: config.homeFolders,
     mavenDir: config.sandboxM2Dir,
     hiddenPaths: config.sandboxHiddenPaths,
   });
-  const orm = await initORM(config.databasePath, logger.info);
+  // Before anything reads or migrates the database: a second server on it would recover the first one's live runs.
+  const lock = await DatabaseLock.acquire(config.databasePath);
+  const busyTimeoutMs = config.databaseBusyTimeoutSeconds * 1000;
+  const orm = await initORM(config.databasePath, logger.info, { busyTimeoutMs }).catch(async (error: unknown) => {
+    await lock.release();
+    throw error;
+  });
   const checkpointer = await WalCheckpointer.start(config.databasePath, (error) => logger.error('database checkpoint failed', error));
-  const store = new SqlStore(orm);
+  const store = new SqlStore(orm, { busyTimeoutMs });
   const pubsub = new PubSub((error) => logger.error('a subscriber failed', error));
   const eventLog = new EventLog(store, pubsub);
-  const workflows = options.workflows ?? new WorkflowRegistry();
+  // Step types first: definitions are checked against them.
+  const stepTypes = await loadStepTypes(config.stepTypesDir, new Set([...Object.keys(BUILT_IN_STEP_KINDS), 'CUSTOM']));
+  const kinds = new StepKinds(stepTypes.kinds);
+  for (const { file, problems } of stepTypes.problems) logger.error(`step type module ${file} was not loaded: ${problems.map((p) => p.message).join('; ')}`);
+  const workflows = new WorkflowRegistry([...builtInSources(), ...(options.workflows ?? [])]);
+  await workflows.open(store, kinds);
+  await workflows.loadDirectory(config.workflowsDir);
+  for (const { file, problems } of workflows.loadProblems()) logger.error(`workflow file ${file} was not loaded: ${problems.map(describeProblem).join('; ')}`);
   const runnerDeps: RunnerDeps = {
     store,
     eventLog,
     pubsub,
     workflows,
-    executors: stepExecutors,
+    kinds,
     settings: {
       ollamaBaseUrl: config.ollamaBaseUrl,
       heartbeatMs: config.llmHeartbeatMs,
@@ -143,13 +163,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     shellTimeoutSeconds: config.shellTimeoutSeconds,
     logger,
+    workspaceRules: workspaceRulesOf(config),
   };
   const worker = new Worker(runnerDeps, {
     enabled: !config.disableWorker,
     concurrency: config.workerConcurrency,
     checkIntervalSeconds: config.workerCheckIntervalSeconds,
   });
-  const services: Services = { config, store, eventLog, pubsub, worker, workflows, logger };
+  const services: Services = { config, store, eventLog, pubsub, worker, workflows, kinds, stepTypeProblems: stepTypes.problems, logger };
 
   const authPlugin: Plugin = {
     onRequest({ request, url, endResponse, fetchAPI }) {
@@ -193,6 +214,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       return;
     }
     if (path === '/graphql') return void yoga.requestListener(req, res);
+    // The JSON Schema of workflow definition files, with this server's step types (custom ones too).
+    if (path === WORKFLOW_SCHEMA_PATH && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, workflowFileSchema(kinds.list()));
     if (isArtifactPath(path)) return void serveArtifactDownload(req, res, services);
     const notFound = () => sendJson(res, 404, { error: `Nothing at ${path}. The console is at /, the GraphQL API and GraphiQL at /graphql; /health and /ready report status.` });
     if (req.method === 'GET' || req.method === 'HEAD') return void serveConsole(req, res, config.consoleDir, notFound);
@@ -246,6 +269,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         await orm.close(true);
         killAllProcessGroups();
         await stopSpawner();
+        await lock.release();
       })();
       return stopping;
     },

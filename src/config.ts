@@ -2,8 +2,8 @@
  * Configuration, read in one place. `loadConfig(env)` is the only reader of environment variables;
  * everything else is given a `Config`. Tests pass their own values instead of mutating `process.env`.
  */
-import os from 'node:os';
-import path from 'node:path';
+import { userInfo } from 'node:os';
+import path, { isAbsolute, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SANDBOX_SETTINGS, type SandboxSetting } from './engine/types.js';
 
@@ -33,7 +33,7 @@ export interface Config {
   workerCheckIntervalSeconds: number;
   /** Runs executed at once (2). `WORKER_CONCURRENCY` */
   workerConcurrency: number;
-  /** Interval of LLM_HEARTBEAT events while a model has not answered yet, in ms (15000). `LLM_HEARTBEAT_MS` */
+  /** Interval of LLM_HEARTBEAT events while a model sends no text (loading, or a pause mid-answer), in ms (15000). `LLM_HEARTBEAT_MS` */
   llmHeartbeatMs: number;
   /** LLM_TOKEN / SHELL_OUTPUT events are flushed this often, in ms (100) … `STREAM_COALESCE_MS` */
   streamCoalesceMs: number;
@@ -51,16 +51,35 @@ export interface Config {
   sandbox: SandboxSetting;
   /** The folder sandboxed commands get as `~/.m2` (the Maven repository), instead of the user's own (`sandbox-m2` next to the database). `SANDBOX_M2_DIR` */
   sandboxM2Dir: string;
-  /** More files or folders hidden from sandboxed commands, besides the database folder and the usual credential files (none). `SANDBOX_HIDE`, separated by `:` */
+  /** More files or folders hidden from sandboxed commands, besides the database folder and the usual credential files (none). `SANDBOX_HIDE`, separated by commas */
   sandboxHiddenPaths: string[];
-  /** The home folder whose credential files the sandbox hides (the server user's). `HOME` */
-  homeDir: string;
   /** A command's output stored per stream: the first half and the last half of this many bytes; the rest is dropped and counted (1048576). `COMMAND_OUTPUT_LIMIT_BYTES` */
   commandOutputLimitBytes: number;
+  /** Folder of workflow definition files (*.yaml, *.yml, *.json) loaded at start; created if missing (./workflows). `WORKFLOWS_DIR` */
+  workflowsDir: string;
+  /** Folder of custom step type modules (*.mjs, *.js, *.ts) loaded at start (./step-types; none if missing). `STEP_TYPES_DIR` */
+  stepTypesDir: string;
+  /**
+   * How long a statement waits for a busy database (another process writing to the file, or the
+   * server's one connection held by a long query) before it fails, in seconds (60). Waited out in
+   * short tries, so reads get the connection in between. An event that still cannot be stored fails
+   * its step, and so its run, with the reason. `DATABASE_BUSY_TIMEOUT_SECONDS`
+   */
+  databaseBusyTimeoutSeconds: number;
   /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
   logLevel: 'info' | 'silent';
   /** The built web console served at `/` (this repository's console/dist; `npm start` builds it). Tests override it. */
   consoleDir: string;
+  /**
+   * Folders under which every project folder must lie; empty: anywhere the workspace rules allow
+   * (unset). `WORKSPACE_ROOTS`, absolute paths separated by commas.
+   */
+  workspaceRoots: string[];
+  /**
+   * The home folders no project folder may be, contain, or reach into for credentials (~/.ssh …):
+   * `HOME` and the account's home from the system's user database. Tests override it.
+   */
+  homeFolders: string[];
 }
 
 export class ConfigError extends Error {
@@ -131,6 +150,32 @@ function httpUrl(env: Env, name: string, fallback: string): string {
   return raw.replace(/\/+$/, '');
 }
 
+/** A comma-separated list of absolute folders (empty entries ignored), normalised. */
+function absoluteFolders(env: Env, name: string): string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  const folders = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  for (const folder of folders) {
+    if (!isAbsolute(folder) || folder.includes('\0')) {
+      throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected absolute folders separated by commas, such as /home/me/projects,/srv/agent-runner.`);
+    }
+  }
+  return folders.map((folder) => normalize(folder).replace(/(.)\/+$/, '$1'));
+}
+
+/** The server user's home folders: `HOME` and the account's own (they differ under sudo or a service manager). */
+function homeFolders(env: Env): string[] {
+  const folders = new Set<string>();
+  const fromEnv = read(env, 'HOME');
+  if (fromEnv !== undefined && isAbsolute(fromEnv)) folders.add(normalize(fromEnv));
+  try {
+    folders.add(userInfo().homedir);
+  } catch {
+    // No entry in the user database (some containers): HOME is all there is.
+  }
+  return [...folders];
+}
+
 const STEP_MODEL_VARIABLE = /^OLLAMA_([A-Z0-9_]+)_MODEL$/;
 
 /** Step models from `OLLAMA_<STEP>_MODEL`; the step name is the lower-cased middle (`MAVEN_TEST` → `maven_test`). */
@@ -150,15 +195,6 @@ function oneOf<T extends string>(env: Env, name: string, values: readonly T[], f
   const value = raw.toLowerCase() as T;
   if (!values.includes(value)) throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected ${values.join(', ')}.`);
   return value;
-}
-
-function absolutePaths(env: Env, name: string): string[] {
-  const raw = read(env, name);
-  if (raw === undefined) return [];
-  const paths = raw.split(path.delimiter).filter((entry) => entry !== '');
-  const relative = paths.find((entry) => !path.isAbsolute(entry));
-  if (relative !== undefined) throw new ConfigError(`${name} holds ${JSON.stringify(relative)}: expected absolute paths separated by "${path.delimiter}".`);
-  return paths;
 }
 
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
@@ -184,11 +220,15 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
     shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
     sandbox: oneOf(env, 'SANDBOX', SANDBOX_SETTINGS, 'auto'),
-    sandboxHiddenPaths: absolutePaths(env, 'SANDBOX_HIDE'),
-    homeDir: read(env, 'HOME') ?? os.homedir(),
+    sandboxHiddenPaths: absoluteFolders(env, 'SANDBOX_HIDE'),
     commandOutputLimitBytes: integer(env, 'COMMAND_OUTPUT_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    workflowsDir: read(env, 'WORKFLOWS_DIR') ?? './workflows',
+    stepTypesDir: read(env, 'STEP_TYPES_DIR') ?? './step-types',
+    databaseBusyTimeoutSeconds: positiveNumber(env, 'DATABASE_BUSY_TIMEOUT_SECONDS', 60),
     logLevel,
     consoleDir: fileURLToPath(new URL('../console/dist', import.meta.url)),
+    workspaceRoots: absoluteFolders(env, 'WORKSPACE_ROOTS'),
+    homeFolders: homeFolders(env),
     ...overrides,
   };
   // Next to the database, wherever the overrides put it.

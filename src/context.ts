@@ -4,7 +4,8 @@ import type { EventLog } from './engine/event-log.js';
 import type { PubSub } from './engine/pubsub.js';
 import type { Logger } from './engine/runner.js';
 import type { Worker } from './engine/worker.js';
-import type { WorkflowRegistry } from './engine/workflows/registry.js';
+import type { StepKinds } from './engine/steps/registry.js';
+import type { LoadProblem, WorkflowRegistry } from './engine/workflows/registry.js';
 
 /** Everything a GraphQL resolver may use: built once by the app, shared by every request. */
 export interface Services {
@@ -14,6 +15,10 @@ export interface Services {
   pubsub: PubSub;
   worker: Worker;
   workflows: WorkflowRegistry;
+  /** Built-in and custom step types. */
+  kinds: StepKinds;
+  /** Custom step type modules that failed to load at start. */
+  stepTypeProblems: readonly LoadProblem[];
   logger: Logger;
 }
 

@@ -9,6 +9,8 @@ export class UserError extends Error {
   constructor(
     readonly code: UserErrorCode,
     message: string,
+    /** More for programs, beside `code` in the error's extensions (such as `problems`: each problem apart). */
+    readonly extensions: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'UserError';
@@ -16,5 +18,5 @@ export class UserError extends Error {
 }
 
 export const notFound = (message: string) => new UserError('NOT_FOUND', message);
-export const badInput = (message: string) => new UserError('BAD_USER_INPUT', message);
-export const conflict = (message: string) => new UserError('CONFLICT', message);
+export const badInput = (message: string, extensions?: Record<string, unknown>) => new UserError('BAD_USER_INPUT', message, extensions);
+export const conflict = (message: string, extensions?: Record<string, unknown>) => new UserError('CONFLICT', message, extensions);

@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { changeRunStatus } from '../../src/engine/runner.js';
-import type { WorkflowDefinition, WorkflowStepDefinition } from '../../src/engine/types.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
+import type { WorkflowSpec } from '../../src/engine/workflows/registry.js';
 import { createRun } from '../../src/services/runs.js';
 import { nowMs, roundSummary, summarize } from './stats.js';
 
 /** The real app, as tests/helpers/test-app.ts builds it: port 0, a SQLite file in a temp folder, silent. */
-export async function startBenchApp(overrides: Partial<Config> = {}, workflows: WorkflowDefinition[] = []) {
+export async function startBenchApp(overrides: Partial<Config> = {}, workflows: WorkflowSpec[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'agent-runner-bench-'));
   const config = loadConfig(
     {},
@@ -21,12 +20,12 @@ export async function startBenchApp(overrides: Partial<Config> = {}, workflows: 
       logLevel: 'silent',
       shutdownGraceSeconds: 0,
       killGraceMs: 500,
+      workflowsDir: join(dir, 'workflows'),
+      stepTypesDir: join(dir, 'step-types'),
       ...overrides,
     },
   );
-  const registry = new WorkflowRegistry();
-  for (const workflow of workflows) registry.register(workflow);
-  const app: App = await buildApp(config, { workflows: registry });
+  const app: App = await buildApp(config, { workflows });
   const url = await app.start();
   const project = await app.services.store.createProject('bench', join(dir, 'workspace'));
   return {
@@ -45,7 +44,7 @@ export async function startBenchApp(overrides: Partial<Config> = {}, workflows: 
 export type BenchApp = Awaited<ReturnType<typeof startBenchApp>>;
 
 /** A workflow built from plain step definitions (as tests/workflow/support.ts does). */
-export function benchWorkflow(name: string, steps: Array<Partial<WorkflowStepDefinition> & Pick<WorkflowStepDefinition, 'name' | 'type'>>): WorkflowDefinition {
+export function benchWorkflow(name: string, steps: WorkflowSpec['steps']): WorkflowSpec {
   return {
     name,
     version: '0.0.1',

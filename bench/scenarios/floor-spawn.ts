@@ -48,7 +48,7 @@ const piped = await measure({ stdio: ['ignore', 'pipe', 'pipe'], detached: true 
 // The product's argv for `true`, contained and sandboxed (null where this machine cannot).
 const dir = mkdtempSync(join(tmpdir(), 'floor-spawn-'));
 async function productArgv(setting: 'off' | 'on') {
-  const launcher = await createCommandLauncher({ setting, databasePath: join(dir, 'db'), homeDir: dir, mavenDir: join(dir, 'm2'), hiddenPaths: [] }).catch(() => null);
+  const launcher = await createCommandLauncher({ setting, databasePath: join(dir, 'db'), homeFolders: [dir], mavenDir: join(dir, 'm2'), hiddenPaths: [] }).catch(() => null);
   if (!launcher || launcher.status.containment !== 'pid-namespace') return null;
   const launch = await launcher.prepare({ command: 'true', cwd: dir, env: process.env, runId: 0, network: true });
   return { argv: launch.argv, env: launch.env as NodeJS.ProcessEnv };

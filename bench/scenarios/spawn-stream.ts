@@ -33,9 +33,9 @@ const b = await startBenchApp({ workerCheckIntervalSeconds: 3600, workerConcurre
 const { pubsub, worker, workflows } = b.app.services;
 
 let sleepWorkflow = '';
-function registerSleep(sleepSec: number): string {
+async function registerSleep(sleepSec: number): Promise<string> {
   const name = `bench-sleep-${sleepSec.toFixed(3)}`;
-  workflows.register(benchWorkflow(name, Array.from({ length: 500 }, (_, i) => ({ name: `sleep${i}`, type: 'SHELL_COMMAND' as const, command: `sleep ${sleepSec.toFixed(3)}` }))));
+  await workflows.registerSpec(benchWorkflow(name, Array.from({ length: 500 }, (_, i) => ({ name: `sleep${i}`, type: 'SHELL_COMMAND' as const, command: `sleep ${sleepSec.toFixed(3)}` }))));
   return name;
 }
 
@@ -87,7 +87,7 @@ let sleepSec = period * 0.8;
 const calibration: Array<{ sleepSec: number; stepsPerSec: number }> = [];
 const overheads: number[] = [];
 for (let i = 0; i < 2; i++) {
-  sleepWorkflow = registerSleep(sleepSec);
+  sleepWorkflow = await registerSleep(sleepSec);
   const shells = await startShells();
   const from = shells.counter.steps;
   const t0 = nowMs();
@@ -98,7 +98,7 @@ for (let i = 0; i < 2; i++) {
   overheads.push(args.shellRuns / stepsPerSec - sleepSec);
   sleepSec = Math.max(0, period - overheads.reduce((a, o) => a + o, 0) / overheads.length);
 }
-sleepWorkflow = registerSleep(sleepSec);
+sleepWorkflow = await registerSleep(sleepSec);
 
 type Phase = { kind: 'idle' | 'shell'; p50: number; p99: number; max: number; storeP99: number; loopDelayP99: number; loopDelayMax: number; cpuCores: number; shellStepsPerSec?: number };
 const phases: Phase[] = [];

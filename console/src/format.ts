@@ -27,6 +27,7 @@ export const STEP_TYPE_LABEL: Record<StepType, string> = {
   FILE_WRITE: 'File',
   SHELL_COMMAND: 'Shell',
   MAVEN_COMMAND: 'Maven',
+  CUSTOM: 'Custom',
 };
 
 export const ARTIFACT_KIND_LABEL: Record<ArtifactKind, string> = {
@@ -63,6 +64,9 @@ export const EVENT_LABEL: Record<EventType, string> = {
   RUN_RECOVERED: 'Recovered',
   WORKFLOW_COMPLETED: 'Completed',
   WORKFLOW_FAILED: 'Failed',
+  LLM_THINKING: 'Reasoning',
+  FILE_BLOCK_SKIPPED: 'File not written',
+  STEP_LOG: 'Step log',
 };
 
 /** 3 s, 2 min 05 s, 1 h 02 min. */

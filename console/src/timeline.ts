@@ -1,16 +1,16 @@
 /**
  * A run's events arranged for the timeline: consecutive events of one step form a group (events of
  * no step, such as RUN_QUEUED, form "run" groups), and inside a group consecutive streamed text
- * (LLM_TOKEN, SHELL_OUTPUT) forms one block that grows as the deltas arrive.
+ * (LLM_TOKEN, LLM_THINKING, SHELL_OUTPUT) forms one block that grows as the deltas arrive.
  */
 import type { ConsoleEventFragment } from '../../src/client/generated/graphql';
 
 export type TimelineEvent = ConsoleEventFragment;
 
-export type TimelineItem =
-  | { kind: 'event'; key: string; event: TimelineEvent }
-  | { kind: 'llm'; key: string; events: TimelineEvent[] }
-  | { kind: 'shell'; key: string; events: TimelineEvent[] };
+/** Kinds of streamed text: the model's answer, its reasoning, a command's output. */
+export type StreamKind = 'llm' | 'thinking' | 'shell';
+
+export type TimelineItem = { kind: 'event'; key: string; event: TimelineEvent } | { kind: StreamKind; key: string; events: TimelineEvent[] };
 
 export interface TimelineGroup {
   key: string;
@@ -18,7 +18,7 @@ export interface TimelineGroup {
   items: TimelineItem[];
 }
 
-const STREAMED: Partial<Record<TimelineEvent['type'], 'llm' | 'shell'>> = { LLM_TOKEN: 'llm', SHELL_OUTPUT: 'shell' };
+const STREAMED: Partial<Record<TimelineEvent['type'], StreamKind>> = { LLM_TOKEN: 'llm', LLM_THINKING: 'thinking', SHELL_OUTPUT: 'shell' };
 
 export function buildTimeline(events: readonly TimelineEvent[]): TimelineGroup[] {
   const groups: TimelineGroup[] = [];

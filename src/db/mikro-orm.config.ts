@@ -1,6 +1,6 @@
 import { defineConfig, type Options } from '@mikro-orm/sqlite';
 import { Migrator } from '@mikro-orm/migrations';
-import { ArtifactSchema, EventSchema, ProjectSchema, RunSchema, StepRunSchema } from './entities/index.js';
+import { ArtifactSchema, EventSchema, ProjectSchema, RunSchema, StepRunSchema, WorkflowVersionSchema } from './entities/index.js';
 import { migrationsList } from './migrations/index.js';
 
 type SqliteConnection = { exec(sql: string, callback: (error: Error | null) => void): void };
@@ -9,13 +9,23 @@ type SqliteConnection = { exec(sql: string, callback: (error: Error | null) => v
  * Per-connection settings. WAL lets readers (subscribers replaying history) proceed while the
  * event log writes; NORMAL sync is durable across a process crash, which is what the runner needs.
  * WalCheckpointer (checkpointer.ts) does most of each checkpoint on a connection of its own.
+ * A busy database is waited for at most BUSY_TRY_MS per statement, inside SQLite, holding the one
+ * connection; SqlStore tries again until its busy timeout, leaving the connection to others between tries.
  */
-const CONNECTION_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;';
+export const BUSY_TRY_MS = 1000;
+const connectionPragmas = (busyTimeoutMs: number) =>
+  `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${Math.min(BUSY_TRY_MS, busyTimeoutMs)}; PRAGMA foreign_keys = ON;`;
 
-export function ormOptions(dbName: string): Options {
+export interface DatabaseOptions {
+  /** How long a statement may wait for a busy database or for the connection, in ms (60000). */
+  busyTimeoutMs?: number;
+}
+
+export function ormOptions(dbName: string, { busyTimeoutMs = 60_000 }: DatabaseOptions = {}): Options {
+  const pragmas = connectionPragmas(busyTimeoutMs);
   return defineConfig({
     dbName,
-    entities: [ProjectSchema, RunSchema, EventSchema, ArtifactSchema, StepRunSchema],
+    entities: [ProjectSchema, RunSchema, EventSchema, ArtifactSchema, StepRunSchema, WorkflowVersionSchema],
     extensions: [Migrator],
     migrations: {
       // Listed explicitly, so migrations run the same under tsx, in tests and in any bundle.
@@ -29,8 +39,10 @@ export function ormOptions(dbName: string): Options {
       silent: true,
     },
     pool: {
+      // One connection (SQLite): a query that waits longer for it than this fails ("Timeout acquiring a connection").
+      acquireTimeoutMillis: busyTimeoutMs,
       afterCreate(connection: SqliteConnection, done: (error: Error | null, connection: SqliteConnection) => void) {
-        connection.exec(CONNECTION_PRAGMAS, (error) => done(error, connection));
+        connection.exec(pragmas, (error) => done(error, connection));
       },
     },
     discovery: { warnWhenNoEntities: true },

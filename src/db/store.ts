@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { UniqueConstraintViolationException, type EntityManager, type Knex, type MikroORM } from '@mikro-orm/sqlite';
 import type { RunPatch, RunStore, StepRunPatch } from '../engine/store.js';
 import {
@@ -10,12 +11,38 @@ import {
   type RunRecord,
   type RunStatus,
   type StepRunRecord,
+  type WorkflowDefinition,
+  type WorkflowVersionRecord,
 } from '../engine/types.js';
-import { ArtifactSchema, ProjectSchema, RunSchema, StepRunSchema } from './entities/index.js';
+import type { WorkflowStore } from '../engine/workflows/registry.js';
+import { ArtifactSchema, ProjectSchema, RunSchema, StepRunSchema, WorkflowVersionSchema } from './entities/index.js';
 import type { ArtifactEntity } from './entities/artifact.entity.js';
 import type { ProjectEntity } from './entities/project.entity.js';
 import type { RunEntity } from './entities/run.entity.js';
 import type { StepRunEntity } from './entities/step-run.entity.js';
+import type { WorkflowVersionEntity } from './entities/workflow-version.entity.js';
+
+/** A statement the database stayed too busy to run for the whole busy timeout. */
+export class DatabaseBusyError extends Error {
+  constructor(busyTimeoutMs: number, cause: Error) {
+    super(
+      `The database stayed busy for ${busyTimeoutMs / 1000} s (another process held its lock, or a long query its connection; DATABASE_BUSY_TIMEOUT_SECONDS sets the wait): ${cause.message}`,
+      { cause },
+    );
+    this.name = 'DatabaseBusyError';
+  }
+}
+
+/**
+ * Whether a statement failed only because the database was busy: another connection held SQLite's
+ * lock past the try's busy_timeout, or the pool's one connection stayed taken past its acquire timeout.
+ */
+function isBusy(error: unknown): boolean {
+  const { code, name, message } = (error ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return true;
+  if (name === 'KnexTimeoutError' || name === 'LockWaitTimeoutException') return true;
+  return typeof message === 'string' && /SQLITE_BUSY|database (table )?is locked|Timeout acquiring a connection/.test(message);
+}
 
 export class DuplicateProjectNameError extends Error {
   constructor(readonly projectName: string) {
@@ -29,11 +56,18 @@ export interface NewRun {
   goal: string;
   runType: RunRecord['runType'];
   workflowName: string | null;
+  workflowVersion: string | null;
+  definition: WorkflowDefinition | null;
+  definitionHash: string | null;
+  inputs: RunRecord['inputs'];
   options: RunRecord['options'];
   models: RunRecord['models'];
   timeoutSeconds: number | null;
-  steps: Array<Pick<StepRunRecord, 'name' | 'type' | 'description'>>;
+  steps: NewStepRun[];
 }
+
+/** A step record as a run is created (or re-pinned to another workflow version): PENDING. */
+export type NewStepRun = Pick<StepRunRecord, 'name' | 'type' | 'typeName' | 'description'>;
 
 export interface RunFilter {
   projectId?: number;
@@ -60,6 +94,10 @@ function toRun(e: RunEntity): RunRecord {
     runType: e.runType,
     status: e.status,
     workflowName: e.workflowName,
+    workflowVersion: e.workflowVersion,
+    definition: e.definition,
+    definitionHash: e.definitionHash,
+    inputs: e.inputs,
     options: e.options,
     models: e.models,
     timeoutSeconds: e.timeoutSeconds,
@@ -76,6 +114,7 @@ function toStepRun(e: StepRunEntity): StepRunRecord {
     index: e.index,
     name: e.name,
     type: e.type,
+    typeName: e.typeName || e.type,
     status: e.status,
     description: e.description,
     attempt: e.attempt,
@@ -83,6 +122,7 @@ function toStepRun(e: StepRunEntity): StepRunRecord {
     finishedAt: maybeDate(e.finishedAt),
     error: e.error,
     output: e.output,
+    exitCode: e.exitCode,
   };
 }
 
@@ -99,6 +139,10 @@ interface RunRow {
   run_type: string;
   status: string;
   workflow_name: string | null;
+  workflow_version: string | null;
+  definition: string | null;
+  definition_hash: string | null;
+  inputs: string;
   options: string;
   models: string;
   timeout_seconds: number | null;
@@ -115,6 +159,7 @@ interface StepRunRow {
   step_index: number;
   name: string;
   type: string;
+  type_name: string;
   status: string;
   description: string;
   attempt: number;
@@ -122,6 +167,7 @@ interface StepRunRow {
   finished_at: number | null;
   error: string | null;
   output: string | null;
+  exit_code: number | null;
 }
 
 /** A `runs` row as SQL returns it (column names, JSON as text). */
@@ -134,6 +180,10 @@ function runFromRow(row: RunRow): RunRecord {
     runType: row.run_type as RunRecord['runType'],
     status: row.status as RunStatus,
     workflowName: row.workflow_name,
+    workflowVersion: row.workflow_version,
+    definition: row.definition === null ? null : (JSON.parse(row.definition) as WorkflowDefinition),
+    definitionHash: row.definition_hash,
+    inputs: JSON.parse(row.inputs || '{}') as RunRecord['inputs'],
     options: JSON.parse(row.options) as RunRecord['options'],
     models: JSON.parse(row.models) as RunRecord['models'],
     timeoutSeconds: row.timeout_seconds,
@@ -151,6 +201,7 @@ function stepRunFromRow(row: StepRunRow): StepRunRecord {
     index: row.step_index,
     name: row.name,
     type: row.type as StepRunRecord['type'],
+    typeName: row.type_name,
     status: row.status as StepRunRecord['status'],
     description: row.description,
     attempt: row.attempt,
@@ -158,6 +209,7 @@ function stepRunFromRow(row: StepRunRow): StepRunRecord {
     finishedAt: row.finished_at,
     error: row.error,
     output: row.output,
+    exitCode: row.exit_code,
   });
 }
 
@@ -259,6 +311,28 @@ async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>
   return records;
 }
 
+/** Inserts PENDING step records numbered from `firstIndex`. */
+async function insertStepRuns(trx: Knex, runId: number, steps: NewStepRun[], firstIndex: number): Promise<void> {
+  if (steps.length === 0) return;
+  await trx('step_runs').insert(
+    steps.map((step, offset) => ({
+      run_id: runId,
+      step_index: firstIndex + offset,
+      name: step.name,
+      type: step.type,
+      type_name: step.typeName,
+      description: step.description,
+      status: 'PENDING',
+      attempt: 0,
+      started_at: null,
+      finished_at: null,
+      error: null,
+      output: null,
+      exit_code: null,
+    })),
+  );
+}
+
 /**
  * Writes go through `em.insert` / `nativeUpdate` or knex (and knex's own transactions), never `flush()`,
  * `commit()` or `transactional()`: those run in an AsyncLocalStorage, which on Node 20 turns on promise hooks for
@@ -268,11 +342,39 @@ async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>
  * hot path (batched inserts, replay reads) through the same connection with plain SQL, since it
  * is the one table written many times a second.
  */
-export class SqlStore implements RunStore {
+export class SqlStore implements RunStore, WorkflowStore {
   /** Projects are never changed or deleted once created, so a record read once stays right. */
   private readonly projects = new Map<number, ProjectRecord>();
 
-  constructor(private readonly orm: MikroORM) {}
+  private readonly busyTimeoutMs: number;
+
+  /** `busyTimeoutMs`: how long a statement the engine relies on is tried again while the database is busy (60000). */
+  constructor(
+    private readonly orm: MikroORM,
+    { busyTimeoutMs = 60_000 }: { busyTimeoutMs?: number } = {},
+  ) {
+    this.busyTimeoutMs = busyTimeoutMs;
+  }
+
+  /**
+   * Runs `statement`, trying again while it fails only because the database is busy (see isBusy),
+   * until the busy timeout; then throws DatabaseBusyError. Each try waits inside SQLite at most
+   * BUSY_TRY_MS, so other queries get the connection between tries. A failed statement changed
+   * nothing (each is one statement or one transaction), so trying again is safe.
+   */
+  private async patiently<T>(statement: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await statement();
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new DatabaseBusyError(this.busyTimeoutMs, error as Error);
+        await sleep(Math.min(20 * 2 ** attempt, 250, left));
+      }
+    }
+  }
 
   private em(): EntityManager {
     return this.orm.em.fork();
@@ -288,17 +390,19 @@ export class SqlStore implements RunStore {
 
   // Projects ------------------------------------------------------------------------------------
 
-  async createProject(name: string, localPath: string): Promise<ProjectRecord> {
-    const row = { name, localPath, createdAt: Date.now() };
-    try {
-      const id = (await this.em().insert<ProjectEntity>(ProjectSchema, row as ProjectEntity)) as number;
-      const project = toProject({ id, ...row });
-      this.projects.set(id, project);
-      return project;
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) throw new DuplicateProjectNameError(name);
-      throw error;
-    }
+  createProject(name: string, localPath: string): Promise<ProjectRecord> {
+    return this.patiently(async () => {
+      const row = { name, localPath, createdAt: Date.now() };
+      try {
+        const id = (await this.em().insert<ProjectEntity>(ProjectSchema, row as ProjectEntity)) as number;
+        const project = toProject({ id, ...row });
+        this.projects.set(id, project);
+        return project;
+      } catch (error) {
+        if (error instanceof UniqueConstraintViolationException) throw new DuplicateProjectNameError(name);
+        throw error;
+      }
+    });
   }
 
   async findProjectByName(name: string): Promise<ProjectRecord | null> {
@@ -306,14 +410,16 @@ export class SqlStore implements RunStore {
     return entity ? toProject(entity) : null;
   }
 
-  async getProject(id: number): Promise<ProjectRecord | null> {
-    const cached = this.projects.get(id);
-    if (cached) return cached;
-    const entity = await this.em().findOne(ProjectSchema, { id });
-    if (!entity) return null;
-    const project = toProject(entity);
-    this.projects.set(id, project);
-    return project;
+  getProject(id: number): Promise<ProjectRecord | null> {
+    return this.patiently(async () => {
+      const cached = this.projects.get(id);
+      if (cached) return cached;
+      const entity = await this.em().findOne(ProjectSchema, { id });
+      if (!entity) return null;
+      const project = toProject(entity);
+      this.projects.set(id, project);
+      return project;
+    });
   }
 
   async listProjects(): Promise<ProjectRecord[]> {
@@ -324,55 +430,47 @@ export class SqlStore implements RunStore {
   // Runs ----------------------------------------------------------------------------------------
 
   /** Creates the run and its pending step records in one transaction. */
-  async createRun(input: NewRun): Promise<RunRecord> {
-    const { steps, ...fields } = input;
-    const record = { ...fields, status: 'QUEUED' as const, error: null, createdAt: Date.now(), startedAt: null, finishedAt: null };
-    // knex's own transaction, not em.begin()/commit(): commit() flushes, and a flush runs in an AsyncLocalStorage.
-    const id = await this.knex().transaction(async (trx) => {
-      const [row] = await trx('runs')
-        .insert({
-          project_id: record.projectId,
-          name: record.name,
-          goal: record.goal,
-          run_type: record.runType,
-          status: record.status,
-          workflow_name: record.workflowName,
-          options: JSON.stringify(record.options),
-          models: JSON.stringify(record.models),
-          timeout_seconds: record.timeoutSeconds,
-          error: null,
-          created_at: record.createdAt,
-          started_at: null,
-          finished_at: null,
-        })
-        .returning('id');
-      const runId = (row as { id: number }).id;
-      if (steps.length > 0) {
-        await trx('step_runs').insert(
-          steps.map((step, index) => ({
-            run_id: runId,
-            step_index: index,
-            name: step.name,
-            type: step.type,
-            description: step.description,
-            status: 'PENDING',
-            attempt: 0,
+  createRun(input: NewRun): Promise<RunRecord> {
+    return this.patiently(async () => {
+      const { steps, ...fields } = input;
+      const record = { ...fields, status: 'QUEUED' as const, error: null, createdAt: Date.now(), startedAt: null, finishedAt: null };
+      // knex's own transaction, not em.begin()/commit(): commit() flushes, and a flush runs in an AsyncLocalStorage.
+      const id = await this.knex().transaction(async (trx) => {
+        const [row] = await trx('runs')
+          .insert({
+            project_id: record.projectId,
+            name: record.name,
+            goal: record.goal,
+            run_type: record.runType,
+            status: record.status,
+            workflow_name: record.workflowName,
+            workflow_version: record.workflowVersion,
+            definition: record.definition === null ? null : JSON.stringify(record.definition),
+            definition_hash: record.definitionHash,
+            inputs: JSON.stringify(record.inputs),
+            options: JSON.stringify(record.options),
+            models: JSON.stringify(record.models),
+            timeout_seconds: record.timeoutSeconds,
+            error: null,
+            created_at: record.createdAt,
             started_at: null,
             finished_at: null,
-            error: null,
-            output: null,
-          })),
-        );
-      }
-      return runId;
+          })
+          .returning('id');
+        const runId = (row as { id: number }).id;
+        await insertStepRuns(trx, runId, steps, 0);
+        return runId;
+      });
+      return toRun({ id, ...record });
     });
-    return toRun({ id, ...record });
   }
 
-  async getRun(id: number): Promise<RunRecord | null> {
-    // knex rather than MikroORM on the paths every run and subscription takes: a tenth of the CPU.
-    const row: RunRow | undefined = await this.knex()('runs').where({ id }).first();
-    return row ? runFromRow(row) : null;
+  getRun(id: number): Promise<RunRecord | null> {
+    return this.patiently(async () => {
+      // knex rather than MikroORM on the paths every run and subscription takes: a tenth of the CPU.
+      const row: RunRow | undefined = await this.knex()('runs').where({ id }).first();
+      return row ? runFromRow(row) : null;
+    });
   }
 
   async listRuns(filter: RunFilter): Promise<RunRecord[]> {
@@ -384,67 +482,141 @@ export class SqlStore implements RunStore {
     return entities.map(toRun);
   }
 
-  async countRuns(status: RunStatus): Promise<number> {
-    return this.em().count(RunSchema, { status });
+  countRuns(status: RunStatus): Promise<number> {
+    return this.patiently(async () => {
+      return this.em().count(RunSchema, { status });
+    });
   }
 
-  async runIdsWithStatus(status: RunStatus, limit: number): Promise<number[]> {
-    const entities = await this.em().find(RunSchema, { status }, { orderBy: { id: 'asc' }, limit, fields: ['id'] });
-    return entities.map((e) => e.id);
+  runIdsWithStatus(status: RunStatus, limit: number): Promise<number[]> {
+    return this.patiently(async () => {
+      const entities = await this.em().find(RunSchema, { status }, { orderBy: { id: 'asc' }, limit, fields: ['id'] });
+      return entities.map((e) => e.id);
+    });
   }
 
-  async transitionRun(id: number, from: RunStatus, patch: RunPatch & { status: RunStatus }): Promise<RunRecord | null> {
-    const changes: Record<string, unknown> = { status: patch.status };
-    if (patch.error !== undefined) changes.error = patch.error;
-    if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
-    if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
-    // One conditional UPDATE: two workers racing for the same run cannot both see it succeed.
-    const rows: RunRow[] = await this.knex()('runs').where({ id, status: from }).update(changes).returning('*');
-    return rows.length === 0 ? null : runFromRow(rows[0]);
+  transitionRun(id: number, from: RunStatus, patch: RunPatch & { status: RunStatus }): Promise<RunRecord | null> {
+    return this.patiently(async () => {
+      const changes: Record<string, unknown> = { status: patch.status };
+      if (patch.error !== undefined) changes.error = patch.error;
+      if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
+      if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
+      // One conditional UPDATE: two workers racing for the same run cannot both see it succeed.
+      const rows: RunRow[] = await this.knex()('runs').where({ id, status: from }).update(changes).returning('*');
+      return rows.length === 0 ? null : runFromRow(rows[0]);
+    });
   }
 
-  async claimQueuedRuns(limit: number, startedAt: Date): Promise<RunRecord[]> {
-    // Select and claim in one statement: nothing can claim the same runs in between.
-    const oldest = this.knex()('runs').select('id').where('status', 'QUEUED').orderBy('id').limit(limit);
-    const rows: RunRow[] = await this.knex()('runs')
-      .where('status', 'QUEUED')
-      .whereIn('id', oldest)
-      .update({ status: 'RUNNING', started_at: millis(startedAt) })
-      .returning('*');
-    return rows.map(runFromRow).sort((a, b) => a.id - b.id);
+  claimQueuedRuns(limit: number, startedAt: Date): Promise<RunRecord[]> {
+    return this.patiently(async () => {
+      // Select and claim in one statement: nothing can claim the same runs in between.
+      const oldest = this.knex()('runs').select('id').where('status', 'QUEUED').orderBy('id').limit(limit);
+      const rows: RunRow[] = await this.knex()('runs')
+        .where('status', 'QUEUED')
+        .whereIn('id', oldest)
+        .update({ status: 'RUNNING', started_at: millis(startedAt) })
+        .returning('*');
+      return rows.map(runFromRow).sort((a, b) => a.id - b.id);
+    });
+  }
+
+  /**
+   * Moves a FAILED or STOPPED run onto another version of its workflow (retryRun): the new pinned
+   * definition, and its step records from `from` on replaced by `steps` (PENDING); the records
+   * before `from` (completed steps present in both versions) are kept. One transaction.
+   */
+  async repinRun(
+    runId: number,
+    pin: { workflowVersion: string; definition: WorkflowDefinition; definitionHash: string; models: RunRecord['models'] },
+    from: number,
+    steps: NewStepRun[],
+  ): Promise<void> {
+    await this.knex().transaction(async (trx) => {
+      await trx('runs').where({ id: runId }).update({
+        workflow_version: pin.workflowVersion,
+        definition: JSON.stringify(pin.definition),
+        definition_hash: pin.definitionHash,
+        models: JSON.stringify(pin.models),
+      });
+      await trx('step_runs').where('run_id', runId).andWhere('step_index', '>=', from).delete();
+      await insertStepRuns(trx, runId, steps, from);
+    });
+  }
+
+  // Workflow versions ----------------------------------------------------------------------------
+
+  async listWorkflowVersions(): Promise<WorkflowVersionRecord[]> {
+    const entities = await this.em().find(WorkflowVersionSchema, {}, { orderBy: { id: 'asc' } });
+    return entities.map((e) => ({
+      definition: e.definition,
+      source: e.source,
+      contentHash: e.contentHash,
+      origin: e.origin,
+      originPath: e.originPath,
+      registeredAt: date(e.registeredAt),
+    }));
+  }
+
+  async insertWorkflowVersion(record: WorkflowVersionRecord): Promise<boolean> {
+    const row: Omit<WorkflowVersionEntity, 'id'> = {
+      name: record.definition.name,
+      version: record.definition.version,
+      source: record.source,
+      definition: record.definition,
+      contentHash: record.contentHash,
+      origin: record.origin,
+      originPath: record.originPath,
+      registeredAt: record.registeredAt.getTime(),
+    };
+    try {
+      await this.em().insert<WorkflowVersionEntity>(WorkflowVersionSchema, row as WorkflowVersionEntity);
+      return true;
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) return false;
+      throw error;
+    }
   }
 
   // Step runs -----------------------------------------------------------------------------------
 
-  async listStepRuns(runId: number): Promise<StepRunRecord[]> {
-    const rows: StepRunRow[] = await this.knex()('step_runs').where({ run_id: runId }).orderBy('step_index');
-    return rows.map(stepRunFromRow);
+  listStepRuns(runId: number): Promise<StepRunRecord[]> {
+    return this.patiently(async () => {
+      const rows: StepRunRow[] = await this.knex()('step_runs').where({ run_id: runId }).orderBy('step_index');
+      return rows.map(stepRunFromRow);
+    });
   }
 
-  async updateStepRun(runId: number, index: number, patch: StepRunPatch): Promise<void> {
-    const changes: Record<string, unknown> = {};
-    if (patch.status !== undefined) changes.status = patch.status;
-    if (patch.attempt !== undefined) changes.attempt = patch.attempt;
-    if (patch.error !== undefined) changes.error = patch.error;
-    if (patch.description !== undefined) changes.description = patch.description;
-    if (patch.output !== undefined) changes.output = patch.output;
-    if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
-    if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
-    await this.knex()('step_runs').where({ run_id: runId, step_index: index }).update(changes);
+  updateStepRun(runId: number, index: number, patch: StepRunPatch): Promise<void> {
+    return this.patiently(async () => {
+      const changes: Record<string, unknown> = {};
+      if (patch.status !== undefined) changes.status = patch.status;
+      if (patch.attempt !== undefined) changes.attempt = patch.attempt;
+      if (patch.error !== undefined) changes.error = patch.error;
+      if (patch.description !== undefined) changes.description = patch.description;
+      if (patch.output !== undefined) changes.output = patch.output;
+      if (patch.exitCode !== undefined) changes.exit_code = patch.exitCode;
+      if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
+      if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
+      await this.knex()('step_runs').where({ run_id: runId, step_index: index }).update(changes);
+    });
   }
 
   // Artifacts -----------------------------------------------------------------------------------
 
-  async createArtifact(input: { runId: number; stepName: string | null; kind: ArtifactKind; path: string; sizeBytes: number }): Promise<ArtifactRecord> {
-    const row = { ...input, createdAt: Date.now() };
-    const id = (await this.em().insert<ArtifactEntity>(ArtifactSchema, row as ArtifactEntity)) as number;
-    return toArtifact({ id, ...row });
+  createArtifact(input: { runId: number; stepName: string | null; kind: ArtifactKind; path: string; sizeBytes: number }): Promise<ArtifactRecord> {
+    return this.patiently(async () => {
+      const row = { ...input, createdAt: Date.now() };
+      const id = (await this.em().insert<ArtifactEntity>(ArtifactSchema, row as ArtifactEntity)) as number;
+      return toArtifact({ id, ...row });
+    });
   }
 
   /** Forgets the artifact records of these steps of a run (their files stay where they are). */
-  async deleteArtifacts(runId: number, stepNames: string[]): Promise<void> {
-    if (stepNames.length === 0) return;
-    await this.em().nativeDelete(ArtifactSchema, { runId, stepName: { $in: stepNames } });
+  deleteArtifacts(runId: number, stepNames: string[]): Promise<void> {
+    return this.patiently(async () => {
+      if (stepNames.length === 0) return;
+      await this.em().nativeDelete(ArtifactSchema, { runId, stepName: { $in: stepNames } });
+    });
   }
 
   async listArtifacts(runId: number): Promise<ArtifactRecord[]> {
@@ -459,23 +631,29 @@ export class SqlStore implements RunStore {
 
   // Events --------------------------------------------------------------------------------------
 
-  async listEvents(runId: number, after: number, first: number): Promise<EventRecord[]> {
-    const rows = await this.knex()<EventRow>('events').where('run_id', runId).andWhere('seq', '>', after).orderBy('seq', 'asc').limit(first);
-    return rows.map(toEvent);
+  listEvents(runId: number, after: number, first: number): Promise<EventRecord[]> {
+    return this.patiently(async () => {
+      const rows = await this.knex()<EventRow>('events').where('run_id', runId).andWhere('seq', '>', after).orderBy('seq', 'asc').limit(first);
+      return rows.map(toEvent);
+    });
   }
 
-  async lastEvent(runId: number): Promise<EventRecord | null> {
-    const row = await this.knex()<EventRow>('events').where('run_id', runId).orderBy('seq', 'desc').first();
-    return row ? toEvent(row) : null;
+  lastEvent(runId: number): Promise<EventRecord | null> {
+    return this.patiently(async () => {
+      const row = await this.knex()<EventRow>('events').where('run_id', runId).orderBy('seq', 'desc').first();
+      return row ? toEvent(row) : null;
+    });
   }
 
-  async maxSeqs(runIds: number[]): Promise<Map<number, number>> {
-    const rows: Array<{ run_id: number; max_seq: number }> = await this.knex()('events')
-      .select('run_id')
-      .max({ max_seq: 'seq' })
-      .whereIn('run_id', runIds)
-      .groupBy('run_id');
-    return new Map(rows.map((r) => [r.run_id, r.max_seq]));
+  maxSeqs(runIds: number[]): Promise<Map<number, number>> {
+    return this.patiently(async () => {
+      const rows: Array<{ run_id: number; max_seq: number }> = await this.knex()('events')
+        .select('run_id')
+        .max({ max_seq: 'seq' })
+        .whereIn('run_id', runIds)
+        .groupBy('run_id');
+      return new Map(rows.map((r) => [r.run_id, r.max_seq]));
+    });
   }
 
   /**
@@ -484,15 +662,17 @@ export class SqlStore implements RunStore {
    * INSERT (the usual case) is that one statement, atomic by itself, with no BEGIN/COMMIT around it:
    * one round trip to the database thread instead of three.
    */
-  async insertEvents(rows: Array<Omit<EventRecord, 'id'>>): Promise<EventRecord[]> {
-    if (rows.length <= EVENT_INSERT_CHUNK) return insertEventChunk(this.knex(), rows, false);
-    const stored: EventRecord[] = [];
-    await this.knex().transaction(async (trx) => {
-      for (let start = 0; start < rows.length; start += EVENT_INSERT_CHUNK) {
-        stored.push(...(await insertEventChunk(trx, rows.slice(start, start + EVENT_INSERT_CHUNK), true)));
-      }
+  insertEvents(rows: Array<Omit<EventRecord, 'id'>>): Promise<EventRecord[]> {
+    return this.patiently(async () => {
+      if (rows.length <= EVENT_INSERT_CHUNK) return insertEventChunk(this.knex(), rows, false);
+      const stored: EventRecord[] = [];
+      await this.knex().transaction(async (trx) => {
+        for (let start = 0; start < rows.length; start += EVENT_INSERT_CHUNK) {
+          stored.push(...(await insertEventChunk(trx, rows.slice(start, start + EVENT_INSERT_CHUNK), true)));
+        }
+      });
+      return stored;
     });
-    return stored;
   }
 
 

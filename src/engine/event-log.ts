@@ -54,7 +54,11 @@ export class EventLog {
     if (!this.nextSeqs.has(runId)) this.nextSeqs.set(runId, 1);
   }
 
-  /** Records an event; resolves once it is stored (and published), rejects if storing failed. */
+  /**
+   * Records an event; resolves once it is stored (and published), rejects if storing failed (the
+   * store has waited out a busy database for its busy timeout by then). A rejection is never to be
+   * ignored: the runner fails the step or run whose event it was (see EventTally).
+   */
   append(runId: number, event: NewEvent): Promise<EventRecord> {
     return new Promise((resolve, reject) => {
       this.pending.push({ runId, event, createdAt: new Date(), resolve, reject });

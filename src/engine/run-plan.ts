@@ -1,12 +1,27 @@
+import { renderCommand, renderTemplate, type ExpressionValues } from './expressions.js';
+import { forEachString, inputValueProblem } from './workflows/parse.js';
+import type { AnyStepKind } from './steps/registry.js';
 import type { WorkflowRegistry } from './workflows/registry.js';
 import { DEFAULT_WORKFLOW_NAME } from './workflows/registry.js';
-import type { ModelSource, ResolvedStep, RunOptions, StepModel, WorkflowDefinition, WorkflowStepDefinition } from './types.js';
+import type {
+  LlmGenerateStep,
+  ModelSource,
+  ResolvedStep,
+  RunOptions,
+  RunRecord,
+  StepModel,
+  WorkflowDefinition,
+  WorkflowStepDefinition,
+  WorkflowVersionRecord,
+} from './types.js';
 
 /** A run request that cannot be carried out, naming the argument at fault. */
 export class RunInputError extends Error {
   constructor(
     message: string,
     readonly argument: string,
+    /** Each problem apart (inputs: one per input), for clients that show them beside their fields. */
+    readonly problems: Array<{ field: string; message: string }> = [],
   ) {
     super(message);
     this.name = 'RunInputError';
@@ -20,9 +35,12 @@ export interface RunPlanSettings {
 }
 
 export interface RunPlan {
-  workflow: WorkflowDefinition;
+  /** The registered version the run pins. */
+  workflow: WorkflowVersionRecord;
   models: StepModel[];
   timeoutSeconds: number;
+  /** The inputs, checked, with defaults filled in. */
+  inputs: Record<string, string | number | boolean>;
 }
 
 /** Largest timeout accepted from a run's options: one week. */
@@ -33,16 +51,23 @@ const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
  * the workflow, the model of each LLM step (run options > environment > workflow default) and the
  * LLM timeout (run options > OLLAMA_TIMEOUT_SECONDS).
  */
-export function planRun(registry: WorkflowRegistry, options: RunOptions, settings: RunPlanSettings): RunPlan {
+export function planRun(registry: WorkflowRegistry, options: RunOptions, settings: RunPlanSettings, givenInputs: unknown = {}): RunPlan {
   const workflowName = options.workflowName ?? DEFAULT_WORKFLOW_NAME;
-  const workflow = registry.get(workflowName);
-  if (!workflow) {
+  const record = registry.get(workflowName, options.workflowVersion);
+  if (!record) {
+    const known = registry.get(workflowName);
+    if (known) {
+      const versions = registry.versions(workflowName).map((v) => v.definition.version).join(', ');
+      throw new RunInputError(`Workflow "${workflowName}" has no version "${options.workflowVersion}" (options.workflowVersion). Its versions: ${versions}.`, 'options.workflowVersion');
+    }
     throw new RunInputError(
       `Unknown workflow "${workflowName}" (options.workflowName). Available workflows: ${registry.names().join(', ')}.`,
       'options.workflowName',
     );
   }
-  const llmSteps = workflow.steps.filter((s) => s.type === 'LLM_GENERATE');
+  const workflow = record.definition;
+  const inputs = resolveInputs(workflow, givenInputs);
+  const llmSteps = workflow.steps.filter((s): s is LlmGenerateStep => s.type === 'LLM_GENERATE');
   const overrides = new Map<string, string>();
   for (const override of options.models ?? []) {
     if (!llmSteps.some((s) => s.name === override.step)) {
@@ -65,10 +90,54 @@ export function planRun(registry: WorkflowRegistry, options: RunOptions, setting
     throw new RunInputError(`options.timeoutSeconds must be a whole number of seconds from 1 to ${MAX_TIMEOUT_SECONDS}.`, 'options.timeoutSeconds');
   }
   const models = llmSteps.map((step) => chooseModel(step, overrides, settings.stepModels));
-  return { workflow, models, timeoutSeconds };
+  return { workflow: record, models, timeoutSeconds, inputs };
 }
 
-function chooseModel(step: WorkflowStepDefinition, overrides: Map<string, string>, environment: Record<string, string>): StepModel {
+/**
+ * A run's inputs checked against the workflow's declarations: every missing required input, unknown
+ * input and mistyped value is a problem (all reported at once); defaults fill in the rest.
+ */
+export function resolveInputs(workflow: WorkflowDefinition, given: unknown): Record<string, string | number | boolean> {
+  const declared = workflow.inputs;
+  if (given === null || given === undefined) given = {};
+  if (typeof given !== 'object' || Array.isArray(given)) {
+    throw new RunInputError('inputs must be an object of input names and values, such as {"name": "demo"}.', 'inputs', [{ field: '', message: 'must be an object' }]);
+  }
+  const problems: Array<{ field: string; message: string }> = [];
+  const values: Record<string, string | number | boolean> = {};
+  for (const [name, value] of Object.entries(given as Record<string, unknown>)) {
+    const input = declared[name];
+    if (!input) {
+      const names = Object.keys(declared);
+      problems.push({ field: name, message: `"${name}" is not an input of ${workflow.name} (${names.length > 0 ? `its inputs: ${names.join(', ')}` : 'it takes no inputs'})` });
+      continue;
+    }
+    const problem = inputValueProblem(input, value);
+    if (problem) problems.push({ field: name, message: `"${name}" ${problem}` });
+    else values[name] = value as string | number | boolean;
+  }
+  for (const [name, input] of Object.entries(declared)) {
+    if (Object.hasOwn(values, name) || problems.some((p) => p.field === name)) continue;
+    if (input.default !== undefined) values[name] = input.default;
+    else if (input.required) problems.push({ field: name, message: `"${name}" is required${input.description ? ` (${input.description})` : ''}` });
+  }
+  if (problems.length > 0) {
+    throw new RunInputError(`${problems.length === 1 ? 'An input is' : `${problems.length} inputs are`} wrong: ${problems.map((p) => p.message).join('; ')}.`, 'inputs', problems);
+  }
+  return values;
+}
+
+/**
+ * The models of a workflow's LLM steps for a run moving to it (retryRun onto another version): the
+ * run's earlier choice for a step of the same name, otherwise the environment, then the default.
+ */
+export function carryOverModels(workflow: WorkflowDefinition, previous: readonly StepModel[], environment: Record<string, string>): StepModel[] {
+  return workflow.steps
+    .filter((s): s is LlmGenerateStep => s.type === 'LLM_GENERATE')
+    .map((step) => previous.find((m) => m.step === step.name) ?? chooseModel(step, new Map(), environment));
+}
+
+function chooseModel(step: LlmGenerateStep, overrides: Map<string, string>, environment: Record<string, string>): StepModel {
   const pick = (model: string, source: ModelSource): StepModel => ({ step: step.name, model, source });
   const fromRun = overrides.get(step.name);
   if (fromRun) return pick(fromRun, 'RUN_OPTIONS');
@@ -83,18 +152,55 @@ export function modelLabel(model: string): string {
   return model.endsWith(':latest') ? model.slice(0, -':latest'.length) : model;
 }
 
-/** A step as the run will execute it: model and description filled in, timeout in force. */
+/** A step as the run will execute it: model and description filled in, timeout in force (templates not rendered yet). */
 export function resolveStep(
   step: WorkflowStepDefinition,
   models: readonly StepModel[],
   timeouts: { llmTimeoutSeconds: number; shellTimeoutSeconds: number },
 ): ResolvedStep {
-  const model = models.find((m) => m.step === step.name)?.model ?? step.model;
   const fallbackSeconds = step.type === 'LLM_GENERATE' ? timeouts.llmTimeoutSeconds : timeouts.shellTimeoutSeconds;
+  const timeoutMs = Math.round((step.timeoutSeconds ?? fallbackSeconds) * 1000);
+  if (step.type !== 'LLM_GENERATE') return { ...step, timeoutMs };
+  const model = models.find((m) => m.step === step.name)?.model ?? step.model;
+  return { ...step, model, description: step.description.replaceAll('{model}', modelLabel(model)), timeoutMs };
+}
+
+/**
+ * Renders a resolved step's templates against the run's values: its kind's template fields as text,
+ * its command fields with their values moved into environment variables (returned as `env`), and
+ * for a custom step every string of its parameters. Throws ExpressionRuntimeError.
+ */
+export function renderStep(step: ResolvedStep, kind: AnyStepKind, values: ExpressionValues): { step: ResolvedStep; env: Record<string, string> } {
+  const env: Record<string, string> = {};
+  if (step.type === 'CUSTOM') {
+    const params = structuredClone(step.params);
+    forEachString(params, [], (value, path) => {
+      let parent: Record<string | number, unknown> = params;
+      for (const part of path.slice(0, -1)) parent = parent[part] as Record<string | number, unknown>;
+      parent[path.at(-1)!] = renderTemplate(value, values);
+    });
+    return { step: { ...step, params }, env };
+  }
+  const rendered: Record<string, unknown> = { ...step };
+  for (const field of kind.templateFields) {
+    if (typeof rendered[field] === 'string') rendered[field] = renderTemplate(rendered[field] as string, values);
+  }
+  for (const field of kind.commandFields) {
+    if (typeof rendered[field] !== 'string') continue;
+    const command = renderCommand(rendered[field] as string, values);
+    rendered[field] = command.command;
+    Object.assign(env, command.env);
+  }
+  return { step: rendered as unknown as ResolvedStep, env };
+}
+
+/** The values a run's templates are rendered against, from the run and what its steps produced so far. */
+export function expressionValues(run: Pick<RunRecord, 'id' | 'name' | 'goal' | 'inputs'>, workflow: Pick<WorkflowDefinition, 'name' | 'version'>, project: { name: string; localPath: string }, steps: ExpressionValues['steps']): ExpressionValues {
   return {
-    ...step,
-    model,
-    description: model ? step.description.replaceAll('{model}', modelLabel(model)) : step.description,
-    timeoutMs: Math.round((step.timeoutSeconds ?? fallbackSeconds) * 1000),
+    goal: run.goal,
+    inputs: run.inputs,
+    steps,
+    run: { id: run.id, name: run.name, workflow: workflow.name, version: workflow.version },
+    project: { name: project.name, path: project.localPath },
   };
 }

@@ -1,9 +1,13 @@
 import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventLog } from './event-log.js';
+import { EventTally, type EventTallyResult } from './event-tally.js';
 import type { PubSub } from './pubsub.js';
 import { assertTransition } from './run-state.js';
-import { resolveStep } from './run-plan.js';
+import { ExpressionRuntimeError, type ExpressionValues } from './expressions.js';
+import { expressionValues, renderStep, resolveStep } from './run-plan.js';
+import type { AnyStepKind, StepKinds } from './steps/registry.js';
 import type { RunPatch, RunStore } from './store.js';
 import {
   RunStoppedError,
@@ -11,6 +15,7 @@ import {
   StepError,
   StepTimeoutError,
   coerceError,
+  type EventRecord,
   type EventType,
   type ProjectRecord,
   type ResolvedStep,
@@ -18,13 +23,12 @@ import {
   type RunStatus,
   type StepRunRecord,
   type StepContext,
-  type StepExecutor,
   type StepResult,
   type StepSettings,
-  type StepType,
   type WorkflowDefinition,
 } from './types.js';
 import { Workspace } from './workspace.js';
+import { checkWorkspaceFolder, type WorkspaceRulesOptions } from './workspace-rules.js';
 import type { WorkflowRegistry } from './workflows/registry.js';
 
 export interface Logger {
@@ -36,12 +40,19 @@ export interface RunnerDeps {
   store: RunStore;
   eventLog: EventLog;
   pubsub: PubSub;
+  /** Only for runs created before definitions were pinned to runs (they run the registered latest). */
   workflows: WorkflowRegistry;
-  executors: Readonly<Record<StepType, StepExecutor>>;
+  /** The kinds of step this server can run, with their executors. */
+  kinds: StepKinds;
   settings: StepSettings;
   /** Default timeout of shell and Maven steps, in seconds. */
   shellTimeoutSeconds: number;
   logger: Logger;
+  /**
+   * The workspace rules, checked again before a run's first step: a project folder swapped for a
+   * link to a forbidden place since its project was created fails the run. Unset: not checked.
+   */
+  workspaceRules?: WorkspaceRulesOptions;
 }
 
 /** What the worker tells a run while it executes. */
@@ -70,7 +81,10 @@ export async function changeRunStatus(
   return updated;
 }
 
-/** Records an event; a failure to record is logged, never thrown into the run. */
+/**
+ * Records an event; resolves with the stored record, or null if it could not be stored (logged, never
+ * thrown into the run). `tally`, when given, learns which: the runner judges a step or a run by it.
+ */
 export function recordEvent(
   deps: Pick<RunnerDeps, 'eventLog' | 'logger'>,
   runId: number,
@@ -78,9 +92,13 @@ export function recordEvent(
   message: string,
   stepName?: string | null,
   data?: Record<string, unknown>,
-): Promise<unknown> {
-  return deps.eventLog.append(runId, { type, message, stepName: stepName ?? null, data: data ?? null }).catch((error) => {
+  tally?: EventTally,
+): Promise<EventRecord | null> {
+  const appended = deps.eventLog.append(runId, { type, message, stepName: stepName ?? null, data: data ?? null });
+  tally?.track(appended);
+  return appended.catch((error: unknown) => {
     deps.logger.error(`run ${runId}: could not record ${type}`, error);
+    return null;
   });
 }
 
@@ -105,6 +123,17 @@ export async function recordStopped(
   return stopped;
 }
 
+/** Whether another attempt may succeed: StepErrors say so; any other error may, unless it carries `retryable: false` (custom step types). */
+function isRetryable(reason: Error): boolean {
+  if (reason instanceof StepError) return reason.retryable;
+  return (reason as { retryable?: unknown }).retryable !== false;
+}
+
+/** The exit code a command step reported in its result or failure data, if any. */
+function exitCodeOf(data: Record<string, unknown> | undefined): number | null {
+  return typeof data?.exitCode === 'number' ? data.exitCode : null;
+}
+
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 100) / 10}s`;
 }
@@ -117,8 +146,13 @@ function timeoutAdvice(step: ResolvedStep): string {
     : "Raise SHELL_TIMEOUT_SECONDS or the step's timeoutSeconds.";
 }
 
+/** Who cut a model's answer short when a step timed out: this server, not Ollama. */
+const LLM_TIMEOUT_CUT = ': agent-runner closed the connection to Ollama at the step\'s timeout (Ollama did not end it)';
+
 function describeFailure(step: ResolvedStep, reason: Error): string {
-  return reason instanceof StepTimeoutError ? `Step "${step.name}" timed out after ${seconds(reason.timeoutMs)}. ${timeoutAdvice(step)}` : reason.message;
+  if (!(reason instanceof StepTimeoutError)) return reason.message;
+  const cut = step.type === 'LLM_GENERATE' ? LLM_TIMEOUT_CUT : '';
+  return `Step "${step.name}" timed out after ${seconds(reason.timeoutMs)}${cut}. ${timeoutAdvice(step)}`;
 }
 
 const label = (workflow: WorkflowDefinition, index: number): string => `step ${index + 1}/${workflow.steps.length} (${workflow.steps[index]?.name})`;
@@ -134,8 +168,10 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
   const { store, logger } = deps;
   const runId = claimed.id;
   let run = claimed;
+  // The run's own events (steps' attempts have a tally each): a run whose log lost one is not COMPLETED.
+  const events = new EventTally();
   const emit = (type: EventType, message: string, stepName?: string | null, data?: Record<string, unknown>) =>
-    recordEvent(deps, runId, type, message, stepName, data);
+    recordEvent(deps, runId, type, message, stepName, data, events);
 
   const fail = async (message: string): Promise<void> => {
     const failed = await changeRunStatus(deps, run, { status: 'FAILED', error: message, finishedAt: new Date() });
@@ -157,8 +193,13 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
     const { workflow, project, stepRuns } = prepared;
     const workspace = new Workspace(project.localPath);
 
-    const outputs = new Map<string, string>();
-    for (const record of stepRuns) if (record.status === 'COMPLETED' && record.output !== null) outputs.set(record.name, record.output);
+    // What earlier steps produced, for `{output:NAME}` and `${{ steps.NAME.… }}`: from the records,
+    // so a resumed, retried or recovered run sees the outputs of steps completed before.
+    const steps: Record<string, ExpressionValues['steps'][string]> = {};
+    for (const record of stepRuns) {
+      if (record.status === 'COMPLETED') steps[record.name] = { output: record.output, outcome: 'success', exitCode: record.exitCode };
+    }
+    const values = expressionValues(run, workflow, project, steps);
     const completed = (index: number) => stepRuns.find((s) => s.index === index)?.status === 'COMPLETED';
     let first = 0;
     while (first < workflow.steps.length && completed(first)) first++;
@@ -196,9 +237,9 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
       }
       const step = resolveStep(workflow.steps[index], run.models, timeouts);
       const previousAttempts = stepRuns.find((s) => s.index === index)?.attempt ?? 0;
-      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, outputs, previousAttempts }, control.signal);
+      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, values, previousAttempts, events }, control.signal);
       if (outcome.ok) {
-        if (outcome.result.output !== undefined) outputs.set(step.name, outcome.result.output);
+        steps[step.name] = { output: outcome.result.output ?? null, outcome: 'success', exitCode: exitCodeOf(outcome.result.data) };
         continue;
       }
       if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) {
@@ -210,6 +251,11 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
       return;
     }
 
+    const stored = await events.settled();
+    if (stored.lost > 0) {
+      await fail(`${stored.lost} of the run's events could not be stored, so its log is not whole: ${stored.reason}`);
+      return;
+    }
     const done = await changeRunStatus(deps, run, { status: 'COMPLETED', finishedAt: new Date() });
     if (done) run = done;
     await emit('WORKFLOW_COMPLETED', `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`, null, {
@@ -244,18 +290,23 @@ async function prepareRun(
   run: RunRecord,
 ): Promise<{ problem: string } | { workflow: WorkflowDefinition; project: ProjectRecord; stepRuns: StepRunRecord[] }> {
   const workflowName = run.workflowName ?? '';
-  const workflow = deps.workflows.get(workflowName);
+  // The definition pinned when the run was created; runs older than pinning use what is registered.
+  const workflow = run.definition ?? deps.workflows.get(workflowName)?.definition;
   if (!workflow) {
     return { problem: `Workflow "${workflowName}" is no longer registered on this server. Available workflows: ${deps.workflows.names().join(', ')}.` };
   }
   const project = await deps.store.getProject(run.projectId);
   if (!project) return { problem: `The run's project (id ${run.projectId}) no longer exists.` };
-  const workspaceProblem = await prepareWorkspace(project);
+  const workspaceProblem = await prepareWorkspace(project, deps.workspaceRules);
   if (workspaceProblem) return { problem: workspaceProblem };
   return { workflow, project, stepRuns: await deps.store.listStepRuns(run.id) };
 }
 
-async function prepareWorkspace(project: ProjectRecord): Promise<string | null> {
+async function prepareWorkspace(project: ProjectRecord, rules: WorkspaceRulesOptions | undefined): Promise<string | null> {
+  if (rules) {
+    const check = await checkWorkspaceFolder(path.normalize(project.localPath), rules);
+    if (!check.ok) return `The project folder can no longer be used as a workspace: ${check.problem} Create a project in another folder.`;
+  }
   try {
     await mkdir(project.localPath, { recursive: true });
     const info = await stat(project.localPath);
@@ -277,9 +328,12 @@ interface StepInput {
   index: number;
   step: ResolvedStep;
   workspace: Workspace;
-  outputs: ReadonlyMap<string, string>;
+  /** What templates are rendered against (the run, its inputs, earlier steps' results). */
+  values: ExpressionValues;
   /** Attempts recorded before this execution (a recovered step keeps counting). */
   previousAttempts: number;
+  /** The run's own events (STEP_COMPLETED, STEP_RETRYING, STEP_FAILED are the run's, not an attempt's). */
+  events: EventTally;
 }
 
 type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error; message: string };
@@ -292,7 +346,7 @@ type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error
 async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
   const { store } = deps;
   const { runId, workflow, index, step } = input;
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data);
+  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data, input.events);
   const position = `Step ${index + 1}/${workflow.steps.length}`;
   const policy = step.retry ?? { maxAttempts: 1, backoffSeconds: 0, backoffFactor: 1 };
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
@@ -312,19 +366,26 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
       description: step.description,
     });
     markedRunning.catch(() => undefined);
-    void emit('STEP_STARTED', `${position}: ${step.description}${ofMax}`, {
+    // Everything this attempt records, STEP_STARTED first: it completes only if all of it was stored.
+    const attemptEvents = new EventTally();
+    void recordEvent(deps, runId, 'STEP_STARTED', `${position}: ${step.description}${ofMax}`, step.name, {
       index,
       type: step.type,
       attempt: input.previousAttempts + attempt,
       maxAttempts,
-      ...(step.model ? { model: step.model } : {}),
+      ...(step.type === 'LLM_GENERATE' ? { model: step.model } : {}),
+    ...(step.type === 'CUSTOM' ? { customType: step.customType } : {}),
       timeoutSeconds: step.timeoutMs / 1000,
-    });
+    }, attemptEvents);
 
     const started = Date.now();
-    const outcome = await runStep(deps, input, runSignal);
+    let outcome = await runStep(deps, input, runSignal, attemptEvents);
     const elapsed = Date.now() - started;
     await markedRunning;
+    if (outcome.ok) {
+      const stored = await attemptEvents.settled();
+      if (stored.lost > 0) outcome = lostEvents(stored);
+    }
 
     if (outcome.ok) {
       const output = outcome.result.output;
@@ -334,6 +395,7 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
         status: 'COMPLETED',
         finishedAt: new Date(),
         output: output === undefined ? null : output.slice(-MAX_STORED_OUTPUT_CHARS),
+        exitCode: exitCodeOf(outcome.result.data),
       });
       void emit('STEP_COMPLETED', `${position} completed in ${seconds(elapsed)}: ${outcome.result.summary ?? step.description}`, {
         index,
@@ -346,7 +408,7 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
     }
     if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) return outcome;
 
-    const retryable = outcome.reason instanceof StepError ? outcome.reason.retryable : true;
+    const retryable = isRetryable(outcome.reason);
     if (retryable && attempt < maxAttempts) {
       const waitSeconds = policy.backoffSeconds * policy.backoffFactor ** (attempt - 1);
       await store.updateStepRun(runId, index, { error: outcome.message });
@@ -367,38 +429,62 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
     }
 
     const attempts = attempt > 1 ? ` after ${attempt} attempts` : '';
-    await store.updateStepRun(runId, index, { status: 'FAILED', finishedAt: new Date(), error: outcome.message });
+    const failureData = outcome.reason instanceof StepError ? outcome.reason.data : undefined;
+    await store.updateStepRun(runId, index, { status: 'FAILED', finishedAt: new Date(), error: outcome.message, exitCode: exitCodeOf(failureData) });
     await emit('STEP_FAILED', `${position} failed${attempts}: ${outcome.message}`, {
       index,
       durationMs: elapsed,
       error: outcome.message,
       attempts: attempt,
       retryable,
-      ...(outcome.reason instanceof StepError ? outcome.reason.data : {}),
+      ...failureData,
     });
     return outcome;
   }
 }
 
+/**
+ * A step attempt that lost an event fails: its streamed text or output in the log
+ * would have a hole no client can see (seq stays gapless). Retryable: the database may be free again.
+ */
+function lostEvents({ lost, reason }: EventTallyResult): StepOutcome {
+  const message = `${lost} of the step's events could not be stored (${reason}), so what the step recorded is not whole; it is not marked completed.`;
+  return { ok: false, reason: new StepError(message, { retryable: true }), message };
+}
+
 /** Runs one attempt of a step with its timeout and the run's signal; returns its result or why it failed. */
-async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
+async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal, events: EventTally): Promise<StepOutcome> {
   const { step } = input;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new StepTimeoutError(step.timeoutMs)), step.timeoutMs);
   const onRunAbort = () => controller.abort(runSignal.reason);
   if (runSignal.aborted) onRunAbort();
   else runSignal.addEventListener('abort', onRunAbort, { once: true });
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, input.runId, type, message, step.name, data);
+  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, input.runId, type, message, step.name, data, events);
 
+  const failed = (reason: Error): StepOutcome => ({ ok: false, reason, message: describeFailure(step, reason) });
+  let rendered: ReturnType<typeof renderStep>;
+  let kind: AnyStepKind;
+  try {
+    kind = deps.kinds.kindOf(step);
+    rendered = renderStep(step, kind, input.values);
+  } catch (error) {
+    clearTimeout(timer);
+    runSignal.removeEventListener('abort', onRunAbort);
+    const reason = error instanceof ExpressionRuntimeError ? new StepError(error.message, { retryable: false }) : coerceError(error);
+    return failed(reason);
+  }
   const context: StepContext = {
     runId: input.runId,
     goal: input.goal,
-    step,
+    step: rendered.step,
+    env: rendered.env,
     workspace: input.workspace,
-    outputs: input.outputs,
+    outputs: new Map(Object.entries(input.values.steps).flatMap(([name, s]) => (s.output === null ? [] : [[name, s.output]]))),
     settings: deps.settings,
     signal: controller.signal,
     emit: (type, message, data) => void emit(type, message, data),
+    log: (message, data) => void emit('STEP_LOG', message, data),
     recordArtifact: async (relativePath, kind) => {
       const absolute = await input.workspace.resolve(relativePath);
       const { size } = await stat(absolute);
@@ -413,9 +499,8 @@ async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSigna
     },
   };
 
-  const failed = (reason: Error): StepOutcome => ({ ok: false, reason, message: describeFailure(step, reason) });
   try {
-    const result = await deps.executors[step.type](context);
+    const result = await kind.execute(context);
     // A step that ignored its signal still fails if it was cut off.
     if (controller.signal.aborted) return failed(coerceError(controller.signal.reason));
     return { ok: true, result };

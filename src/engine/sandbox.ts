@@ -23,15 +23,16 @@ import path from 'node:path';
 import { findExecutable } from './executables.js';
 import { COMMAND_ID_VARIABLE, RUN_ID_VARIABLE } from './processes.js';
 import { StepError, type CommandLaunch, type CommandLauncher, type CommandSpec, type SandboxSetting, type SandboxStatus } from './types.js';
-import { isInside } from './workspace.js';
+import { isInside, realLocation } from './workspace.js';
+import { CREDENTIAL_FOLDERS } from './workspace-rules.js';
 
 export interface SandboxOptions {
   setting: SandboxSetting;
   /** The server's database file: its folder is hidden from sandboxed commands (`:memory:`: nothing to hide). */
   databasePath: string;
-  /** Home folder of the server's user: its credential files (HIDDEN_HOME_PATHS) are hidden. */
-  homeDir: string;
-  /** Bound read-write at `~/.m2` inside the sandbox, in place of the user's own; created if missing. */
+  /** Home folders of the server's user (`HOME`, and the account's): their credential files (HIDDEN_HOME_PATHS) are hidden. */
+  homeFolders: readonly string[];
+  /** Bound read-write at `~/.m2` (in each home folder) inside the sandbox, in place of the user's own; created if missing. */
   mavenDir: string;
   /** More files or folders to hide (absolute paths). */
   hiddenPaths: readonly string[];
@@ -39,32 +40,22 @@ export interface SandboxOptions {
   pidNamespace?: boolean;
 }
 
-/** Credential files and folders of a home folder, hidden from sandboxed commands (`~/.m2` is replaced as a whole). */
+/**
+ * Credential files and folders of a home folder, hidden from sandboxed commands: the folders no
+ * workspace may lie in (workspace-rules.ts: ~/.ssh, ~/.aws, ~/.config …, and ~/.m2, which the
+ * sandbox then replaces with its own) and the usual credential files.
+ */
 export const HIDDEN_HOME_PATHS: readonly string[] = [
-  '.ssh',
-  '.gnupg',
-  '.aws',
-  '.azure',
-  '.config/gcloud',
-  '.kube',
-  '.docker',
+  ...CREDENTIAL_FOLDERS,
   '.netrc',
   '.git-credentials',
-  '.config/git/credentials',
-  '.config/gh',
-  '.config/hub',
   '.npmrc',
   '.pypirc',
+  '.vault-token',
   '.gradle/gradle.properties',
   '.cargo/credentials',
   '.cargo/credentials.toml',
-  '.password-store',
-  '.local/share/keyrings',
-  '.vault-token',
-  '.terraform.d/credentials.tfrc.json',
   '.mozilla',
-  '.config/google-chrome',
-  '.config/chromium',
 ];
 
 /** Folders a sandboxed command gets empty and private (a tmpfs of its own). */
@@ -111,7 +102,7 @@ export async function createCommandLauncher(options: SandboxOptions): Promise<Co
 
 class Launcher implements CommandLauncher {
   readonly status: SandboxStatus;
-  private readonly home: string;
+  private readonly homes: string[];
   private readonly dataDir: string | null;
 
   constructor(
@@ -119,7 +110,7 @@ class Launcher implements CommandLauncher {
     private readonly options: SandboxOptions,
     notSandboxed: string,
   ) {
-    this.home = path.resolve(options.homeDir);
+    this.homes = options.homeFolders.map((home) => path.resolve(home));
     this.dataDir = options.databasePath === ':memory:' || options.databasePath === '' ? null : path.dirname(path.resolve(options.databasePath));
     const containment = mode.kind === 'none' ? 'process-group' : 'pid-namespace';
     const ending =
@@ -144,7 +135,7 @@ class Launcher implements CommandLauncher {
   async prepareFolders(): Promise<void> {
     if (this.mode.kind !== 'bubblewrap') return;
     await mkdir(this.options.mavenDir, { recursive: true });
-    await mkdir(path.join(this.home, '.m2'), { recursive: true });
+    for (const home of this.homes) await mkdir(path.join(home, '.m2'), { recursive: true });
   }
 
   async prepare(spec: CommandSpec): Promise<CommandLaunch> {
@@ -170,12 +161,12 @@ class Launcher implements CommandLauncher {
 
   /** bwrap's options for one command; mounts are applied in order, a later one over an earlier one. */
   private async bubblewrapArgs(spec: CommandSpec): Promise<string[]> {
-    const [workspace, home, data, resolvConf, extras] = await Promise.all([
+    const [workspace, homes, data, resolvConf, extras] = await Promise.all([
       realpath(spec.cwd),
-      realLocation(this.home),
-      this.dataDir === null ? null : realLocation(this.dataDir),
+      Promise.all(this.homes.map(realOrAsWritten)),
+      this.dataDir === null ? null : realOrAsWritten(this.dataDir),
       realpath('/etc/resolv.conf').catch(() => null),
-      Promise.all(this.options.hiddenPaths.map(realLocation)),
+      Promise.all(this.options.hiddenPaths.map(realOrAsWritten)),
     ]);
     // What exists, looked up all at once (some thirty paths, checked for every command: a credential file may appear any time).
     const kinds = new Map<string, Promise<'folder' | 'file' | null>>();
@@ -184,7 +175,7 @@ class Launcher implements CommandLauncher {
       if (!found) kinds.set(target, (found = kindOf(target)));
       return found;
     };
-    const credentials = HIDDEN_HOME_PATHS.map((relative) => path.join(home, relative));
+    const credentials = [...new Set(homes)].flatMap((home) => HIDDEN_HOME_PATHS.map((relative) => path.join(home, relative)));
     const databaseFiles = data === null ? [] : ['', '-wal', '-shm', '-journal'].map((suffix) => path.join(data, path.basename(this.options.databasePath)) + suffix);
     const pathEntries = (spec.env.PATH ?? '').split(path.delimiter).filter((entry) => path.isAbsolute(entry));
     await Promise.all([...PRIVATE_FOLDERS, ...credentials, ...extras, ...(data === null ? [] : [data]), ...databaseFiles, ...pathEntries].map(kind));
@@ -216,7 +207,7 @@ class Launcher implements CommandLauncher {
       if (data !== workspace) await hide(data);
       else for (const file of databaseFiles) await hide(file);
     }
-    args.push('--bind', this.options.mavenDir, path.join(home, '.m2'));
+    for (const home of new Set(homes)) args.push('--bind', this.options.mavenDir, path.join(home, '.m2'));
 
     // The tools the server finds on PATH stay available (read-only), unless showing their folder would show something hidden.
     for (const entry of pathEntries) {
@@ -256,8 +247,8 @@ function commandEnvironment(base: CommandSpec['env'], { runId, commandId, sandbo
 
 const isString = (value: string | null): value is string => value !== null;
 
-/** The path with symbolic links resolved, or as it is (absolute) when it does not exist. */
-const realLocation = (target: string): Promise<string> => realpath(target).catch(() => path.resolve(target));
+/** The path with symbolic links resolved (in the part that exists). */
+const realOrAsWritten = async (target: string): Promise<string> => (await realLocation(path.resolve(target)).catch(() => undefined)) ?? path.resolve(target);
 
 async function kindOf(target: string): Promise<'folder' | 'file' | null> {
   try {

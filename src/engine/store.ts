@@ -10,7 +10,7 @@ import type {
 } from './types.js';
 
 export type RunPatch = Partial<Pick<RunRecord, 'status' | 'error' | 'startedAt' | 'finishedAt'>>;
-export type StepRunPatch = Partial<Pick<StepRunRecord, 'status' | 'attempt' | 'startedAt' | 'finishedAt' | 'error' | 'description' | 'output'>>;
+export type StepRunPatch = Partial<Pick<StepRunRecord, 'status' | 'attempt' | 'startedAt' | 'finishedAt' | 'error' | 'description' | 'output' | 'exitCode'>>;
 
 /** What the engine (runner and worker) needs from storage; the database layer implements it. */
 export interface RunStore extends EventStore {

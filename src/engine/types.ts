@@ -21,7 +21,8 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export const RUN_TYPES = ['WORKFLOW', 'AGENT'] as const;
 export type RunType = (typeof RUN_TYPES)[number];
 
-export const STEP_TYPES = ['LLM_GENERATE', 'FILE_WRITE', 'SHELL_COMMAND', 'MAVEN_COMMAND'] as const;
+/** Built-in step kinds, plus CUSTOM for every kind loaded from STEP_TYPES_DIR (its name is the step's `customType`). */
+export const STEP_TYPES = ['LLM_GENERATE', 'FILE_WRITE', 'SHELL_COMMAND', 'MAVEN_COMMAND', 'CUSTOM'] as const;
 export type StepType = (typeof STEP_TYPES)[number];
 
 export const STEP_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'STOPPED'] as const;
@@ -56,6 +57,9 @@ export const EVENT_TYPES = [
   'RUN_RECOVERED',
   'WORKFLOW_COMPLETED',
   'WORKFLOW_FAILED',
+  'LLM_THINKING',
+  'FILE_BLOCK_SKIPPED',
+  'STEP_LOG',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -66,57 +70,121 @@ export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(['WORKFLOW_C
  * Streamed deltas: their `data.text` is their `message`. Stored once (the store keeps the message
  * and gives `data.text` back on reading); clients get both fields.
  */
-export const TEXT_DELTA_EVENT_TYPES: ReadonlySet<EventType> = new Set(['LLM_TOKEN', 'SHELL_OUTPUT']);
+export const TEXT_DELTA_EVENT_TYPES: ReadonlySet<EventType> = new Set(['LLM_TOKEN', 'LLM_THINKING', 'SHELL_OUTPUT']);
 
 /** Statuses in which a run has ended; only retryRun takes a FAILED or STOPPED run back to the queue. */
 export const FINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['COMPLETED', 'FAILED', 'STOPPED']);
 
 // ---------------------------------------------------------------------------------------------
-// Workflows: data, not code.
+// Workflows: data, not code. A definition file (YAML or JSON, see `workflows/parse.ts`) is checked
+// and normalised into these shapes; what the engine executes is always a normalised definition.
 
-export interface WorkflowStepDefinition {
-  /** Stable id of the step within its workflow (`planner`, `coder`, `maven_test`); keys model overrides. */
+/** Fields every step has, whatever its type. */
+export interface StepCommon {
+  /** Stable id of the step within its workflow (`planner`, `coder`, `maven_test`); keys model overrides and `steps.<name>` in expressions. */
   name: string;
-  type: StepType;
   /** What the step does, for people. `{model}` is replaced by the model in force ("… using llama2"). */
   description: string;
-  /** LLM_GENERATE: the workflow's default model. */
-  model?: string;
-  /**
-   * LLM_GENERATE: the prompt. `{goal}` is replaced by the run's goal and `{output:STEP}` by the text
-   * output of an earlier step.
-   */
-  prompt?: string;
-  /** LLM_GENERATE: an optional system prompt. */
-  system?: string;
-  /** LLM_GENERATE / FILE_WRITE: workspace-relative file the step's text output is written to. */
-  outputFile?: string;
-  /**
-   * LLM_GENERATE: the answer holds project files (`=== FILE: path ===` blocks or a path line followed by
-   * a fenced code block); each is written into the workspace and recorded as an artifact.
-   */
-  extractFiles?: boolean;
-  /** SHELL_COMMAND / MAVEN_COMMAND: the command line, run by `sh -c` in the workspace. */
-  command?: string;
-  /** FILE_WRITE: the content to write (`{goal}` and `{output:STEP}` are replaced). */
-  content?: string;
-  /** FILE_WRITE: write the text output of this earlier step instead of `content`. */
-  contentFrom?: string;
-  /** Record the step's output file (or, for commands, `<step>_output.txt`) as an artifact. */
+  /** Record the step's output file (or, for commands, `<step>_output.txt`) as an artifact (true). */
   saveArtifact: boolean;
   /** Per-step timeout; otherwise the run's `timeoutSeconds` (LLM), then the configured default. */
   timeoutSeconds?: number;
-  /** SHELL_COMMAND / MAVEN_COMMAND: a non-zero exit does not fail the step (or the run). */
+  /** A failure of this step does not fail the run (for commands: a non-zero exit is recorded and the run goes on). */
   continueOnError?: boolean;
-  /**
-   * SHELL_COMMAND / MAVEN_COMMAND: whether the command may use the network (true). `false` gives it a
-   * network namespace of its own with only a loopback: it needs the sandbox or a PID namespace
-   * (see `sandbox.ts`); where neither is available the step fails rather than run with network.
-   */
-  network?: boolean;
   /** Attempts after a retryable failure (a timeout, a dropped connection, a non-zero exit). None by default. */
   retry?: RetryPolicy;
 }
+
+/**
+ * LLM_GENERATE: streams an answer from an Ollama model. Templated fields (`prompt`, `system`,
+ * `outputFile`) take `${{ … }}` expressions and the seed's `{goal}` / `{output:STEP}`.
+ */
+export interface LlmGenerateStep extends StepCommon {
+  type: 'LLM_GENERATE';
+  /** The workflow's default model; a run's `options.models` and `OLLAMA_<STEP>_MODEL` beat it. */
+  model: string;
+  prompt: string;
+  /** An optional system prompt. */
+  system?: string;
+  /** Workspace-relative file the answer is written to. */
+  outputFile?: string;
+  /**
+   * The answer holds project files (`=== FILE: path ===` blocks or a path line followed by a fenced
+   * code block); each is written into the workspace and recorded as an artifact.
+   */
+  extractFiles?: boolean;
+  /**
+   * Reasoning, sent as Ollama's `think`: `true`/`false`, or a level for models that take levels
+   * (gpt-oss). Not sent when absent (the model's own default). A model without the thinking
+   * capability refuses `true` or a level, and the step fails saying to remove it.
+   */
+  think?: LlmThink;
+  /**
+   * Ollama's model `options`, sent as they are: `num_ctx` (context window, in tokens: prompt and
+   * answer together), `num_predict` (longest answer, in tokens), `temperature`, `seed`, `stop` …
+   * Raise `num_ctx`/`num_predict` when a step fails at the length limit.
+   */
+  options?: Record<string, LlmOptionValue>;
+  /**
+   * With `extractFiles`: ask for structured output, sending Ollama's `format` with the JSON Schema of
+   * `{files: [{path, content}]}`; an answer that is not such JSON is read in the text forms.
+   */
+  structuredOutput?: boolean;
+}
+
+/** FILE_WRITE: writes `content` (templated) or an earlier step's output to `outputFile`. */
+export interface FileWriteStep extends StepCommon {
+  type: 'FILE_WRITE';
+  outputFile: string;
+  content?: string;
+  /** Write the text output of this earlier step instead of `content`. */
+  contentFrom?: string;
+}
+
+/**
+ * SHELL_COMMAND: runs `command` with `sh -c` in the workspace. Values of `${{ … }}` expressions in
+ * the command are passed as environment variables, never spliced into the command line.
+ */
+export interface ShellCommandStep extends StepCommon {
+  type: 'SHELL_COMMAND';
+  command: string;
+  /**
+   * Whether the command may use the network (true). `false` gives it a network namespace of its own
+   * with only a loopback: it needs the sandbox or a PID namespace (see `sandbox.ts`); where neither
+   * is available the step fails rather than run with network.
+   */
+  network?: boolean;
+}
+
+/** MAVEN_COMMAND: `mvn <command>` (or the command as written if it already calls mvn or the wrapper). */
+export interface MavenCommandStep extends StepCommon {
+  type: 'MAVEN_COMMAND';
+  command: string;
+  /** As SHELL_COMMAND's `network`. */
+  network?: boolean;
+}
+
+/**
+ * A step of a type loaded from `STEP_TYPES_DIR` (see `steps/custom.ts`). In a definition file it is
+ * written with its own type name and its parameters beside the common fields; normalised, the
+ * parameters (checked against the type's JSON Schema) are gathered in `params`.
+ */
+export interface CustomStep extends StepCommon {
+  type: 'CUSTOM';
+  /** The type name as written in the definition, such as `HTTP_REQUEST`. */
+  customType: string;
+  /** The step's parameters; string values are templates, rendered before the step runs. */
+  params: Record<string, unknown>;
+}
+
+/** One step of a workflow: a discriminated union by `type`. */
+export type WorkflowStepDefinition = LlmGenerateStep | FileWriteStep | ShellCommandStep | MavenCommandStep | CustomStep;
+
+/** Ollama's `think`: on or off, or a reasoning level for models that take one. */
+export type LlmThink = boolean | 'low' | 'medium' | 'high';
+
+/** A value of Ollama's model `options` map (numbers, flags, strings, and lists of strings such as `stop`). */
+export type LlmOptionValue = number | boolean | string | string[];
 
 /** How a step is tried again after a retryable failure. The engine owns retries: no library retries underneath. */
 export interface RetryPolicy {
@@ -128,11 +196,56 @@ export interface RetryPolicy {
   backoffFactor: number;
 }
 
+export const INPUT_TYPES = ['string', 'number', 'boolean', 'choice'] as const;
+/** The type of a workflow input; `choice` is an enum of strings (GitHub Actions' name for it). */
+export type InputType = (typeof INPUT_TYPES)[number];
+
+/** One input a workflow declares; a run gives its value in `createRun(input: {inputs})`. */
+export interface WorkflowInputDefinition {
+  type: InputType;
+  description?: string;
+  /** Used when the run gives no value; its type matches `type`. */
+  default?: string | number | boolean;
+  /** A run must give a value unless there is a default (false). */
+  required: boolean;
+  /** `choice`: the allowed values. */
+  options?: string[];
+}
+
 export interface WorkflowDefinition {
   name: string;
   version: string;
   description: string;
+  /** Declared inputs by name, in the order written. */
+  inputs: Readonly<Record<string, WorkflowInputDefinition>>;
   steps: readonly WorkflowStepDefinition[];
+}
+
+/** Where a registered workflow version came from. */
+export const WORKFLOW_ORIGINS = ['BUILT_IN', 'FILE', 'API'] as const;
+export type WorkflowOrigin = (typeof WORKFLOW_ORIGINS)[number];
+
+/** A registered (name, version): immutable once stored. */
+export interface WorkflowVersionRecord {
+  definition: WorkflowDefinition;
+  /** The definition text as registered (YAML or JSON). */
+  source: string;
+  /** sha256 (hex) of the normalised definition: equal content, equal hash, whatever the formatting. */
+  contentHash: string;
+  origin: WorkflowOrigin;
+  /** FILE: the file it was read from. */
+  originPath: string | null;
+  registeredAt: Date;
+}
+
+/** Something wrong in a workflow definition, located in its text where it has one. */
+export interface DefinitionProblem {
+  message: string;
+  /** Where in the definition, as `steps[1].command` ('' for the whole document). */
+  path: string;
+  /** 1-based line and column in the definition text; null when the definition has no text (built in code). */
+  line: number | null;
+  column: number | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +258,8 @@ export interface ModelOverride {
 
 export interface RunOptions {
   workflowName?: string;
+  /** A registered version of the workflow (default: its latest). */
+  workflowVersion?: string;
   models?: ModelOverride[];
   timeoutSeconds?: number;
 }
@@ -170,6 +285,14 @@ export interface RunRecord {
   runType: RunType;
   status: RunStatus;
   workflowName: string | null;
+  /** The version of the workflow the run executes, pinned when it was created (or moved by retryRun). */
+  workflowVersion: string | null;
+  /** The exact definition the run executes, stored with it; null only for runs older than pinning. */
+  definition: WorkflowDefinition | null;
+  /** The definition's content hash (see WorkflowVersionRecord.contentHash). */
+  definitionHash: string | null;
+  /** The workflow inputs, checked and with defaults filled in, fixed when the run was created. */
+  inputs: Record<string, string | number | boolean>;
   options: RunOptions;
   /** The model each LLM step uses and where the choice came from, fixed when the run is created. */
   models: StepModel[];
@@ -185,9 +308,13 @@ export interface StepRunRecord {
   runId: number;
   /** The step's text output once it completed (capped), for later steps' `{output:NAME}` after a restart. */
   output: string | null;
+  /** Command steps: the exit code of the last attempt (null for other steps, or a command killed by a signal). */
+  exitCode: number | null;
   index: number;
   name: string;
   type: StepType;
+  /** The step's type as written: the built-in type's name, or a custom type's (CUSTOM steps). */
+  typeName: string;
   status: StepStatus;
   description: string;
   attempt: number;
@@ -228,15 +355,20 @@ export interface ArtifactRecord {
 // ---------------------------------------------------------------------------------------------
 // Step executors: what each one is given and returns. None of them touches the store directly.
 
-/** A step definition with the run's choices applied. */
-export interface ResolvedStep extends WorkflowStepDefinition {
-  /** LLM_GENERATE: the model in force (run options > environment > workflow default). */
-  model?: string;
+/** What a run fixes for a step before it executes: model, description and timeout in force. */
+interface StepChoices {
   /** The description with `{model}` filled in. */
   description: string;
   /** The timeout in force for this step, in milliseconds. */
   timeoutMs: number;
 }
+
+/**
+ * A step definition with the run's choices applied and its templates rendered (`${{ … }}`, `{goal}`,
+ * `{output:STEP}`): executors read final values. LLM steps carry the model in force
+ * (run options > environment > workflow default).
+ */
+export type ResolvedStep<S extends WorkflowStepDefinition = WorkflowStepDefinition> = S & StepChoices;
 
 /** File access confined to one project folder (see `workspace.ts`). */
 export interface WorkspaceFiles {
@@ -252,7 +384,7 @@ export interface WorkspaceFiles {
 /** Settings executors need, taken from the configuration by the runner. */
 export interface StepSettings {
   ollamaBaseUrl: string;
-  /** LLM_HEARTBEAT interval while no token has arrived (15 000 ms; tests shorten it). */
+  /** LLM_HEARTBEAT interval while the model sends no text: before its first token, and in a pause mid-answer (15 000 ms; tests shorten it). */
   heartbeatMs: number;
   /** How often streamed deltas (LLM_TOKEN, SHELL_OUTPUT) are flushed as one event (100 ms). */
   coalesceMs: number;
@@ -325,10 +457,15 @@ export interface CommandLauncher {
   prepare(spec: CommandSpec): Promise<CommandLaunch>;
 }
 
-export interface StepContext {
+export interface StepContext<S extends WorkflowStepDefinition = WorkflowStepDefinition> {
   runId: number;
   goal: string;
-  step: ResolvedStep;
+  step: ResolvedStep<S>;
+  /**
+   * Environment variables for the commands this step runs: the values of the `${{ … }}` expressions
+   * in its command (`AGENT_RUNNER_EXPR_<n>`), which the rendered command refers to as `"$AGENT_RUNNER_EXPR_<n>"`.
+   */
+  env: Readonly<Record<string, string>>;
   workspace: WorkspaceFiles;
   /** Text outputs of the steps completed earlier in this run, by step name. */
   outputs: ReadonlyMap<string, string>;
@@ -338,6 +475,8 @@ export interface StepContext {
    * order of the calls, and a failure to record is logged, never thrown into the step.
    */
   emit(type: EventType, message: string, data?: Record<string, unknown>): void;
+  /** Records a line of the step's own log (STEP_LOG; `data` merged into the event's data). Custom step types use it. */
+  log(message: string, data?: Record<string, unknown>): void;
   /** Records a workspace file as an artifact of this step and emits ARTIFACT_CREATED. */
   recordArtifact(relativePath: string, kind: ArtifactKind): Promise<ArtifactRecord>;
   /** Aborted when the step times out or the run is stopped; `signal.reason` says which. */
@@ -353,7 +492,10 @@ export interface StepResult {
   summary?: string;
 }
 
-export type StepExecutor = (ctx: StepContext) => Promise<StepResult>;
+export type StepExecutor<S extends WorkflowStepDefinition = WorkflowStepDefinition> = (ctx: StepContext<S>) => Promise<StepResult>;
+
+/** The step definition of one built-in type. */
+export type StepOfType<T extends StepType> = Extract<WorkflowStepDefinition, { type: T }>;
 
 /**
  * A step failure with a message a user can act on. `retryable: false` marks errors that cannot

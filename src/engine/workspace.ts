@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, readFile, realpath, rename, stat, chmod, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readFile, readlink, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { StepError, type WorkspaceFiles } from './types.js';
 
@@ -25,25 +26,58 @@ export class Workspace implements WorkspaceFiles {
     return absolutePath;
   }
 
+  /**
+   * Writes a file whole (a temporary file renamed over it) without following a symbolic link out of
+   * the project folder, even one swapped in while it writes: each folder on the way is opened and
+   * held open, its real location checked to lie inside the project folder, and the next step is
+   * taken inside that open folder (through /proc/self/fd where there is one), so the temporary file
+   * is created (O_CREAT | O_EXCL | O_NOFOLLOW) and renamed in a folder that was checked, and removed
+   * there on every failure. Missing folders are created the same way, one at a time. Returns the
+   * bytes written; throws StepError.
+   */
   async writeFile(relativePath: string, content: string | Uint8Array): Promise<number> {
     const absolutePath = await this.resolve(relativePath);
-    const folder = path.dirname(absolutePath);
+    const parts = path.relative(this.root, absolutePath).split(path.sep);
+    const name = parts.pop()!;
+    let folder: OpenFolder;
     try {
-      await mkdir(folder, { recursive: true });
+      folder = await openFolder(this.root).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(this.root, { recursive: true });
+        return openFolder(this.root);
+      });
     } catch (error) {
-      throw new StepError(`Could not create the folder for ${JSON.stringify(relativePath)}: ${(error as Error).message}`, { cause: error });
+      throw new StepError(`Could not open the project folder ${this.root}: ${(error as Error).message}`, { cause: error });
     }
-    // A symbolic link could have been swapped in while the folders were created: check again.
-    await this.resolve(relativePath);
-
-    const temporaryPath = path.join(folder, `.${path.basename(absolutePath)}.${randomUUID().slice(0, 8)}.tmp`);
+    const realRoot = folder.real;
     try {
-      await writeFile(temporaryPath, content, { flag: 'wx' });
-      await keepExistingMode(absolutePath, temporaryPath);
-      await rename(temporaryPath, absolutePath);
-    } catch (error) {
-      await unlink(temporaryPath).catch(() => undefined);
-      throw new StepError(`Could not write ${JSON.stringify(relativePath)}: ${(error as Error).message}`, { cause: error, data: { path: relativePath } });
+      for (const part of parts) {
+        const next = path.join(folder.path, part);
+        let child: OpenFolder;
+        try {
+          child = await openFolder(next).catch(async (error: NodeJS.ErrnoException) => {
+            if (error.code !== 'ENOENT') throw error;
+            // Made in the open parent; if a link took its place meanwhile, it is opened and checked like any.
+            await mkdir(next).catch((made: NodeJS.ErrnoException) => {
+              if (made.code !== 'EEXIST') throw made;
+            });
+            return openFolder(next);
+          });
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ELOOP') {
+            throw this.refuseOutside(relativePath, 'through a symbolic link');
+          }
+          throw new StepError(`Could not create the folder for ${JSON.stringify(relativePath)}: ${(error as Error).message}`, { cause: error });
+        }
+        await folder.close();
+        folder = child;
+        if (!isInside(realRoot, folder.real)) throw this.refuseOutside(relativePath, 'through a symbolic link');
+      }
+      await writeInFolder(folder, name, content).catch((error: unknown) => {
+        throw new StepError(`Could not write ${JSON.stringify(relativePath)}: ${(error as Error).message}`, { cause: error, data: { path: relativePath } });
+      });
+    } finally {
+      await folder.close();
     }
     return typeof content === 'string' ? Buffer.byteLength(content) : content.byteLength;
   }
@@ -85,7 +119,7 @@ function refuse(message: string, relativePath: unknown): StepError {
   return new StepError(message, { retryable: false, data: { path: relativePath } });
 }
 
-/** Whether `candidate` is `folder` or lies inside it (lexically: resolve symbolic links first). */
+/** Whether `candidate` is `folder` or lies below it (both absolute and normalised; compared as written). */
 export function isInside(folder: string, candidate: string): boolean {
   const relative = path.relative(folder, candidate);
   return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
@@ -96,7 +130,7 @@ export function isInside(folder: string, candidate: string): boolean {
  * exists, symbolic links followed) joined with the parts that do not exist yet. `undefined` for a
  * symbolic link whose target is missing, since writing or reading through it would go who knows where.
  */
-async function realLocation(absolutePath: string): Promise<string | undefined> {
+export async function realLocation(absolutePath: string): Promise<string | undefined> {
   const missingParts: string[] = [];
   let existing = absolutePath;
   for (;;) {
@@ -119,11 +153,69 @@ async function realLocation(absolutePath: string): Promise<string | undefined> {
   }
 }
 
-/** A rewrite must not drop the executable bit of a script such as `mvnw`. */
-async function keepExistingMode(existingPath: string, replacementPath: string): Promise<void> {
+/**
+ * A folder held open. `path` names exactly that folder for as long as it is open, wherever it is
+ * moved and whatever link replaces the path it was opened by (`/proc/self/fd/N` on Linux; elsewhere
+ * its real path at opening, which a swap can still change); `real` is its real location.
+ */
+interface OpenFolder {
+  path: string;
+  real: string;
+  close(): Promise<void>;
+}
+
+/** Whether /proc/self/fd names open folders here (Linux with /proc mounted); learnt at the first use. */
+let procFdWorks: boolean | undefined;
+
+async function openFolder(folderPath: string): Promise<OpenFolder> {
+  const handle = await open(folderPath, constants.O_RDONLY | constants.O_DIRECTORY);
+  const close = () => handle.close();
   try {
-    const existing = await stat(existingPath);
-    if (existing.isFile()) await chmod(replacementPath, existing.mode & 0o7777);
+    if (procFdWorks !== false && process.platform === 'linux') {
+      const byFd = `/proc/self/fd/${handle.fd}`;
+      try {
+        const real = await readlink(byFd);
+        procFdWorks = true;
+        return { path: byFd, real, close };
+      } catch (error) {
+        if (procFdWorks === true) throw error;
+        procFdWorks = false;
+      }
+    }
+    const real = await realpath(folderPath);
+    const [opened, named] = await Promise.all([handle.stat(), stat(real)]);
+    if (opened.ino !== named.ino || opened.dev !== named.dev) throw Object.assign(new Error(`${folderPath} changed while it was opened`), { code: 'ELOOP' });
+    return { path: real, real, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** The temporary file created in `folder` (never through a link), renamed over `name`, removed on any failure. */
+async function writeInFolder(folder: OpenFolder, name: string, content: string | Uint8Array): Promise<void> {
+  const target = path.join(folder.path, name);
+  const temporary = path.join(folder.path, `.${name}.${randomUUID().slice(0, 8)}.tmp`);
+  try {
+    const file = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666);
+    try {
+      await file.writeFile(content);
+      await keepExistingMode(target, file);
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, target);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A rewrite must not drop the executable bit of a script such as `mvnw` (a link in its place is replaced, not followed). */
+async function keepExistingMode(existingPath: string, replacement: FileHandle): Promise<void> {
+  try {
+    const existing = await lstat(existingPath);
+    if (existing.isFile()) await replacement.chmod(existing.mode & 0o7777);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }

@@ -153,6 +153,9 @@ export function attachGraphQLWebSocket(options: {
   maskError: (error: unknown) => Error;
 }) {
   const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql', handleProtocols });
+  // ws re-emits the HTTP server's errors (EADDRINUSE) here, where nobody listened: they crashed the
+  // process with a stack trace. The app's start() reports them already, as they come from listen().
+  wsServer.on('error', () => undefined);
   const sender = new FrameSender();
   const handle = serveGraphQLOverWebSocket(
     {

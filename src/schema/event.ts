@@ -14,7 +14,7 @@ export const EventTypeEnum = builder.enumType('EventType', {
     LLM_LOADING_MODEL: { description: 'Ollama is loading the step’s model.' },
     LLM_GENERATING: { description: 'The model started answering.' },
     LLM_TOKEN: { description: 'Generated text, coalesced; data.text holds the delta.' },
-    LLM_HEARTBEAT: { description: 'Still waiting on the model; data.elapsedSeconds says how long.' },
+    LLM_HEARTBEAT: { description: 'Still waiting on the model (loading, or a pause mid-answer); data.elapsedSeconds says how long, and data.silentSeconds, in a pause, how long since its last text.' },
     LLM_DONE: { description: 'Generation finished; data holds characters, tokens, tokens/s and load time.' },
     SHELL_EXECUTING: { description: 'A command started.' },
     SHELL_OUTPUT: { description: 'Command output, coalesced; data.stream is stdout or stderr, data.text the delta.' },
@@ -28,6 +28,15 @@ export const EventTypeEnum = builder.enumType('EventType', {
     RUN_RECOVERED: { description: 'A run a previous server process left running was put back in the queue at start-up; it continues from the first step that did not complete.' },
     WORKFLOW_COMPLETED: { description: 'Every step completed. Terminal.' },
     WORKFLOW_FAILED: { description: 'The workflow failed; data.error says why. Terminal.' },
+    LLM_THINKING: {
+      description:
+        'The model’s reasoning (Ollama’s `thinking` field, or a `<think>…</think>` block at the start of its answer), coalesced like LLM_TOKEN; data.text holds the delta. Never part of the step’s output or files.',
+    },
+    FILE_BLOCK_SKIPPED: {
+      description:
+        'A block of an LLM answer that names a file was not written; data has path, line (in the answer) or entry (in a JSON answer), and reason (the answer ended inside it, a later block names the same file, it is the step’s own output file, …).',
+    },
+    STEP_LOG: { description: 'A line a step logged about its work (custom step types use it: ctx.log).' },
   } satisfies Record<(typeof EVENT_TYPES)[number], { description: string }>,
 });
 

@@ -42,11 +42,11 @@ builder.mutationFields((t) => ({
   createProject: t.field({
     type: ProjectRef,
     description:
-      'Creates a project. `localPath` must be an absolute path to a folder the server can write; a missing folder is created. Fails with BAD_USER_INPUT for a bad name or path, CONFLICT for a name already taken.',
+      'Creates a project. `localPath` must be an absolute path to a folder the server can write; a missing folder is created. After symbolic links are resolved, it must not be the filesystem root, a system folder (/etc, /usr, /var …) or anything in one, a shared folder itself (/home, /tmp …), the home folder or a folder containing it, a credential folder (~/.ssh, ~/.aws …), or the server\'s data folder; when the server sets WORKSPACE_ROOTS, it must lie below one of them. Fails with BAD_USER_INPUT for a bad name or folder, CONFLICT for a name already taken or a folder that is already another project\'s.',
     args: {
       name: t.arg.string({ required: true, description: 'A unique, non-empty name (at most 200 characters).' }),
       localPath: t.arg.string({ required: true, description: 'Absolute path of the workspace folder on the server.' }),
     },
-    resolve: (_root, args, { services }) => createProject(services.store, args.name, args.localPath),
+    resolve: (_root, args, { services }) => createProject(services, args.name, args.localPath),
   }),
 }));

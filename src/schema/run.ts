@@ -10,6 +10,7 @@ import { EventRef } from './event.js';
 import { ProjectRef } from './project.js';
 import { StepModelRef } from './step-model.js';
 import { StepRunRef } from './step-run.js';
+import { WorkflowRef } from './workflow.js';
 
 export const RunStatusEnum = builder.enumType('RunStatus', {
   description:
@@ -52,6 +53,18 @@ RunRef.implement({
     runType: t.expose('runType', { type: RunTypeEnum, description: 'How the run decides its steps.' }),
     status: t.expose('status', { type: RunStatusEnum, description: 'Where the run stands.' }),
     workflowName: t.exposeString('workflowName', { nullable: true, description: 'The workflow the run executes.' }),
+    workflowVersion: t.exposeString('workflowVersion', {
+      nullable: true,
+      description: 'The version of the workflow the run executes, pinned when it was created (retryRun may move it); null only for runs created before versions were pinned.',
+    }),
+    definitionHash: t.exposeString('definitionHash', { nullable: true, description: 'The content hash of the exact definition the run executes (Workflow.contentHash of its version).' }),
+    workflow: t.field({
+      type: WorkflowRef,
+      nullable: true,
+      description: 'The workflow version the run executes (the definition is stored with the run, so a newer version never changes it).',
+      resolve: (run, _args, { services }) => (run.workflowName ? (services.workflows.get(run.workflowName, run.workflowVersion) ?? null) : null),
+    }),
+    inputs: t.field({ type: 'JSON', description: 'The workflow inputs of the run, checked and with defaults filled in, as an object by input name.', resolve: (run) => run.inputs }),
     models: t.field({
       type: [StepModelRef],
       description: 'The model each LLM step uses, and where that choice came from (run options > environment > workflow default).',
@@ -105,6 +118,7 @@ const RunOptionsInput = builder.inputType('RunOptionsInput', {
   description: 'Choices for one run.',
   fields: (t) => ({
     workflowName: t.string({ description: 'The workflow to execute (default quarkus-bootstrap-v1).' }),
+    workflowVersion: t.string({ description: 'A registered version of that workflow (default: its latest). The run keeps this version whatever is registered later.' }),
     models: t.field({ type: [ModelOverrideInput], description: 'Per-step models; they beat OLLAMA_<STEP>_MODEL and the workflow defaults.' }),
     timeoutSeconds: t.int({ description: 'LLM step timeout for this run, in seconds (beats OLLAMA_TIMEOUT_SECONDS).' }),
   }),
@@ -118,6 +132,11 @@ const CreateRunInput = builder.inputType('CreateRunInput', {
     name: t.string({ description: 'An optional label.' }),
     runType: t.field({ type: RunTypeEnum, defaultValue: 'WORKFLOW', description: 'WORKFLOW (the default).' }),
     options: t.field({ type: RunOptionsInput, description: 'Workflow, models and timeout for this run.' }),
+    inputs: t.field({
+      type: 'JSON',
+      description:
+        'The workflow’s inputs, as an object by input name, such as {"service": "billing", "retries": 3}. Checked against the workflow’s declared inputs: BAD_USER_INPUT lists every missing, unknown or mistyped input (each also in extensions.problems, with its field).',
+    }),
   }),
 });
 
@@ -173,8 +192,10 @@ builder.mutationFields((t) => ({
           goal: input.goal,
           name: input.name ?? null,
           runType: input.runType ?? 'WORKFLOW',
+          inputs: input.inputs ?? {},
           options: {
             ...(input.options?.workflowName != null ? { workflowName: input.options.workflowName } : {}),
+            ...(input.options?.workflowVersion != null ? { workflowVersion: input.options.workflowVersion } : {}),
             ...(input.options?.models != null ? { models: input.options.models.map((m) => ({ step: m.step, model: m.model })) } : {}),
             ...(input.options?.timeoutSeconds != null ? { timeoutSeconds: input.options.timeoutSeconds } : {}),
           },
@@ -210,12 +231,13 @@ builder.mutationFields((t) => ({
   retryRun: t.field({
     type: RunRef,
     description:
-      'Requeues a FAILED or STOPPED run from a step (default: the first step that did not complete). Earlier steps keep their events and files; the events continue the same seq numbering. CONFLICT for a run in another status; BAD_USER_INPUT for an unknown step or one after an unfinished step.',
+      'Requeues a FAILED or STOPPED run from a step (default: the first step that did not complete). Earlier steps keep their events and files; the events continue the same seq numbering. With workflowVersion, the run continues on that version of its workflow, provided every step before the retried one is a completed step of the run in both versions, under the same name (otherwise CONFLICT naming the steps that do not match). CONFLICT for a run in another status; BAD_USER_INPUT for an unknown step or version, or a step after an unfinished step.',
     args: {
       id: t.arg.id({ required: true, description: 'The run.' }),
       fromStep: t.arg.string({ description: 'The step name to go again from, such as coder.' }),
+      workflowVersion: t.arg.string({ description: 'Continue on this registered version of the run’s workflow (default: the version the run has).' }),
     },
-    resolve: (_root, args, { services }) => retryRun(services, parseId(args.id, 'id'), args.fromStep ?? null),
+    resolve: (_root, args, { services }) => retryRun(services, parseId(args.id, 'id'), args.fromStep ?? null, args.workflowVersion ?? null),
   }),
 }));
 

@@ -8,6 +8,7 @@ export const StepTypeEnum = builder.enumType('StepType', {
     FILE_WRITE: { description: 'Writes given content, or an earlier step’s output, to a workspace file.' },
     SHELL_COMMAND: { description: 'Runs a shell command in the workspace.' },
     MAVEN_COMMAND: { description: 'Runs a Maven command (mvn is prepended unless present) in the workspace.' },
+    CUSTOM: { description: 'A step type loaded from STEP_TYPES_DIR; its name is in typeName (see the stepTypes query).' },
   } satisfies Record<(typeof STEP_TYPES)[number], { description: string }>,
 });
 
@@ -31,11 +32,13 @@ StepRunRef.implement({
     index: t.exposeInt('index', { description: 'Position of the step in the workflow, from 0.' }),
     name: t.exposeString('name', { description: 'The step name, such as planner.' }),
     type: t.expose('type', { type: StepTypeEnum, description: 'What kind of work the step does.' }),
+    typeName: t.exposeString('typeName', { description: 'The step type as written in the workflow: a built-in type, or a custom type’s name such as HTTP_REQUEST.' }),
     status: t.expose('status', { type: StepStatusEnum, description: 'Where the step stands.' }),
     description: t.exposeString('description', { description: 'What the step does, with its model, such as "Create project plan using llama2".' }),
     attempt: t.exposeInt('attempt', { description: 'Attempts made so far (0 before the step starts).' }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When the latest attempt started.' }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true, description: 'When the step finished.' }),
     error: t.exposeString('error', { nullable: true, description: 'Why the step failed, in words a user can act on.' }),
+    exitCode: t.exposeInt('exitCode', { nullable: true, description: 'Command steps: the exit code of the latest attempt (null for other steps, or a command killed by a signal).' }),
   }),
 });

@@ -1,9 +1,11 @@
 import type { Services } from '../context.js';
+import { RunInputError, carryOverModels, resolveInputs } from '../engine/run-plan.js';
 import { changeRunStatus, recordEvent, recordStopped } from '../engine/runner.js';
-import type { RunRecord } from '../engine/types.js';
+import type { RunRecord, StepRunRecord, WorkflowDefinition, WorkflowVersionRecord } from '../engine/types.js';
+import { stepRecordsOf } from './runs.js';
 import { badInput, conflict, notFound } from '../errors.js';
 
-export type RunControlDeps = Pick<Services, 'store' | 'eventLog' | 'pubsub' | 'worker' | 'workflows' | 'logger'>;
+export type RunControlDeps = Pick<Services, 'store' | 'eventLog' | 'pubsub' | 'worker' | 'workflows' | 'logger'> & { config: Pick<Services['config'], 'stepModels' | 'shellTimeoutSeconds'> };
 
 /** A status change can lose a race (the worker claimed or finished the run meanwhile): try again on fresh state. */
 const MAX_RACES = 5;
@@ -106,10 +108,10 @@ export async function stopRun(deps: RunControlDeps, runId: number): Promise<RunR
  * The steps before it keep their events, records and files; that step and the later ones start
  * afresh. The events continue the same `seq` numbering.
  */
-export async function retryRun(deps: RunControlDeps, runId: number, fromStep: string | null): Promise<RunRecord> {
+export async function retryRun(deps: RunControlDeps, runId: number, fromStep: string | null, workflowVersion: string | null = null): Promise<RunRecord> {
   // One retry of a run at a time: its RUN_QUEUED is recorded before the status changes (see below).
   const previous = retrying.get(runId) ?? Promise.resolve();
-  const attempt = previous.catch(() => undefined).then(() => requeueForRetry(deps, runId, fromStep));
+  const attempt = previous.catch(() => undefined).then(() => requeueForRetry(deps, runId, fromStep, workflowVersion));
   retrying.set(runId, attempt);
   try {
     return await attempt;
@@ -120,7 +122,7 @@ export async function retryRun(deps: RunControlDeps, runId: number, fromStep: st
 
 const retrying = new Map<number, Promise<RunRecord>>();
 
-async function requeueForRetry(deps: RunControlDeps, runId: number, fromStep: string | null): Promise<RunRecord> {
+async function requeueForRetry(deps: RunControlDeps, runId: number, fromStep: string | null, workflowVersion: string | null): Promise<RunRecord> {
   let run = await requireRun(deps, runId);
   // Ended a moment ago: let its execution finish (its last event stored, its slot free) first.
   if ((run.status === 'FAILED' || run.status === 'STOPPED') && (await untilReleased(deps, runId))) run = await requireRun(deps, runId);
@@ -128,36 +130,102 @@ async function requeueForRetry(deps: RunControlDeps, runId: number, fromStep: st
     throw conflict(`Run ${runId} is ${run.status}: only a FAILED or STOPPED run can be retried.`);
   }
   const steps = await deps.store.listStepRuns(runId);
-  const workflow = run.workflowName ? deps.workflows.get(run.workflowName) : undefined;
-  if (!workflow) throw conflict(`Run ${runId}'s workflow "${run.workflowName}" is no longer registered on this server; it cannot be retried.`);
+  const current = run.definition ?? (run.workflowName ? deps.workflows.get(run.workflowName)?.definition : undefined);
+  if (!current) throw conflict(`Run ${runId}'s workflow "${run.workflowName}" is no longer registered on this server; it cannot be retried.`);
+  const target = workflowVersion !== null && workflowVersion !== current.version ? requireVersion(deps, current.name, workflowVersion) : null;
+  const definition = target?.definition ?? current;
 
-  let from: number;
-  if (fromStep === null) {
-    from = steps.find((s) => s.status !== 'COMPLETED')?.index ?? 0;
-  } else {
-    const found = steps.find((s) => s.name === fromStep);
-    if (!found) throw badInput(`Argument "fromStep": run ${runId} has no step "${fromStep}". Its steps: ${steps.map((s) => s.name).join(', ')}.`);
-    from = found.index;
-    const unfinished = steps.find((s) => s.index < from && s.status !== 'COMPLETED');
-    if (unfinished) {
-      throw badInput(`Argument "fromStep": step "${unfinished.name}" comes before "${fromStep}" and did not complete; retry from "${unfinished.name}" or earlier.`);
-    }
+  // On another version, the default is where the run stopped: its first step that did not complete.
+  const resumeAt = fromStep ?? (target ? (steps.find((s) => s.status !== 'COMPLETED')?.name ?? null) : null);
+  if (target && fromStep === null && resumeAt !== null && !definition.steps.some((s) => s.name === resumeAt)) {
+    throw badInput(`Argument "fromStep": the run stopped at step "${resumeAt}", which ${definition.name} ${definition.version} does not have; say which step to go again from (its steps: ${definition.steps.map((s) => s.name).join(', ')}).`);
   }
+  const from = retryPoint(steps, definition, resumeAt);
+  if (target) checkMigration(run, steps, current, definition, from);
 
   const again = steps.filter((s) => s.index >= from);
-  for (const step of again) {
-    await deps.store.updateStepRun(runId, step.index, { status: 'PENDING', attempt: 0, startedAt: null, finishedAt: null, error: null, output: null });
-  }
   await deps.store.deleteArtifacts(runId, again.map((s) => s.name));
-  const first = steps[from];
+  if (target) {
+    try {
+      resolveInputs(definition, run.inputs);
+    } catch (error) {
+      if (error instanceof RunInputError) throw conflict(`Run ${runId} cannot continue on ${definition.name} ${definition.version}: ${error.message}`);
+      throw error;
+    }
+    const models = carryOverModels(definition, run.models, deps.config.stepModels);
+    const timeouts = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.config.shellTimeoutSeconds };
+    await deps.store.repinRun(
+      runId,
+      { workflowVersion: definition.version, definition, definitionHash: target.contentHash, models },
+      from,
+      stepRecordsOf(definition.steps.slice(from), models, timeouts),
+    );
+  } else {
+    for (const step of again) {
+      await deps.store.updateStepRun(runId, step.index, { status: 'PENDING', attempt: 0, startedAt: null, finishedAt: null, error: null, output: null, exitCode: null });
+    }
+  }
+  const first = definition.steps[from];
+  const onVersion = target ? ` on version ${definition.version} (it ran ${current.version})` : '';
   // Recorded before the status changes: a subscriber replaying the log then never sees the old
   // terminal event as the latest one of a run that is going again.
-  await recordEvent(deps, runId, 'RUN_QUEUED', `Retry queued: the run goes again from step ${from + 1}/${steps.length} (${first?.name}); earlier steps are kept.`, null, {
-    retry: true,
-    fromStep: first?.name ?? null,
-  });
+  await recordEvent(
+    deps,
+    runId,
+    'RUN_QUEUED',
+    `Retry queued${onVersion}: the run goes again from step ${from + 1}/${definition.steps.length} (${first?.name}); earlier steps are kept.`,
+    null,
+    { retry: true, fromStep: first?.name ?? null, ...(target ? { fromVersion: current.version, version: definition.version, definitionHash: target.contentHash } : {}) },
+  );
   const queued = await changeRunStatus(deps, run, { status: 'QUEUED', error: null, finishedAt: null });
   if (!queued) throw conflict(`Run ${runId} changed status meanwhile; try again.`);
   deps.worker.notify();
   return queued;
+}
+
+function requireVersion(deps: RunControlDeps, name: string, version: string): WorkflowVersionRecord {
+  const record = deps.workflows.get(name, version);
+  if (record) return record;
+  const versions = deps.workflows.versions(name).map((v) => v.definition.version);
+  throw badInput(`Argument "workflowVersion": workflow ${name} has no version "${version}". Its versions: ${versions.join(', ') || 'none'}.`);
+}
+
+/** The index (in `definition`) the retry starts at: `fromStep`, or the first step the run has not completed. */
+function retryPoint(steps: StepRunRecord[], definition: WorkflowDefinition, fromStep: string | null): number {
+  const completed = new Set(steps.filter((s) => s.status === 'COMPLETED').map((s) => s.name));
+  if (fromStep === null) {
+    const index = definition.steps.findIndex((s) => !completed.has(s.name));
+    return index === -1 ? 0 : index;
+  }
+  const from = definition.steps.findIndex((s) => s.name === fromStep);
+  if (from === -1) {
+    throw badInput(`Argument "fromStep": ${definition.name} ${definition.version} has no step "${fromStep}". Its steps: ${definition.steps.map((s) => s.name).join(', ')}.`);
+  }
+  const unfinished = definition.steps.slice(0, from).find((s) => !completed.has(s.name));
+  if (unfinished && steps.some((s) => s.name === unfinished.name)) {
+    throw badInput(`Argument "fromStep": step "${unfinished.name}" comes before "${fromStep}" and did not complete; retry from "${unfinished.name}" or earlier.`);
+  }
+  return from;
+}
+
+/**
+ * Whether a run can move to another version at `from`: the steps before it must be the same steps
+ * in both versions (same names, same order), each completed in the run. Otherwise CONFLICT naming
+ * the steps that do not match.
+ */
+function checkMigration(run: RunRecord, steps: StepRunRecord[], current: WorkflowDefinition, target: WorkflowDefinition, from: number): void {
+  const kept = target.steps.slice(0, from).map((s) => s.name);
+  const before = steps.slice(0, from).map((s) => s.name);
+  const completed = new Set(steps.filter((s) => s.status === 'COMPLETED').map((s) => s.name));
+  const problems: string[] = [];
+  for (const name of kept.filter((n) => !before.includes(n))) problems.push(`"${name}" is new in ${target.version}${steps.some((s) => s.name === name) ? ' at this position' : ''}`);
+  for (const name of before.filter((n) => !kept.includes(n))) problems.push(`"${name}" (completed in the run) is not before "${target.steps[from]?.name}" in ${target.version}`);
+  if (problems.length === 0 && kept.some((name, i) => before[i] !== name)) problems.push(`the steps are in another order (${kept.join(', ')} in ${target.version}; ${before.join(', ')} in ${current.version})`);
+  for (const name of kept.filter((n) => before.includes(n) && !completed.has(n))) problems.push(`"${name}" did not complete in the run`);
+  if (problems.length > 0) {
+    throw conflict(
+      `Run ${run.id} cannot continue on ${target.name} ${target.version} from step "${target.steps[from]?.name}": the steps before it must be the run's completed steps, under the same names and in the same order, in both versions, but ${problems.join('; ')}. Retry from an earlier step, or on another version.`,
+      { steps: [...new Set([...kept, ...before].filter((n) => kept.indexOf(n) !== before.indexOf(n) || !completed.has(n)))] },
+    );
+  }
 }

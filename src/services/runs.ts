@@ -1,9 +1,8 @@
-import type { SqlStore } from '../db/store.js';
+import type { NewStepRun, SqlStore } from '../db/store.js';
 import type { EventLog } from '../engine/event-log.js';
 import type { PubSub } from '../engine/pubsub.js';
-import { planRun, RunInputError } from '../engine/run-plan.js';
-import { resolveStep } from '../engine/run-plan.js';
-import type { RunOptions, RunRecord, RunType } from '../engine/types.js';
+import { planRun, resolveStep, RunInputError } from '../engine/run-plan.js';
+import type { RunOptions, RunRecord, RunType, StepModel, WorkflowStepDefinition } from '../engine/types.js';
 import type { WorkflowRegistry } from '../engine/workflows/registry.js';
 import { badInput, notFound } from '../errors.js';
 
@@ -16,6 +15,8 @@ export interface CreateRunRequest {
   name: string | null;
   runType: RunType;
   options: RunOptions;
+  /** The workflow inputs as the client gave them (checked here). */
+  inputs?: unknown;
 }
 
 export interface RunSettings {
@@ -46,25 +47,29 @@ export async function createRun(
 
   let plan;
   try {
-    plan = planRun(deps.workflows, request.options, deps.settings);
+    plan = planRun(deps.workflows, request.options, deps.settings, request.inputs);
   } catch (error) {
-    if (error instanceof RunInputError) throw badInput(`Argument "input.${error.argument}": ${error.message}`);
+    if (error instanceof RunInputError) {
+      throw badInput(`Argument "input.${error.argument}": ${error.message}`, error.problems.length > 0 ? { problems: error.problems } : undefined);
+    }
     throw error;
   }
+  const workflow = plan.workflow.definition;
   const timeouts = { llmTimeoutSeconds: plan.timeoutSeconds, shellTimeoutSeconds: deps.settings.shellTimeoutSeconds };
   const run = await deps.store.createRun({
     projectId: project.id,
     name: request.name,
     goal,
     runType: request.runType,
-    workflowName: plan.workflow.name,
+    workflowName: workflow.name,
+    workflowVersion: workflow.version,
+    definition: workflow,
+    definitionHash: plan.workflow.contentHash,
+    inputs: plan.inputs,
     options: request.options,
     models: plan.models,
     timeoutSeconds: plan.timeoutSeconds,
-    steps: plan.workflow.steps.map((step) => {
-      const resolved = resolveStep(step, plan.models, timeouts);
-      return { name: step.name, type: step.type, description: resolved.description };
-    }),
+    steps: stepRecordsOf(workflow.steps, plan.models, timeouts),
   });
   // Announced before anything else can be awaited, so no worker claim can be announced first; the
   // worker is told at once (RUN_QUEUED is already first in the event log's queue, so it keeps seq 1).
@@ -72,10 +77,32 @@ export async function createRun(
   deps.eventLog.beginNewRun(run.id);
   const queued = deps.eventLog.append(run.id, {
     type: 'RUN_QUEUED',
-    message: `Run queued: workflow ${plan.workflow.name} in project ${project.name}`,
-    data: { workflow: plan.workflow.name, projectId: String(project.id), models: plan.models, timeoutSeconds: plan.timeoutSeconds },
+    message: `Run queued: workflow ${workflow.name} in project ${project.name}`,
+    data: {
+      workflow: workflow.name,
+      version: workflow.version,
+      definitionHash: plan.workflow.contentHash,
+      projectId: String(project.id),
+      models: plan.models,
+      timeoutSeconds: plan.timeoutSeconds,
+      inputs: plan.inputs,
+    },
   });
   deps.onQueued?.();
   await queued;
   return run;
+}
+
+/** The PENDING step records of a run about to execute these steps (descriptions with their models in force). */
+export function stepRecordsOf(
+  steps: readonly WorkflowStepDefinition[],
+  models: readonly StepModel[],
+  timeouts: { llmTimeoutSeconds: number; shellTimeoutSeconds: number },
+): NewStepRun[] {
+  return steps.map((step) => ({
+    name: step.name,
+    type: step.type,
+    typeName: step.type === 'CUSTOM' ? step.customType : step.type,
+    description: resolveStep(step, models, timeouts).description,
+  }));
 }

@@ -58,15 +58,16 @@ describe('bad input is refused with a coded error, and nothing is written', () =
       expect(readFileSync(file, 'utf8')).toBe('keep me');
     });
 
-    it('a folder that cannot be created (/proc/…) → BAD_USER_INPUT; nothing created', async () => {
+    // Each forbidden folder has its own test in tests/security/workspace-roots.test.ts.
+    it('a folder in a system folder (/proc/…) → BAD_USER_INPUT before any write; nothing created', async () => {
       const path = '/proc/agent-runner-test-xyz';
-      await expectProjectRefused(uniqueName(), path, 'BAD_USER_INPUT', /localPath/, /cannot be created/);
+      await expectProjectRefused(uniqueName(), path, 'BAD_USER_INPUT', /localPath/, /system folder/);
       expect(existsSync(path)).toBe(false);
     });
 
-    it.each(['/proc', '/sys'])('an existing folder that cannot be written (%s) → BAD_USER_INPUT; no project', async (path) => {
+    it.each(['/proc', '/sys'])('an existing system folder (%s) → BAD_USER_INPUT; no project, no write check left behind', async (path) => {
       const entriesBefore = readdirSync(path).filter((e) => e.startsWith('.agent-runner'));
-      await expectProjectRefused(uniqueName(), path, 'BAD_USER_INPUT', /localPath/, /cannot be written/);
+      await expectProjectRefused(uniqueName(), path, 'BAD_USER_INPUT', /localPath/, /system folder/);
       expect(readdirSync(path).filter((e) => e.startsWith('.agent-runner'))).toEqual(entriesBefore);
     });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { GraphQLNamedType, GraphQLSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.js';
-import { printSchemaFile } from '../../src/schema/print.js';
+import { printSchemaFile, printWorkflowSchemaFile } from '../../src/schema/print.js';
 
 const BUILT_IN_SCALARS = new Set(['String', 'Int', 'Float', 'Boolean', 'ID']);
 
@@ -74,6 +74,11 @@ describe('schema', () => {
   it('schema.graphql matches the code (else run npm run codegen)', () => {
     const committed = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
     expect(printSchemaFile(), 'schema.graphql is out of date: run npm run codegen and commit the result').toBe(committed);
+  });
+
+  it('schemas/workflow.schema.json matches the code (else run npm run codegen)', () => {
+    const committed = readFileSync(new URL('../../schemas/workflow.schema.json', import.meta.url), 'utf8');
+    expect(printWorkflowSchemaFile(), 'schemas/workflow.schema.json is out of date: run npm run codegen and commit the result').toBe(committed);
   });
 
   it('every type, field, argument, input field and enum value has a description', () => {

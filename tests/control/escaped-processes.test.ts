@@ -9,7 +9,6 @@
 import { randomInt } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StopRunDocument } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { processesOfRun } from '../helpers/processes.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { createProject, createRun, getRun, ofType, streamToEnd, testWorkflow } from '../workflow/support.js';
@@ -32,7 +31,7 @@ describe.each([
   async function start(command: string, step: { timeoutSeconds?: number } = {}) {
     t = await startTestApp(
       { sandbox, killGraceMs: 300, streamCoalesceMs: 20 },
-      { workflows: new WorkflowRegistry([testWorkflow('escape', [{ name: 'escape', type: 'SHELL_COMMAND', command, saveArtifact: true, ...step }])]) },
+      { workflows: [testWorkflow('escape', [{ name: 'escape', type: 'SHELL_COMMAND', command, saveArtifact: true, ...step }])] },
     );
     const project = await createProject(t);
     const created = await createRun(t, project.id, { workflowName: 'escape' });

@@ -8,7 +8,6 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PauseRunDocument, ProcessQueueDocument, ResumeRunDocument, StopRunDocument } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import {
@@ -56,7 +55,7 @@ describe('pause and resume', () => {
   async function start() {
     t = await startTestApp(
       { ollamaBaseUrl: fake.url, streamCoalesceMs: 20, workerConcurrency: 1 },
-      { workflows: new WorkflowRegistry([planThenWrite, quick]) },
+      { workflows: [planThenWrite, quick] },
     );
     return t;
   }

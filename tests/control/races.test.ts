@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PauseRunDocument, StopRunDocument } from '../../src/client/generated/graphql.js';
 import type { EventRecord, NewEvent } from '../../src/engine/types.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { resumeRun as resumeRunService, retryRun as retryRunService } from '../../src/services/run-control.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { createProject, createRun, expectGaplessSeqs, ofType, queryEvents, testWorkflow } from '../workflow/support.js';
@@ -52,7 +51,7 @@ describe('run control racing the end of an execution', () => {
   }
 
   async function start() {
-    t = await startTestApp({ streamCoalesceMs: 20, killGraceMs: 200, workerConcurrency: 2 }, { workflows: new WorkflowRegistry([gated]) });
+    t = await startTestApp({ streamCoalesceMs: 20, killGraceMs: 200, workerConcurrency: 2 }, { workflows: [gated] });
     return t;
   }
 

@@ -9,7 +9,6 @@ import { statSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RetryRunDocument, StopRunDocument } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import {
   createProject,
@@ -43,7 +42,7 @@ describe('retryRun', () => {
   });
 
   async function start(overrides: Parameters<typeof startTestApp>[0] = {}) {
-    t = await startTestApp({ streamCoalesceMs: 20, killGraceMs: 200, ...overrides }, { workflows: new WorkflowRegistry([writeThenCheck, gated]) });
+    t = await startTestApp({ streamCoalesceMs: 20, killGraceMs: 200, ...overrides }, { workflows: [writeThenCheck, gated] });
     return t;
   }
 

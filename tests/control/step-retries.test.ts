@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EventFieldsFragment } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { PLANNER_MODEL, createProject, expectGaplessSeqs, ofType, runToEnd, testWorkflow } from '../workflow/support.js';
@@ -20,7 +19,7 @@ const THIRD_TIME_LUCKY = 'n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo
 const RETRY = { maxAttempts: 3, backoffSeconds: 0.2, backoffFactor: 2 };
 
 const workflows = () =>
-  new WorkflowRegistry([
+  ([
     testWorkflow('flaky', [
       { name: 'flaky', type: 'SHELL_COMMAND', command: THIRD_TIME_LUCKY, retry: RETRY },
       { name: 'after', type: 'FILE_WRITE', contentFrom: 'flaky', outputFile: 'after.txt' },

@@ -13,7 +13,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PauseRunDocument, ProcessQueueDocument, StopRunDocument } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import type { RunRecord } from '../../src/engine/types.js';
 import { stopRun as stopRunService } from '../../src/services/run-control.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
@@ -83,7 +82,7 @@ describe('stop', () => {
   async function start(overrides: Parameters<typeof startTestApp>[0] = {}, more: Parameters<typeof testWorkflow>[] = []) {
     t = await startTestApp(
       { ollamaBaseUrl: fake.url, streamCoalesceMs: 20, killGraceMs: 300, ...overrides },
-      { workflows: new WorkflowRegistry([llmThenMore, ...more.map((args) => testWorkflow(...args))]) },
+      { workflows: [llmThenMore, ...more.map((args) => testWorkflow(...args))] },
     );
     return t;
   }

@@ -8,7 +8,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PauseRunDocument, ResumeRunDocument, RetryRunDocument, StopRunDocument } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { createProject, createRun, expectGaplessSeqs, ofType, streamToEnd, testWorkflow, watchRunUpdates } from '../workflow/support.js';
 import { controlRun, expectSentence, isType, waitForEvent, waitForStatus } from './support.js';
@@ -43,7 +42,7 @@ describe('the event log as a story', () => {
   });
 
   it('retried step, pause, resume, stop, retryRun: every state change is an event a person understands', async () => {
-    t = await startTestApp({ streamCoalesceMs: 20, killGraceMs: 200 }, { workflows: new WorkflowRegistry([story]) });
+    t = await startTestApp({ streamCoalesceMs: 20, killGraceMs: 200 }, { workflows: [story] });
     const app = t;
     const project = await createProject(app);
     const updates = await watchRunUpdates(app, project.id);

@@ -11,7 +11,6 @@ import {
   RetryRunDocument,
   StopRunDocument,
 } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createProject, createRun, ofType, queryEvents, testWorkflow } from '../workflow/support.js';
 import { controlRun, expectRefused, waitForStatus } from './support.js';
@@ -27,7 +26,7 @@ describe('forbidden transitions', () => {
   });
 
   it('are CONFLICTs naming the current status, and change nothing', async () => {
-    t = await startTestApp({ disableWorker: true, workerConcurrency: 1 }, { workflows: new WorkflowRegistry([quick, gated]) });
+    t = await startTestApp({ disableWorker: true, workerConcurrency: 1 }, { workflows: [quick, gated] });
     const app = t;
     const project = await createProject(app);
     const request = {
@@ -91,7 +90,7 @@ describe('forbidden transitions', () => {
 
   it('a FAILED run can be neither paused, resumed nor stopped', async () => {
     const failing = testWorkflow('failing', [{ name: 'fails', type: 'SHELL_COMMAND', command: 'exit 2' }]);
-    t = await startTestApp({}, { workflows: new WorkflowRegistry([failing]) });
+    t = await startTestApp({}, { workflows: [failing] });
     const app = t;
     const project = await createProject(app);
     const run = await createRun(app, project.id, { workflowName: 'failing' });
@@ -105,7 +104,7 @@ describe('forbidden transitions', () => {
   });
 
   it('unknown runs are NOT_FOUND, malformed ids BAD_USER_INPUT', async () => {
-    t = await startTestApp({ disableWorker: true }, { workflows: new WorkflowRegistry([quick]) });
+    t = await startTestApp({ disableWorker: true }, { workflows: [quick] });
     const app = t;
     const requests = [
       (id: string) => app.client.request(PauseRunDocument, { id }),

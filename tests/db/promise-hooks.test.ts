@@ -7,7 +7,6 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createProject, runToEnd, testWorkflow } from '../workflow/support.js';
 
@@ -22,7 +21,7 @@ describe('the store and the engine never enter an AsyncLocalStorage', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startTestApp({}, { workflows: new WorkflowRegistry([writeAndFail, write]) });
+    t = await startTestApp({}, { workflows: [writeAndFail, write] });
   });
   afterAll(async () => {
     vi.restoreAllMocks();

@@ -35,7 +35,7 @@ const CODER_TOKENS = tokensOf(coderAnswer(), 1);
 async function bubblewrapWorks(): Promise<boolean> {
   const dir = makeTempDir('bwrap-probe-');
   try {
-    const launcher = await createCommandLauncher({ setting: 'auto', databasePath: ':memory:', homeDir: dir, mavenDir: join(dir, 'm2'), hiddenPaths: [] });
+    const launcher = await createCommandLauncher({ setting: 'auto', databasePath: ':memory:', homeFolders: [dir], mavenDir: join(dir, 'm2'), hiddenPaths: [] });
     return launcher.status.active;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,6 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunEventsDocument, type EventFieldsFragment, type RunEventsSubscription } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { collect, startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { consumeRunEvents, seqRange } from '../api/api-helpers.js';
@@ -36,7 +35,7 @@ describe('a subscriber cut off mid-run', { timeout: 90_000 }, () => {
   it('resubscribes with after: <last seq> and misses nothing; the run and another subscriber are not affected', async () => {
     fake = await startFakeOllama({ models: [PLANNER_MODEL, CODER_MODEL] });
     fake.script('*', { tokens: TOKENS, tokenDelayMs: 40 });
-    t = await startTestApp({ ollamaBaseUrl: fake.url, streamCoalesceMs: 10, llmHeartbeatMs: 200 }, { workflows: new WorkflowRegistry([WORKFLOW]) });
+    t = await startTestApp({ ollamaBaseUrl: fake.url, streamCoalesceMs: 10, llmHeartbeatMs: 200 }, { workflows: [WORKFLOW] });
     const app = t;
     const project = await createProject(app);
     const run = await createRun(app, project.id, { workflowName: WORKFLOW.name });

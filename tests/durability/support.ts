@@ -78,6 +78,37 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerCh
   return { child, url, client: new AgentRunnerClient({ url }), output: () => output, exited };
 }
 
+/**
+ * Starts `src/server.ts` like `spawnServer`, for a server expected to refuse to start: resolves with
+ * its exit and everything it printed once it has exited (rejects if it listens instead).
+ */
+export async function spawnServerExpectingExit(env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  // 'close': exited, and everything it printed has been read.
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  const listening = new Promise<never>((_, reject) =>
+    child.stdout!.on('data', () => {
+      if (/agent-runner listening on/.test(stdout)) reject(new Error(`the server started instead of refusing:\n${stdout}${stderr}`));
+    }),
+  );
+  const exit = await within(Promise.race([closed, listening]), START_TIMEOUT_MS, 'the exit of the server expected to refuse to start');
+  return { ...exit, stdout, stderr };
+}
+
 /** SIGKILLs every server child still alive and waits for each to be gone. */
 export async function killAllServers(): Promise<void> {
   await Promise.all(

@@ -26,7 +26,7 @@ const launchers = new Map<ModeName, CommandLauncher | string>();
 let launcherDir: string;
 beforeAll(async () => {
   launcherDir = mkdtempSync(path.join(tmpdir(), 'launchers-'));
-  const base = { databasePath: ':memory:', homeDir: launcherDir, mavenDir: path.join(launcherDir, 'm2'), hiddenPaths: [] };
+  const base = { databasePath: ':memory:', homeFolders: [launcherDir], mavenDir: path.join(launcherDir, 'm2'), hiddenPaths: [] };
   launchers.set('bubblewrap sandbox', await createCommandLauncher({ ...base, setting: 'on' }).catch((error: Error) => error.message));
   const unshare = await createCommandLauncher({ ...base, setting: 'off' });
   launchers.set('PID namespace (unshare)', unshare.status.containment === 'pid-namespace' ? unshare : `unshare cannot make a PID namespace here: ${unshare.status.summary}`);

@@ -17,11 +17,11 @@ afterEach(async () => {
   expect(trackedProcessGroups(), 'a test left a process group running').toEqual([]);
 });
 
-function shellStep(command: string, step: Partial<TestStepOptions['step']> = {}, settings: TestStepOptions['settings'] = {}): TestStepContext {
+function shellStep(command: string, step: Partial<TestStepOptions<'SHELL_COMMAND'>['step']> = {}, settings: TestStepOptions['settings'] = {}): TestStepContext<'SHELL_COMMAND'> {
   return createTestStepContext({ root: folder.path, step: { type: 'SHELL_COMMAND', name: 'build', command, ...step }, settings });
 }
 
-function outputOf(test: TestStepContext, stream: 'stdout' | 'stderr'): string {
+function outputOf(test: TestStepContext<'SHELL_COMMAND'>, stream: 'stdout' | 'stderr'): string {
   return test
     .eventsOfType('SHELL_OUTPUT')
     .filter((event) => event.data?.stream === stream)
@@ -48,7 +48,7 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function waitForOutput(test: TestStepContext, pattern: RegExp): Promise<RegExpExecArray> {
+async function waitForOutput(test: TestStepContext<'SHELL_COMMAND'>, pattern: RegExp): Promise<RegExpExecArray> {
   for (let waited = 0; waited < 5_000; waited += 10) {
     const match = pattern.exec(outputOf(test, 'stdout'));
     if (match) return match;

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createCommandLauncher } from '../../src/engine/sandbox.js';
 import { Workspace } from '../../src/engine/workspace.js';
-import type { ArtifactKind, ArtifactRecord, EventType, ResolvedStep, StepContext, StepSettings, StepType } from '../../src/engine/types.js';
+import { expressionValues, renderStep } from '../../src/engine/run-plan.js';
+import { BUILT_IN_STEP_KINDS } from '../../src/engine/steps/registry.js';
+import type { ArtifactKind, ArtifactRecord, EventType, ResolvedStep, StepContext, StepOfType, StepSettings } from '../../src/engine/types.js';
 
 export interface RecordedEvent {
   type: EventType;
@@ -11,8 +13,10 @@ export interface RecordedEvent {
   data?: Record<string, unknown>;
 }
 
-export interface TestStepContext {
-  ctx: StepContext;
+export type BuiltInType = keyof typeof BUILT_IN_STEP_KINDS;
+
+export interface TestStepContext<T extends BuiltInType = BuiltInType> {
+  ctx: StepContext<StepOfType<T>>;
   events: RecordedEvent[];
   artifacts: Array<{ path: string; kind: ArtifactKind; sizeBytes: number }>;
   /** Aborts the step's signal with `reason` (a StepTimeoutError or RunStoppedError, as the runner does). */
@@ -28,12 +32,14 @@ export const testSettings: StepSettings = {
   outputCapBytes: 1024 * 1024,
   killGraceMs: 500,
   // Unsandboxed, in a process group: `$$` is the group's id, as these tests expect (tests/engine/command-processes.test.ts covers the other modes).
-  commands: await createCommandLauncher({ setting: 'off', pidNamespace: false, databasePath: ':memory:', homeDir: tmpdir(), mavenDir: path.join(tmpdir(), 'unused-m2'), hiddenPaths: [] }),
+  commands: await createCommandLauncher({ setting: 'off', pidNamespace: false, databasePath: ':memory:', homeFolders: [], mavenDir: path.join(tmpdir(), 'unused-m2'), hiddenPaths: [] }),
 };
 
-export interface TestStepOptions {
+export interface TestStepOptions<T extends BuiltInType = BuiltInType> {
   root: string;
-  step: Partial<ResolvedStep> & { type: StepType };
+  /** The step; its templates are rendered against `goal`, `outputs` and `inputs` as the runner does. */
+  step: Partial<StepOfType<T>> & { type: T; timeoutMs?: number };
+  inputs?: Record<string, string | number | boolean>;
   goal?: string;
   outputs?: Record<string, string>;
   settings?: Partial<StepSettings>;
@@ -42,28 +48,34 @@ export interface TestStepOptions {
 }
 
 /** A StepContext over a real workspace folder that records events and artifacts in arrays. */
-export function createTestStepContext(options: TestStepOptions): TestStepContext {
+export function createTestStepContext<T extends BuiltInType>(options: TestStepOptions<T>): TestStepContext<T> {
   const events: RecordedEvent[] = [];
   const artifacts: TestStepContext['artifacts'] = [];
   const controller = new AbortController();
   const workspace = new Workspace(options.root);
-  const step: ResolvedStep = { name: 'step', description: 'a test step', saveArtifact: false, timeoutMs: 60_000, ...options.step };
+  const written = { name: 'step', description: 'a test step', saveArtifact: false, timeoutMs: 60_000, ...options.step } as ResolvedStep;
+  const steps = Object.fromEntries(Object.entries(options.outputs ?? {}).map(([name, output]) => [name, { output, outcome: 'success' as const, exitCode: null }]));
+  const values = expressionValues({ id: 1, name: null, goal: options.goal ?? 'Build a thing', inputs: options.inputs ?? {} }, { name: 'test', version: '1' }, { name: 'test', localPath: options.root }, steps);
+  const rendered = renderStep(written, BUILT_IN_STEP_KINDS[options.step.type] as never, values);
+  const step = rendered.step as ResolvedStep<StepOfType<T>>;
   const emit = (type: EventType, message: string, data?: Record<string, unknown>): void => {
     events.push({ type, message, data });
   };
-  const ctx: StepContext = {
+  const ctx: StepContext<StepOfType<T>> = {
     runId: options.runId ?? 1,
     goal: options.goal ?? 'Build a thing',
     step,
+    env: rendered.env,
     workspace,
     outputs: new Map(Object.entries(options.outputs ?? {})),
     settings: { ...testSettings, ...options.settings },
     emit,
+    log: (message, data) => emit('STEP_LOG', message, data),
     async recordArtifact(relativePath: string, kind: ArtifactKind): Promise<ArtifactRecord> {
       const { size } = await stat(await workspace.resolve(relativePath));
       artifacts.push({ path: relativePath, kind, sizeBytes: size });
       emit('ARTIFACT_CREATED', `Created ${relativePath}`, { path: relativePath, kind });
-      return { id: artifacts.length, runId: 1, stepName: step.name, kind, path: relativePath, sizeBytes: size, createdAt: new Date() };
+      return { id: artifacts.length, runId: 1, stepName: written.name, kind, path: relativePath, sizeBytes: size, createdAt: new Date() };
     },
     signal: controller.signal,
   };

@@ -344,6 +344,24 @@ describe('fake Ollama', () => {
       expect(res.done).toBe(true);
     });
 
+    it('refuses think for a model without the thinking capability, before loading it', async () => {
+      fake.script('gemma3:27b', { response: 'ok', firstByteDelayMs: 10_000 });
+      const error = await thrown(() => ollama.chat({ model: 'gemma3:27b', think: 'low', messages: [{ role: 'user', content: 'hi' }] }));
+      expect(error).toMatchObject({ name: 'ResponseError', status_code: 400, error: '"gemma3:27b" does not support thinking' });
+      expect((await ollama.show({ model: 'qwen3:8b' })).capabilities).toContain('thinking');
+      // think:false is no request to think.
+      fake.script('gemma3:27b', { response: 'ok' });
+      expect((await ollama.chat({ model: 'gemma3:27b', think: false, messages: [{ role: 'user', content: 'hi' }] })).message.content).toBe('ok');
+    });
+
+    it('can garble the stream with a line that is not JSON', async () => {
+      fake.script('qwen3:8b', { tokens: ['a', 'b'], rawLineAfterTokens: { after: 1, line: 'not json' } });
+      const res = await fetch(`${fake.url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'qwen3:8b', prompt: 'x' }) });
+      const lines = (await res.text()).split('\n');
+      expect(lines[1]).toBe('not json');
+      expect(JSON.parse(lines[2]!)).toMatchObject({ response: 'b' });
+    });
+
     it('omits thinking unless the request asks for it', async () => {
       fake.script('qwen3:8b', { thinking: ['hmm'], response: 'ok' });
       const res = await ollama.chat({ model: 'qwen3:8b', messages: [{ role: 'user', content: 'hi' }] });

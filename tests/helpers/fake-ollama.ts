@@ -24,7 +24,11 @@ export interface FakeModel {
   tokens?: string[];
   /** alternative to `tokens` (split into ~4-char chunks) */
   response?: string;
-  /** reported by /api/show (default ['completion', 'tools']) */
+  /**
+   * reported by /api/show (default ['completion', 'tools'], plus 'thinking' for reasoning families:
+   * qwen3, deepseek-r1, gpt-oss, qwq, magistral). generate/chat with a truthy `think` answer 400
+   * `"NAME" does not support thinking` unless it holds 'thinking'.
+   */
   capabilities?: string[];
   /** reported by /api/show as `<family>.context_length` and by /api/ps (default 8192) */
   contextLength?: number;
@@ -44,6 +48,8 @@ export interface GenerateScript {
   response?: string; // alternative to tokens
   firstByteDelayMs?: number; // wait before status+headers are sent (model loading)
   tokenDelayMs?: number; // delay between token lines
+  /** after N content tokens, pause this long before the next line (a model pausing mid-answer) */
+  pauseAfterTokens?: { after: number; ms: number };
   /** error before the first byte: {status, error} e.g. 500 "llama runner process has terminated: …" */
   errorBeforeHeaders?: { status: number; error: string };
   /** after N tokens, send one `{"error":"…"}` line and close */
@@ -52,6 +58,11 @@ export interface GenerateScript {
   dropAfterTokens?: number;
   /** after all tokens, end the body without the done line */
   endWithoutDone?: boolean;
+  /**
+   * after N content tokens, write `line` as it is (not JSON) and go on: a stream garbled on its way
+   * (a proxy, a broken connection), which the real server never sends itself
+   */
+  rawLineAfterTokens?: { after: number; line: string };
   /** never send headers (stall) until the client goes away */
   stallBeforeHeaders?: boolean;
   doneReason?: 'stop' | 'length';
@@ -208,6 +219,9 @@ interface ModelEntry {
   capabilities: string[];
 }
 
+/** Model names (without tag) whose real models report the 'thinking' capability. */
+const THINKING_FAMILIES = new Set(['qwen3', 'deepseek-r1', 'gpt-oss', 'qwq', 'magistral']);
+
 function makeModelEntry(model: string | FakeModel): ModelEntry {
   const spec: FakeModel = typeof model === 'string' ? { name: model } : model;
   const name = normalizeName(spec.name);
@@ -234,7 +248,7 @@ function makeModelEntry(model: string | FakeModel): ModelEntry {
     // ~4.8 bits per weight, roughly what a Q4_K_M GGUF weighs.
     size: spec.size ?? Math.round(parameterCount * 0.6),
     contextLength: spec.contextLength ?? 8192,
-    capabilities: spec.capabilities ?? ['completion', 'tools'],
+    capabilities: spec.capabilities ?? (THINKING_FAMILIES.has(base) ? ['completion', 'tools', 'thinking'] : ['completion', 'tools']),
   };
 }
 
@@ -311,9 +325,14 @@ class Exchange {
 
   /** Writes one NDJSON line; resolves once it has been handed to the socket. */
   writeLine(value: unknown): Promise<void> {
+    return this.writeRaw(goJson(value) + '\n');
+  }
+
+  /** Writes text to the body as it is. */
+  writeRaw(text: string): Promise<void> {
     if (this.gone) return Promise.resolve();
     return new Promise((resolve) => {
-      this.res.write(goJson(value) + '\n', () => resolve());
+      this.res.write(text, () => resolve());
     });
   }
 }
@@ -659,6 +678,11 @@ class FakeOllamaServer implements FakeOllama {
     // The reply echoes the name as sent (e.g. "gemma3", not "gemma3:latest").
     if (!sentName || !model) return exchange.sendError(404, `model '${sentName}' not found`);
 
+    // Capabilities are checked before the model is loaded (no wait), with the name as sent.
+    if (fields.think && !model.capabilities.includes('thinking')) {
+      return exchange.sendError(400, `${JSON.stringify(sentName)} does not support thinking`);
+    }
+
     const script = this.resolveScript(recorded, modelName);
 
     // --- before the first byte: model loading -------------------------------------------------
@@ -813,7 +837,9 @@ class FakeOllamaServer implements FakeOllama {
     if (await interrupted(0)) return;
     for (const [i, token] of tokens.entries()) {
       if (!(await emit(contentLine(token)))) return;
+      if (script.rawLineAfterTokens?.after === i + 1) await exchange.writeRaw(`${script.rawLineAfterTokens.line}\n`);
       if (await interrupted(i + 1)) return;
+      if (script.pauseAfterTokens?.after === i + 1 && !(await exchange.sleep(script.pauseAfterTokens.ms))) return;
     }
     if (toolCallObjects.length && !(await emit(contentLine('', { tool_calls: toolCallObjects })))) return;
     if (!script.endWithoutDone) {

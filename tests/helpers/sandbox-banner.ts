@@ -11,7 +11,7 @@ import { createCommandLauncher } from '../../src/engine/sandbox.js';
 export default async function sandboxBanner(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-banner-'));
   try {
-    const { status } = await createCommandLauncher({ setting: 'auto', databasePath: ':memory:', homeDir: dir, mavenDir: join(dir, 'm2'), hiddenPaths: [] });
+    const { status } = await createCommandLauncher({ setting: 'auto', databasePath: ':memory:', homeFolders: [dir], mavenDir: join(dir, 'm2'), hiddenPaths: [] });
     if (status.active) {
       console.log(`[sandbox] ${status.tool}: the tests' commands run sandboxed, and the sandbox tests run.`);
     } else {

@@ -36,6 +36,9 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: App
     logLevel: 'silent',
     shutdownGraceSeconds: 0,
     killGraceMs: 500,
+    // Never the repository's own folders: a test that wants definition files or step types passes its own.
+    workflowsDir: join(dir, 'workflows'),
+    stepTypesDir: join(dir, 'step-types'),
     ...overrides,
   });
   const app = await buildApp(config, options);

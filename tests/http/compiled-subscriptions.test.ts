@@ -15,7 +15,6 @@ import {
   RunEventsDocument,
   RunUpdatedDocument,
 } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { compiledSubscription } from '../../src/http/websocket.js';
 import { schema } from '../../src/schema/index.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -78,7 +77,7 @@ describe('compiled subscriptions', () => {
   let client: Client;
 
   beforeAll(async () => {
-    t = await startTestApp({}, { workflows: new WorkflowRegistry([twoSteps]) });
+    t = await startTestApp({}, { workflows: [twoSteps] });
     client = createClient({ url: `${t.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
   });
   afterAll(async () => {

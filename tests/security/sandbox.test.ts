@@ -15,7 +15,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CreateRunDocument, WorkerDocument } from '../../src/client/generated/graphql.js';
 import { createCommandLauncher } from '../../src/engine/sandbox.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { processesOfRun } from '../helpers/processes.js';
@@ -30,7 +29,7 @@ let scratch: string;
 beforeAll(async () => {
   mkdirSync(join(REPO_ROOT, '.scratch'), { recursive: true });
   scratch = mkdtempSync(join(REPO_ROOT, '.scratch', 'sandbox-'));
-  const probe = await createCommandLauncher({ setting: 'auto', databasePath: ':memory:', homeDir: join(scratch, 'probe'), mavenDir: join(scratch, 'probe', 'm2'), hiddenPaths: [] });
+  const probe = await createCommandLauncher({ setting: 'auto', databasePath: ':memory:', homeFolders: [join(scratch, 'probe')], mavenDir: join(scratch, 'probe', 'm2'), hiddenPaths: [] });
   bubblewrap = probe.status.active ? probe.status.tool : null;
   if (!bubblewrap) console.warn(`\n*** tests/security/sandbox: RUNNING WITHOUT THE SANDBOX — the sandboxed tests are SKIPPED: ${probe.status.summary}\n`);
 });
@@ -79,8 +78,8 @@ async function attack(sandbox: 'on' | 'off', options: { network?: boolean } = {}
   ].join('\n');
   const workflow = testWorkflow(`attack-${sandbox}`, [{ name: 'attack', type: 'SHELL_COMMAND', command, network: options.network ?? true, saveArtifact: true }]);
   app = await startTestApp(
-    { sandbox, homeDir: home, apiToken: 'server-secret', killGraceMs: 300 },
-    { dir, workflows: new WorkflowRegistry([workflow]) },
+    { sandbox, homeFolders: [home], apiToken: 'server-secret', killGraceMs: 300 },
+    { dir, workflows: [workflow] },
   );
   // What the commands inherit from the server's environment.
   vi.stubEnv('SERVER_PORT', new URL(app.url).port);

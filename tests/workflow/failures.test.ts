@@ -10,8 +10,6 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EventFieldsFragment } from '../../src/client/generated/graphql.js';
-import { quarkusBootstrapV1 } from '../../src/engine/workflows/quarkus-bootstrap-v1.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import {
@@ -105,7 +103,7 @@ describe('failures', () => {
   async function start(overrides: Parameters<typeof startTestApp>[0] = {}) {
     t = await startTestApp(
       { ollamaBaseUrl: fake.url, llmHeartbeatMs: 200, streamCoalesceMs: 20, ...overrides },
-      { workflows: new WorkflowRegistry([quarkusBootstrapV1, failingCommand]) },
+      { workflows: [failingCommand] },
     );
     return t;
   }
@@ -149,7 +147,7 @@ describe('failures', () => {
     const project = await createProject(app);
     const { run, events } = await runToEnd(app, project.id, { timeoutSeconds: 1 });
     expect(run.timeoutSeconds).toBe(1);
-    expectFailedAt(run, events, 'planner', 'Step "planner" timed out after 1s', 'options.timeoutSeconds');
+    expectFailedAt(run, events, 'planner', 'Step "planner" timed out after 1s: agent-runner closed the connection to Ollama', 'options.timeoutSeconds');
     // The model stream was closed, not left loading on the server.
     await fake.waitForDisconnects(disconnectsBefore + 1);
     // While waiting, the step said it was still alive.

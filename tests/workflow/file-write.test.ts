@@ -1,13 +1,12 @@
 /**
  * FILE_WRITE through a small test workflow: `contentFrom` writes the text output of an earlier step
  * (an LLM answer, a command's stdout), `content` fills in `{goal}` and `{output:STEP}`; a
- * `contentFrom` naming a step that has not run fails the step with a clear message.
+ * `contentFrom` naming a step that does not run before it is refused when the workflow is checked.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { quarkusBootstrapV1 } from '../../src/engine/workflows/quarkus-bootstrap-v1.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
+import { RegisterWorkflowDocument, ValidateWorkflowDocument } from '../../src/client/generated/graphql.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createProject, expectGaplessSeqs, ofType, runToEnd, testWorkflow } from './support.js';
@@ -23,10 +22,17 @@ const copyOutputs = testWorkflow('copy-outputs', [
   { name: 'summary', type: 'FILE_WRITE', content: 'Goal: {goal}\n---\n{output:save_draft}---\n{output:list}', outputFile: 'summary.txt' },
 ]);
 
-const forwardReference = testWorkflow('forward-reference', [
-  { name: 'copy', type: 'FILE_WRITE', contentFrom: 'later', outputFile: 'copy.txt' },
-  { name: 'later', type: 'SHELL_COMMAND', command: 'echo too late' },
-]);
+const FORWARD_REFERENCE = `name: forward-reference
+version: "1"
+steps:
+  - name: copy
+    type: FILE_WRITE
+    contentFrom: later
+    outputFile: copy.txt
+  - name: later
+    type: SHELL_COMMAND
+    command: echo too late
+`;
 
 describe('FILE_WRITE', () => {
   let fake: FakeOllama;
@@ -36,7 +42,7 @@ describe('FILE_WRITE', () => {
     fake = await startFakeOllama({ models: [{ name: WRITER, response: DRAFT }] });
     t = await startTestApp(
       { ollamaBaseUrl: fake.url, llmHeartbeatMs: 200, streamCoalesceMs: 20 },
-      { workflows: new WorkflowRegistry([quarkusBootstrapV1, copyOutputs, forwardReference]) },
+      { workflows: [copyOutputs] },
     );
   });
   afterAll(async () => {
@@ -75,13 +81,12 @@ describe('FILE_WRITE', () => {
     expect(run.steps[0].description).toBe('Draft with writer');
   });
 
-  it('fails clearly when contentFrom names a step that has not run yet', async () => {
-    const project = await createProject(t);
-    const { run, events } = await runToEnd(t, project.id, { workflowName: 'forward-reference' });
-    expect(run.status).toBe('FAILED');
-    expect(events.slice(-2).map((e) => e.type)).toEqual(['STEP_FAILED', 'WORKFLOW_FAILED']);
-    expect(run.error).toContain('Step "copy"');
-    expect(run.error).toContain('writes the output of step "later", but that step has no output');
-    expect(run.steps.map((s) => s.status)).toEqual(['FAILED', 'SKIPPED']);
+  it('refuses, when the workflow is checked, a contentFrom naming a step that does not run before it', async () => {
+    const { validateWorkflow } = await t.client.request(ValidateWorkflowDocument, { definition: FORWARD_REFERENCE });
+    expect(validateWorkflow.valid).toBe(false);
+    expect(validateWorkflow.problems).toEqual([
+      { message: 'step "copy" refers to step "later", which does not run before it; a step can only use the output of earlier steps', path: 'steps[0].contentFrom', line: 6, column: 18 },
+    ]);
+    await expect(t.client.request(RegisterWorkflowDocument, { definition: FORWARD_REFERENCE })).rejects.toThrow(/line 6, column 18: step "copy" refers to step "later"/);
   });
 });

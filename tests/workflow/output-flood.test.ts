@@ -9,7 +9,6 @@
 import { statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArtifactsDocument, RunDocument } from '../../src/client/generated/graphql.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { createProject, createRun, getRun, ofType, queryEvents, streamToEnd, testWorkflow } from './support.js';
 
@@ -26,13 +25,13 @@ describe('a step that floods its output', () => {
     t = await startTestApp(
       { commandOutputLimitBytes: LIMIT, workerConcurrency: 2, streamCoalesceMs: 20 },
       {
-        workflows: new WorkflowRegistry([
+        workflows: [
           testWorkflow('flood', [{ name: 'flood', type: 'SHELL_COMMAND', command: "echo first line; timeout 3 yes; echo 'last line' >&2; echo the end", saveArtifact: true }]),
           testWorkflow('other', [
             { name: 'one', type: 'SHELL_COMMAND', command: 'echo one' },
             { name: 'two', type: 'SHELL_COMMAND', command: 'echo two' },
           ]),
-        ]),
+        ],
       },
     );
     const databaseBytes = () => ['', '-wal'].reduce((sum, suffix) => sum + (statSync(t!.config.databasePath + suffix, { throwIfNoEntry: false })?.size ?? 0), 0);

@@ -5,8 +5,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidTransitionError, RUN_TRANSITIONS, assertTransition, canTransition } from '../../src/engine/run-state.js';
 import { FINAL_RUN_STATUSES, RUN_STATUSES, type RunStatus } from '../../src/engine/types.js';
-import { quarkusBootstrapV1 } from '../../src/engine/workflows/quarkus-bootstrap-v1.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { createProject, createRun, getRun, testWorkflow, watchRunUpdates } from './support.js';
 
@@ -78,8 +76,7 @@ describe('runUpdated', () => {
   });
 
   const workflows = () =>
-    new WorkflowRegistry([
-      quarkusBootstrapV1,
+    ([
       testWorkflow('succeeds', [{ name: 'write', type: 'FILE_WRITE', content: 'ok', outputFile: 'ok.txt' }]),
       testWorkflow('fails', [{ name: 'exit', type: 'SHELL_COMMAND', command: 'exit 7' }]),
     ]);

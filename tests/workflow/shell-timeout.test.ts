@@ -5,8 +5,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
-import { quarkusBootstrapV1 } from '../../src/engine/workflows/quarkus-bootstrap-v1.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { createProject, createRun, getRun, ofType, streamToEnd, testWorkflow } from './support.js';
 
@@ -42,7 +40,7 @@ describe('shell step timeout', () => {
       { name: 'hang', type: 'SHELL_COMMAND', command: `sh -c 'sleep ${marker} & sleep ${marker}'`, timeoutSeconds: 2, saveArtifact: true },
       { name: 'after', type: 'SHELL_COMMAND', command: 'echo never' },
     ]);
-    t = await startTestApp({ streamCoalesceMs: 20 }, { workflows: new WorkflowRegistry([quarkusBootstrapV1, workflow]) });
+    t = await startTestApp({ streamCoalesceMs: 20 }, { workflows: [workflow] });
     const project = await createProject(t);
     const created = await createRun(t, project.id, { workflowName: 'hanging-command' });
 

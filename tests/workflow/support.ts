@@ -17,7 +17,7 @@ import {
   type RunQuery,
   type RunUpdatedSubscription,
 } from '../../src/client/generated/graphql.js';
-import type { WorkflowDefinition, WorkflowStepDefinition } from '../../src/engine/types.js';
+import type { WorkflowSpec } from '../../src/engine/workflows/registry.js';
 import { collect, waitFor, type TestApp } from '../helpers/test-app.js';
 
 export type RunOptionsInput = NonNullable<CreateRunMutationVariables['input']['options']>;
@@ -106,8 +106,8 @@ export function expectGaplessSeqs(events: ReadonlyArray<{ seq: number }>): void 
   expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
 }
 
-/** A one-off workflow built from plain step definitions. */
-export function testWorkflow(name: string, steps: Array<Partial<WorkflowStepDefinition> & Pick<WorkflowStepDefinition, 'name' | 'type'>>): WorkflowDefinition {
+/** A one-off workflow built from plain step definitions (checked like a definition file when the app starts). */
+export function testWorkflow(name: string, steps: WorkflowSpec['steps']): WorkflowSpec {
   return {
     name,
     version: '0.0.1',

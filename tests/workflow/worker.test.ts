@@ -14,8 +14,6 @@ import {
   type ProcessQueueMutation,
   type RunEventsSubscription,
 } from '../../src/client/generated/graphql.js';
-import { quarkusBootstrapV1 } from '../../src/engine/workflows/quarkus-bootstrap-v1.js';
-import { WorkflowRegistry } from '../../src/engine/workflows/registry.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { createProject, createRun, expectGaplessSeqs, getRun, ofType, queryEvents, streamToEnd, testWorkflow, watchRunUpdates } from './support.js';
 
@@ -23,7 +21,7 @@ const quick = testWorkflow('quick', [
   { name: 'write', type: 'FILE_WRITE', content: '{goal}\n', outputFile: 'goal.txt' },
   { name: 'copy', type: 'FILE_WRITE', contentFrom: 'write', outputFile: 'copy.txt' },
 ]);
-const workflows = () => new WorkflowRegistry([quarkusBootstrapV1, quick]);
+const workflows = () => [quick];
 
 describe('worker', () => {
   let t: TestApp | undefined;

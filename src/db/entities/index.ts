@@ -3,3 +3,4 @@ export { RunSchema } from './run.entity.js';
 export { EventSchema } from './event.entity.js';
 export { ArtifactSchema } from './artifact.entity.js';
 export { StepRunSchema } from './step-run.entity.js';
+export { WorkflowVersionSchema } from './workflow-version.entity.js';

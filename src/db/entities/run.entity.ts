@@ -1,5 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
-import type { RunOptions, RunStatus, RunType, StepModel } from '../../engine/types.js';
+import type { RunOptions, RunStatus, RunType, StepModel, WorkflowDefinition } from '../../engine/types.js';
 
 /** One execution of a workflow. Times are milliseconds since the epoch (UTC). */
 export interface RunEntity {
@@ -10,6 +10,11 @@ export interface RunEntity {
   runType: RunType;
   status: RunStatus;
   workflowName: string | null;
+  workflowVersion: string | null;
+  /** The definition the run executes, pinned when it was created (null for runs older than pinning). */
+  definition: WorkflowDefinition | null;
+  definitionHash: string | null;
+  inputs: Record<string, string | number | boolean>;
   options: RunOptions;
   models: StepModel[];
   timeoutSeconds: number | null;
@@ -32,6 +37,10 @@ export const RunSchema = new EntitySchema<RunEntity>({
     runType: { type: 'string', length: 16 },
     status: { type: 'string', length: 16 },
     workflowName: { type: 'string', length: 200, nullable: true },
+    workflowVersion: { type: 'string', length: 64, nullable: true },
+    definition: { type: 'json', nullable: true },
+    definitionHash: { type: 'string', length: 64, nullable: true },
+    inputs: { type: 'json', default: '{}' },
     options: { type: 'json' },
     models: { type: 'json' },
     timeoutSeconds: { type: 'integer', nullable: true },

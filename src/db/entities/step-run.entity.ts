@@ -8,6 +8,8 @@ export interface StepRunEntity {
   index: number;
   name: string;
   type: StepType;
+  /** The type as written: a built-in type's name, or a custom type's. */
+  typeName: string;
   status: StepStatus;
   description: string;
   attempt: number;
@@ -15,6 +17,8 @@ export interface StepRunEntity {
   finishedAt: number | null;
   error: string | null;
   output: string | null;
+  /** Command steps: the exit code of the last attempt. */
+  exitCode: number | null;
 }
 
 export const StepRunSchema = new EntitySchema<StepRunEntity>({
@@ -27,6 +31,7 @@ export const StepRunSchema = new EntitySchema<StepRunEntity>({
     index: { type: 'integer', fieldName: 'step_index' },
     name: { type: 'string', length: 200 },
     type: { type: 'string', length: 32 },
+    typeName: { type: 'string', length: 64, default: '' },
     status: { type: 'string', length: 16 },
     description: { type: 'text' },
     attempt: { type: 'integer' },
@@ -34,5 +39,6 @@ export const StepRunSchema = new EntitySchema<StepRunEntity>({
     finishedAt: { type: 'integer', nullable: true },
     error: { type: 'text', nullable: true },
     output: { type: 'text', nullable: true },
+    exitCode: { type: 'integer', nullable: true },
   },
 });

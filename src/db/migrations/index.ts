@@ -1,10 +1,14 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126031812 } from './Migration20261126031812.js';
 import { Migration20261126033441 } from './Migration20261126033441.js';
+import { Migration20261201013201 } from './Migration20261201013201.js';
 
 /** Every committed migration, oldest first. Generated files are never edited after they land. */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126031812', class: Migration20261126031812 },
   // step_runs.output: a completed step's output survives a restart (resume, retry, crash recovery).
   { name: 'Migration20261126033441', class: Migration20261126033441 },
+  // Workflows as data: registered versions (workflow_versions); runs pin their definition, version
+  // and inputs; step records keep their type name and (commands) exit code.
+  { name: 'Migration20261201013201', class: Migration20261201013201 },
 ];

@@ -1,8 +1,8 @@
-import { renderTemplate } from '../template.js';
-import { StepError, type StepExecutor } from '../types.js';
+import type { BuiltInStepKind } from './registry.js';
+import { StepError, type FileWriteStep, type StepExecutor } from '../types.js';
 
 /** FILE_WRITE: writes `content` (placeholders filled in) or an earlier step's output to `outputFile`. */
-export const fileWrite: StepExecutor = async (ctx) => {
+export const fileWrite: StepExecutor<FileWriteStep> = async (ctx) => {
   const { step } = ctx;
   if (!step.outputFile) throw new StepError(`Step "${step.name}" has no outputFile to write to`, { retryable: false });
 
@@ -16,7 +16,7 @@ export const fileWrite: StepExecutor = async (ctx) => {
     }
     content = output;
   } else if (step.content !== undefined) {
-    content = renderTemplate(step.content, ctx);
+    content = step.content;
   } else {
     throw new StepError(`Step "${step.name}" has neither content nor contentFrom: there is nothing to write`, { retryable: false });
   }
@@ -24,4 +24,23 @@ export const fileWrite: StepExecutor = async (ctx) => {
   const sizeBytes = await ctx.workspace.writeFile(step.outputFile, content);
   if (step.saveArtifact) await ctx.recordArtifact(step.outputFile, 'FILE');
   return { output: content, data: { path: step.outputFile, sizeBytes }, summary: `Wrote ${sizeBytes} bytes to ${step.outputFile}` };
+};
+
+/** FILE_WRITE as a step kind. */
+export const fileWriteKind: BuiltInStepKind<'FILE_WRITE'> = {
+  type: 'FILE_WRITE',
+  description: 'Writes given content, or an earlier step’s output, to a workspace file.',
+  parameters: {
+    type: 'object',
+    required: ['outputFile'],
+    properties: {
+      outputFile: { type: 'string', minLength: 1, maxLength: 1024, description: 'Workspace-relative file to write (a template).' },
+      content: { type: 'string', description: 'The content (a template). Give this or contentFrom.' },
+      contentFrom: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_-]*$', description: 'Write the text output of this earlier step instead.' },
+    },
+  },
+  templateFields: ['outputFile', 'content'],
+  commandFields: [],
+  execute: fileWrite,
+  source: null,
 };

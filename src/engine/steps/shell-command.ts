@@ -1,14 +1,15 @@
+import type { BuiltInStepKind } from './registry.js';
 import { mkdir } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { Coalescer } from '../coalesce.js';
 import { endCommandProcesses, trackProcessGroup, untrackProcessGroup } from '../processes.js';
 import { spawnCommand, type OutputStream } from '../spawner/spawner.js';
-import { StepError, type StepContext, type StepExecutor, type StepResult } from '../types.js';
+import { StepError, type ShellCommandStep, type StepContext, type StepExecutor, type StepResult } from '../types.js';
 
 /** SHELL_COMMAND: runs `step.command` with `sh -c` in the workspace. */
-export const shellCommand: StepExecutor = async (ctx) => {
+export const shellCommand: StepExecutor<ShellCommandStep> = async (ctx) => {
   if (!ctx.step.command?.trim()) throw new StepError(`Step "${ctx.step.name}" has no command to run`, { retryable: false });
-  return runCommand(ctx, ctx.step.command);
+  return runCommand(ctx, ctx.step.command, { network: ctx.step.network });
 };
 
 /** Lines of output quoted in the message of a failed command. */
@@ -28,14 +29,16 @@ const TAIL_BYTES_PER_SECOND = 32 * 1024 * 1024;
  * the first and last halves of `settings.outputCapBytes` are kept (events, output, artifact); what
  * lies between is dropped and counted. When the command exits, times out or is stopped, every process
  * it started is ended, however detached. On abort of `ctx.signal` the signal's reason is thrown; a
- * non-zero exit throws a StepError unless `step.continueOnError`. `network` defaults to the step's.
+ * non-zero exit throws a StepError unless `step.continueOnError`. `network: false` runs it without
+ * network (true by default). The command's environment is the server's with `ctx.env` (the values of
+ * its `${{ … }}` expressions) and the markers of sandbox.ts.
  */
 export async function runCommand(ctx: StepContext, command: string, options: { network?: boolean } = {}): Promise<StepResult> {
   const { step, settings, signal, workspace } = ctx;
   signal.throwIfAborted();
   await mkdir(workspace.root, { recursive: true });
-  const network = options.network ?? step.network ?? true;
-  const launch = await settings.commands.prepare({ command, cwd: workspace.root, env: process.env, runId: ctx.runId, network });
+  const network = options.network ?? true;
+  const launch = await settings.commands.prepare({ command, cwd: workspace.root, env: { ...process.env, ...ctx.env }, runId: ctx.runId, network });
   ctx.emit('SHELL_EXECUTING', `Running: ${command}`, { command, sandboxed: launch.sandboxed, network });
 
   const startedAt = Date.now();
@@ -201,3 +204,31 @@ class OutputTail {
     return skipPartialCharacter(Buffer.concat(this.chunks)).toString('utf8');
   }
 }
+
+/** The `network` field of command steps, in their JSON Schema. */
+export const NETWORK_PARAMETER = {
+  type: 'boolean',
+  description: 'Whether the command may use the network (default true). false: a network namespace of its own with only a loopback; it needs the sandbox or a PID namespace, otherwise the step fails.',
+} as const;
+
+/** SHELL_COMMAND as a step kind. */
+export const shellCommandKind: BuiltInStepKind<'SHELL_COMMAND'> = {
+  type: 'SHELL_COMMAND',
+  description: 'Runs a shell command (sh -c) in the workspace.',
+  parameters: {
+    type: 'object',
+    required: ['command'],
+    properties: {
+      command: {
+        type: 'string',
+        minLength: 1,
+        description: 'The command line. ${{ … }} values reach it as environment variables ("$AGENT_RUNNER_EXPR_1"), never spliced in; keep them out of single quotes.',
+      },
+      network: NETWORK_PARAMETER,
+    },
+  },
+  templateFields: [],
+  commandFields: ['command'],
+  execute: shellCommand,
+  source: null,
+};
