@@ -122,45 +122,40 @@ const byStep = (seen: Seen[], type: string) => {
   return map;
 };
 
+/** Each step of each run: its STEP_STARTED and STEP_COMPLETED, and the next step's STEP_STARTED. */
+function forEachStep(runs: Seen[][], visit: (started: Seen | undefined, completed: Seen | undefined, nextStarted: Seen | undefined) => void) {
+  for (const seen of runs) {
+    const started = byStep(seen, 'STEP_STARTED');
+    const completed = byStep(seen, 'STEP_COMPLETED');
+    for (let i = 0; i < args.steps; i++) visit(started.get(i), completed.get(i), started.get(i + 1));
+  }
+}
+
 await runWorkflow('bench-files', 1); // warm-up
 const fileRuns = await profilePhase('engine-dispatch', () => runWorkflow('bench-files', args.dispatchRuns));
 const gapHiRes: number[] = [];
 const gapStored: number[] = [];
 const fileStep: number[] = [];
-for (const seen of fileRuns) {
-  const started = byStep(seen, 'STEP_STARTED');
-  const completed = byStep(seen, 'STEP_COMPLETED');
-  for (let i = 0; i < args.steps; i++) {
-    const s = started.get(i);
-    const c = completed.get(i);
-    if (s && c) fileStep.push(c.at - s.at);
-    const nextStarted = started.get(i + 1);
-    if (c && nextStarted) {
-      gapHiRes.push(nextStarted.at - c.at);
-      gapStored.push(nextStarted.event.createdAt.getTime() - c.event.createdAt.getTime());
-    }
+forEachStep(fileRuns, (s, c, nextStarted) => {
+  if (s && c) fileStep.push(c.at - s.at);
+  if (c && nextStarted) {
+    gapHiRes.push(nextStarted.at - c.at);
+    gapStored.push(nextStarted.event.createdAt.getTime() - c.event.createdAt.getTime());
   }
-}
+});
 
 /** Per-step figures of runs of the shell workflow. */
 function shellFigures(runs: Seen[][]) {
   const step: number[] = [];
   const duration: number[] = [];
   const gap: number[] = [];
-  for (const seen of runs) {
-    const started = byStep(seen, 'STEP_STARTED');
-    const completed = byStep(seen, 'STEP_COMPLETED');
-    for (let i = 0; i < args.steps; i++) {
-      const s = started.get(i);
-      const c = completed.get(i);
-      if (s && c) {
-        step.push(c.at - s.at);
-        duration.push(c.event.data!.durationMs as number);
-      }
-      const nextStarted = started.get(i + 1);
-      if (c && nextStarted) gap.push(nextStarted.at - c.at);
+  forEachStep(runs, (s, c, nextStarted) => {
+    if (s && c) {
+      step.push(c.at - s.at);
+      duration.push(c.event.data!.durationMs as number);
     }
-  }
+    if (c && nextStarted) gap.push(nextStarted.at - c.at);
+  });
   return { runs: runs.length, stepPublishedMs: roundSummary(summarize(step)), stepDurationMs: roundSummary(summarize(duration)), gapPublishedMs: roundSummary(summarize(gap)) };
 }
 
