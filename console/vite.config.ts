@@ -22,9 +22,11 @@ export default defineConfig({
   server: {
     port: 5173,
     strictPort: false,
+    // The Host header stays the dev server's (localhost:5173), which is the page's own origin: the
+    // server accepts it as same-origin (rewriting Host would make every request look cross-site).
     proxy: {
-      '/graphql': { target: api, ws: true, changeOrigin: true },
-      '/artifacts': { target: api, changeOrigin: true },
+      '/graphql': { target: api, ws: true },
+      '/artifacts': { target: api },
     },
   },
 });

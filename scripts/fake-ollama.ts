@@ -4,9 +4,10 @@
  * the server with OLLAMA_BASE_URL=http://127.0.0.1:<port>. The planner streams a short plan and the
  * coder answers with a small Maven project in `=== FILE: … ===` blocks. Two reasoning models stream
  * their reasoning before the same plan: `qwen3:8b` in Ollama's `thinking` field (when the step sets
- * `think`), `deepseek-r1:8b` inline as `<think>…</think>` (always). It is not a model.
+ * `think`), `deepseek-r1:8b` inline as `<think>…</think>` (always). Asked as an agent (a chat with
+ * tools), qwen3-coder lists the project, writes NOTES.md, runs `ls -la` and finishes. It is not a model.
  */
-import { startFakeOllama } from '../tests/helpers/fake-ollama.js';
+import { conversationScript, startFakeOllama } from '../tests/helpers/fake-ollama.js';
 
 const port = Number(process.argv[2] ?? 11434);
 
@@ -63,7 +64,13 @@ const MODELS = ['gemma3:27b', 'qwen3-coder:latest', 'llama2:latest', 'qwen3:8b',
 const fake = await startFakeOllama({ port, models: MODELS });
 fake.script('gemma3:27b', { tokens: words(PLAN), firstByteDelayMs: 1500, tokenDelayMs: 40 });
 fake.script('llama2:latest', { tokens: words(PLAN), firstByteDelayMs: 500, tokenDelayMs: 20 });
-fake.script('qwen3-coder:latest', { tokens: words(FILES), firstByteDelayMs: 1000, tokenDelayMs: 5 });
+const agentDemo = conversationScript([
+  { tokens: words('Let me see what is in the project first.'), toolCalls: [{ name: 'list_files', arguments: {} }], firstByteDelayMs: 800, tokenDelayMs: 60 },
+  { tokens: words('I will leave a note.'), toolCalls: [{ name: 'write_file', arguments: { path: 'NOTES.md', content: '# Notes\n\nWritten by the fake agent.\n' } }], tokenDelayMs: 60 },
+  { toolCalls: [{ name: 'run_command', arguments: { command: 'ls -la' } }], firstByteDelayMs: 500 },
+  { tokens: words('Done.'), toolCalls: [{ name: 'finish', arguments: { summary: 'Listed the project, wrote NOTES.md and checked it with ls (a scripted fake, not a model).' } }], tokenDelayMs: 60 },
+]);
+fake.script('qwen3-coder:latest', (req) => (req.path === '/api/chat' && Array.isArray(req.body?.tools) ? agentDemo(req) : { tokens: words(FILES), firstByteDelayMs: 1000, tokenDelayMs: 5 }));
 fake.script('qwen3:8b', { thinking: words(REASONING), tokens: words(PLAN), firstByteDelayMs: 1000, tokenDelayMs: 40 });
 fake.script('deepseek-r1:8b', { tokens: words(`<think>\n${REASONING}\n</think>\n\n${PLAN}`), firstByteDelayMs: 1000, tokenDelayMs: 40 });
 console.log(`Fake Ollama listening on ${fake.url} (models: ${MODELS.join(', ')}). Ctrl-C to stop.`);

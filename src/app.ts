@@ -1,9 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import type { Config } from './config.js';
+import { agentDefaults, type Config } from './config.js';
 import type { Context, Services } from './context.js';
 import { WalCheckpointer } from './db/checkpointer.js';
 import { DatabaseLock } from './db/lock.js';
@@ -24,6 +23,10 @@ import { workflowFileSchema } from './engine/workflows/schema.js';
 import { UserError } from './errors.js';
 import { isArtifactPath, serveArtifactDownload } from './http/artifacts.js';
 import { serveConsole } from './http/console.js';
+import { ArtifactLinks } from './http/download-links.js';
+import { nestingOverflowError, operationCostErrors, queryLimitPlugins } from './http/query-limits.js';
+import { refuseForeignRequest, refuseGraphQLBody, type Refusal } from './http/request-guard.js';
+import { bearerMatches, requestAuthorized } from './http/token.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
 import { schema } from './schema/index.js';
 import { workspaceRulesOf } from './services/projects.js';
@@ -63,13 +66,6 @@ export const WORKFLOW_SCHEMA_PATH = '/schemas/workflow.json';
 
 const UNAUTHENTICATED_MESSAGE = 'Missing or wrong API token: send the header "Authorization: Bearer <API_TOKEN>" (over WebSocket: connection_init payload {"authorization": "Bearer <API_TOKEN>"}).';
 
-/** Compares a presented Authorization header with the token without leaking timing. */
-function tokenMatches(token: string, presented: unknown): boolean {
-  if (typeof presented !== 'string') return false;
-  const digest = (value: string) => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(presented), digest(`Bearer ${token}`));
-}
-
 /**
  * User errors keep their message and get their code; GraphQL's own errors (syntax, validation,
  * variables) pass as they are; anything else is logged and replaced, so no internal detail or stack
@@ -78,6 +74,8 @@ function tokenMatches(token: string, presented: unknown): boolean {
 function maskError(logger: Logger) {
   return (error: unknown): Error => {
     const located = isGraphQLError(error) ? error : undefined;
+    const overflow = nestingOverflowError(error);
+    if (overflow) return overflow;
     const userError = findUserError(error);
     if (userError) {
       return new GraphQLError(userError.message, { nodes: located?.nodes, path: located?.path, extensions: { ...userError.extensions, code: userError.code } });
@@ -110,6 +108,13 @@ function findUserError(error: unknown): UserError | null {
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+
+/** A refused request's answer: a GraphQL result with the code on /graphql, `{ error, code }` elsewhere. */
+function sendRefusal(res: ServerResponse, path: string, refusal: Refusal): void {
+  const body = path === '/graphql' ? { errors: [{ message: refusal.message, extensions: { code: refusal.code } }] } : { error: refusal.message, code: refusal.code };
+  res.writeHead(refusal.status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
   res.end(JSON.stringify(body));
 }
 
@@ -162,6 +167,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       commands,
     },
     shellTimeoutSeconds: config.shellTimeoutSeconds,
+    agentDefaults: agentDefaults(config),
     logger,
     workspaceRules: workspaceRulesOf(config),
   };
@@ -170,20 +176,33 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     concurrency: config.workerConcurrency,
     checkIntervalSeconds: config.workerCheckIntervalSeconds,
   });
-  const services: Services = { config, store, eventLog, pubsub, worker, workflows, kinds, stepTypeProblems: stepTypes.problems, logger };
+  const artifactLinks = new ArtifactLinks(config.apiToken, config.artifactLinkTtlSeconds);
+  const services: Services = { config, store, eventLog, pubsub, worker, workflows, kinds, stepTypeProblems: stepTypes.problems, logger, artifactLinks };
 
   const authPlugin: Plugin = {
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (!config.apiToken) return;
       // The GraphiQL page itself holds no data; the operations it sends carry the token.
       const wantsGraphiQL = request.method === 'GET' && !url.searchParams.has('query') && (request.headers.get('accept') ?? '').includes('text/html');
-      if (wantsGraphiQL || tokenMatches(config.apiToken, request.headers.get('authorization'))) return;
+      if (wantsGraphiQL || bearerMatches(config.apiToken, request.headers.get('authorization'))) return;
       endResponse(
         new fetchAPI.Response(JSON.stringify({ errors: [{ message: UNAUTHENTICATED_MESSAGE, extensions: { code: 'UNAUTHENTICATED' } }] }), {
           status: 401,
           headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Bearer' },
         }),
       );
+    },
+  };
+
+  // Execution stops resolving fields once the client has gone: over HTTP the request's signal (aborted
+  // when its connection closes), over WebSocket the socket's, which the adapter sets (yoga's own
+  // useExecutionCancellation would overwrite that one: WebSocket operations have no request).
+  const cancelWhenClientGone: Plugin<{ request?: Request }> = {
+    onExecute({ args }) {
+      (args as { signal?: AbortSignal }).signal ??= args.contextValue.request?.signal;
+    },
+    onSubscribe({ args }) {
+      (args as { signal?: AbortSignal }).signal ??= args.contextValue.request?.signal;
     },
   };
 
@@ -196,15 +215,22 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     landingPage: false,
     maskedErrors: { maskError: maskError(logger) },
-    plugins: [authPlugin],
+    // Only configured origins get CORS headers, and never credentials (the API uses a bearer token, not cookies).
+    cors: config.allowedOrigins.length > 0 ? { origin: config.allowedOrigins, credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'accept'] } : false,
+    // Multipart (file uploads) is a body any web page can send cross-site without a preflight; nothing here uploads.
+    multipart: false,
+    plugins: [authPlugin, ...queryLimitPlugins(config), cancelWhenClientGone as Plugin],
     logging: config.logLevel === 'silent' ? false : 'warn',
   });
 
+  const guard = { allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins };
   const httpServer = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
+    const refusal = refuseForeignRequest(req.headers, guard) ?? (path === '/graphql' ? refuseGraphQLBody(req.method, req.headers, config.maxRequestBytes) : null);
+    if (refusal) return sendRefusal(res, path, refusal);
     if (path === '/health') return sendJson(res, 200, { status: 'ok' });
     if (path === '/ready') {
-      if (config.apiToken && !tokenMatches(config.apiToken, req.headers.authorization)) {
+      if (!requestAuthorized(config.apiToken, req)) {
         return sendJson(res, 401, { status: 'unauthenticated', error: UNAUTHENTICATED_MESSAGE });
       }
       store.ping().then(
@@ -226,8 +252,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     httpServer,
     yoga,
     // Refusing closes the socket with 4403 Forbidden.
-    authorize: (connectionParams) => !config.apiToken || tokenMatches(config.apiToken, connectionParams?.authorization),
+    authorize: (connectionParams) => !config.apiToken || bearerMatches(config.apiToken, connectionParams?.authorization),
     maskError: maskError(logger),
+    refuseUpgrade: (request) => refuseForeignRequest(request.headers, guard),
+    maxMessageBytes: config.maxRequestBytes,
+    maxOperationsPerSocket: config.maxSubscriptionsPerSocket,
+    costErrors: (args) => operationCostErrors(args, config.maxQueryCost),
   });
 
   let url = '';

@@ -2,10 +2,13 @@
  * Configuration, read in one place. `loadConfig(env)` is the only reader of environment variables;
  * everything else is given a `Config`. Tests pass their own values instead of mutating `process.env`.
  */
+import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
 import path, { isAbsolute, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_OPTION_RANGES, type AgentDefaults } from './engine/agent/settings.js';
 import { SANDBOX_SETTINGS, type SandboxSetting } from './engine/types.js';
+import { isLoopbackHost } from './http/request-guard.js';
 
 export interface Config {
   /** Port the HTTP and WebSocket server listens on (8000, as the seed). `PORT`; 0 picks a free port. */
@@ -16,6 +19,42 @@ export interface Config {
   databasePath: string;
   /** When set, every request needs `Authorization: Bearer <token>` (unset). `API_TOKEN` */
   apiToken: string | null;
+  /**
+   * Host names, besides loopback ones and IP addresses, that requests may be addressed to (none).
+   * `ALLOWED_HOSTS`, comma-separated (`runner.example.com,build-box`); `*` turns the check off.
+   */
+  allowedHosts: string[];
+  /**
+   * Web origins, besides the server's own, whose pages may call the API and open its WebSocket; only
+   * these get CORS headers, never with credentials (none). `ALLOWED_ORIGINS`, comma-separated
+   * (`https://console.example.com`).
+   */
+  allowedOrigins: string[];
+  /**
+   * Lets the server start on a non-loopback `HOST` without `API_TOKEN`, open to everyone who can reach
+   * it (false). `ALLOW_REMOTE_WITHOUT_TOKEN`
+   */
+  allowRemoteWithoutToken: boolean;
+  /** How long a signed artifact download link (`Artifact.downloadUrl`) stays valid, in seconds (300). `ARTIFACT_LINK_TTL_SECONDS` */
+  artifactLinkTtlSeconds: number;
+  /** Largest GraphQL request accepted: an HTTP body or a WebSocket message, in bytes (262144). `MAX_REQUEST_BYTES` */
+  maxRequestBytes: number;
+  /** Deepest field nesting of an operation, fragments flattened (8). `MAX_QUERY_DEPTH` */
+  maxQueryDepth: number;
+  /** Aliases in one operation (15). `MAX_QUERY_ALIASES` */
+  maxQueryAliases: number;
+  /** Lexical tokens in one document (1000). `MAX_QUERY_TOKENS` */
+  maxQueryTokens: number;
+  /** Directives in one operation (50). `MAX_QUERY_DIRECTIVES` */
+  maxQueryDirectives: number;
+  /**
+   * Estimated values an operation may resolve: each field costs 1 and a list multiplies what it
+   * selects by its `first` argument (or its size estimate), so `events(first: 10000) { seq type }`
+   * costs 20001 (100000). `MAX_QUERY_COST`
+   */
+  maxQueryCost: number;
+  /** Operations one WebSocket may have running at once (100). `MAX_SUBSCRIPTIONS_PER_SOCKET` */
+  maxSubscriptionsPerSocket: number;
   /** Where Ollama listens (http://localhost:11434). `OLLAMA_BASE_URL` */
   ollamaBaseUrl: string;
   /** LLM step timeout in seconds unless the step or the run says otherwise (300). `OLLAMA_TIMEOUT_SECONDS` */
@@ -66,6 +105,16 @@ export interface Config {
    * its step, and so its run, with the reason. `DATABASE_BUSY_TIMEOUT_SECONDS`
    */
   databaseBusyTimeoutSeconds: number;
+  /** An agent's model calls at most, unless the run or the step says otherwise (40). `AGENT_MAX_ITERATIONS` */
+  agentMaxIterations: number;
+  /** An agent's total time in seconds, unless the run or the step says otherwise (1800). `AGENT_TIMEOUT_SECONDS` */
+  agentTimeoutSeconds: number;
+  /** An agent's prompt plus output tokens at most, summed over its turns (400000). `AGENT_TOKEN_BUDGET` */
+  agentTokenBudget: number;
+  /** The context window (`num_ctx`) an agent asks Ollama for, in tokens (32768). `AGENT_NUM_CTX` */
+  agentNumCtx: number;
+  /** Characters of a tool's result sent back to an agent's model; the rest is cut with a note (12000). `AGENT_TOOL_RESULT_MAX_CHARS` */
+  agentToolResultMaxChars: number;
   /** Log level: `info` prints start-up and run lifecycle lines, `silent` nothing (info). `LOG_LEVEL` */
   logLevel: 'info' | 'silent';
   /** The built web console served at `/` (this repository's console/dist; `npm start` builds it). Tests override it. */
@@ -150,14 +199,48 @@ function httpUrl(env: Env, name: string, fallback: string): string {
   return raw.replace(/\/+$/, '');
 }
 
+/** A comma-separated list, entries trimmed, empty ones ignored. */
+function list(env: Env, name: string): string[] {
+  return (read(env, name) ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/** Host names without port, lower-cased; `*` allows every host. */
+function hostList(env: Env, name: string): string[] {
+  return list(env, name).map((host) => {
+    const lower = host.toLowerCase().replace(/\.$/, '');
+    if (lower !== '*' && !isIP(lower.replace(/^\[|\]$/g, '')) && !/^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/.test(lower)) {
+      throw new ConfigError(`${name} has ${JSON.stringify(host)}: expected host names without scheme or port, such as runner.example.com, separated by commas (or * for any).`);
+    }
+    return lower.replace(/^\[|\]$/g, '');
+  });
+}
+
+/** Web origins (`scheme://host[:port]`), as browsers send them in `Origin`. */
+function originList(env: Env, name: string): string[] {
+  return list(env, name).map((origin) => {
+    let url: URL | null = null;
+    try {
+      url = new URL(origin);
+    } catch {
+      // reported below
+    }
+    const bare = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+    if (!url || !bare || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new ConfigError(`${name} has ${JSON.stringify(origin)}: expected origins such as https://console.example.com (scheme, host and port only), separated by commas.`);
+    }
+    return url.origin;
+  });
+}
+
 /** A comma-separated list of absolute folders (empty entries ignored), normalised. */
 function absoluteFolders(env: Env, name: string): string[] {
-  const raw = read(env, name);
-  if (raw === undefined) return [];
-  const folders = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const folders = list(env, name);
   for (const folder of folders) {
     if (!isAbsolute(folder) || folder.includes('\0')) {
-      throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected absolute folders separated by commas, such as /home/me/projects,/srv/agent-runner.`);
+      throw new ConfigError(`${name}=${JSON.stringify(read(env, name))} is invalid: expected absolute folders separated by commas, such as /home/me/projects,/srv/agent-runner.`);
     }
   }
   return folders.map((folder) => normalize(folder).replace(/(.)\/+$/, '$1'));
@@ -197,16 +280,38 @@ function oneOf<T extends string>(env: Env, name: string, values: readonly T[], f
   return value;
 }
 
+/** The server's defaults for agent steps, from the configuration. */
+export function agentDefaults(config: Config): AgentDefaults {
+  return {
+    maxIterations: config.agentMaxIterations,
+    timeoutSeconds: config.agentTimeoutSeconds,
+    tokenBudget: config.agentTokenBudget,
+    numCtx: config.agentNumCtx,
+    toolResultMaxChars: config.agentToolResultMaxChars,
+  };
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const logLevel = read(env, 'LOG_LEVEL') ?? 'info';
   if (logLevel !== 'info' && logLevel !== 'silent') {
     throw new ConfigError(`LOG_LEVEL=${JSON.stringify(logLevel)} is invalid: expected info or silent.`);
   }
-  const config: Omit<Config, 'sandboxM2Dir'> = {
+  const base: Omit<Config, 'sandboxM2Dir'> = {
     port: integer(env, 'PORT', 8000, 0, 65535),
     host: read(env, 'HOST') ?? '127.0.0.1',
     databasePath: read(env, 'DATABASE_PATH') ?? './data/agent-runner.db',
     apiToken: read(env, 'API_TOKEN') ?? null,
+    allowedHosts: hostList(env, 'ALLOWED_HOSTS'),
+    allowedOrigins: originList(env, 'ALLOWED_ORIGINS'),
+    allowRemoteWithoutToken: boolean(env, 'ALLOW_REMOTE_WITHOUT_TOKEN', false),
+    artifactLinkTtlSeconds: integer(env, 'ARTIFACT_LINK_TTL_SECONDS', 300, 1, 86_400),
+    maxRequestBytes: integer(env, 'MAX_REQUEST_BYTES', 262_144, 1024, 104_857_600),
+    maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 8, 1, 1000),
+    maxQueryAliases: integer(env, 'MAX_QUERY_ALIASES', 15, 0, 100_000),
+    maxQueryTokens: integer(env, 'MAX_QUERY_TOKENS', 1000, 10, 1_000_000),
+    maxQueryDirectives: integer(env, 'MAX_QUERY_DIRECTIVES', 50, 0, 100_000),
+    maxQueryCost: integer(env, 'MAX_QUERY_COST', 100_000, 1, 1_000_000_000),
+    maxSubscriptionsPerSocket: integer(env, 'MAX_SUBSCRIPTIONS_PER_SOCKET', 100, 1, 100_000),
     ollamaBaseUrl: httpUrl(env, 'OLLAMA_BASE_URL', 'http://localhost:11434'),
     ollamaTimeoutSeconds: positiveNumber(env, 'OLLAMA_TIMEOUT_SECONDS', 300),
     stepModels: stepModels(env),
@@ -225,6 +330,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     workflowsDir: read(env, 'WORKFLOWS_DIR') ?? './workflows',
     stepTypesDir: read(env, 'STEP_TYPES_DIR') ?? './step-types',
     databaseBusyTimeoutSeconds: positiveNumber(env, 'DATABASE_BUSY_TIMEOUT_SECONDS', 60),
+    agentMaxIterations: integer(env, 'AGENT_MAX_ITERATIONS', 40, ...AGENT_OPTION_RANGES.maxIterations),
+    agentTimeoutSeconds: integer(env, 'AGENT_TIMEOUT_SECONDS', 1800, ...AGENT_OPTION_RANGES.timeoutSeconds),
+    agentTokenBudget: integer(env, 'AGENT_TOKEN_BUDGET', 400_000, ...AGENT_OPTION_RANGES.tokenBudget),
+    agentNumCtx: integer(env, 'AGENT_NUM_CTX', 32_768, ...AGENT_OPTION_RANGES.numCtx),
+    agentToolResultMaxChars: integer(env, 'AGENT_TOOL_RESULT_MAX_CHARS', 12_000, ...AGENT_OPTION_RANGES.toolResultMaxChars),
     logLevel,
     consoleDir: fileURLToPath(new URL('../console/dist', import.meta.url)),
     workspaceRoots: absoluteFolders(env, 'WORKSPACE_ROOTS'),
@@ -232,6 +342,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     ...overrides,
   };
   // Next to the database, wherever the overrides put it.
-  const m2 = overrides.sandboxM2Dir ?? read(env, 'SANDBOX_M2_DIR') ?? path.join(path.dirname(path.resolve(config.databasePath)), 'sandbox-m2');
-  return { ...config, sandboxM2Dir: path.resolve(m2) };
+  const m2 = overrides.sandboxM2Dir ?? read(env, 'SANDBOX_M2_DIR') ?? path.join(path.dirname(path.resolve(base.databasePath)), 'sandbox-m2');
+  const config: Config = { ...base, sandboxM2Dir: path.resolve(m2) };
+  if (!isLoopbackHost(config.host) && !config.apiToken && !config.allowRemoteWithoutToken) {
+    throw new ConfigError(
+      `HOST=${config.host} would let anyone on the network run commands through this server without a token: set API_TOKEN, listen on 127.0.0.1, or set ALLOW_REMOTE_WITHOUT_TOKEN=true to accept that.`,
+    );
+  }
+  return config;
 }

@@ -6,6 +6,7 @@ import type { Logger } from './engine/runner.js';
 import type { Worker } from './engine/worker.js';
 import type { StepKinds } from './engine/steps/registry.js';
 import type { LoadProblem, WorkflowRegistry } from './engine/workflows/registry.js';
+import type { ArtifactLinks } from './http/download-links.js';
 
 /** Everything a GraphQL resolver may use: built once by the app, shared by every request. */
 export interface Services {
@@ -20,6 +21,8 @@ export interface Services {
   /** Custom step type modules that failed to load at start. */
   stepTypeProblems: readonly LoadProblem[];
   logger: Logger;
+  /** Signs and checks artifact download links. */
+  artifactLinks: ArtifactLinks;
 }
 
 export interface Context {

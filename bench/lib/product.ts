@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type App } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { agentDefaults, loadConfig, type Config } from '../../src/config.js';
 import { changeRunStatus } from '../../src/engine/runner.js';
 import type { WorkflowSpec } from '../../src/engine/workflows/registry.js';
 import { createRun } from '../../src/services/runs.js';
@@ -62,7 +62,7 @@ export async function createQueuedRun(b: BenchApp, workflowName?: string) {
       eventLog: s.eventLog,
       pubsub: s.pubsub,
       workflows: s.workflows,
-      settings: { stepModels: {}, ollamaTimeoutSeconds: 300, shellTimeoutSeconds: 600 },
+      settings: { stepModels: {}, ollamaTimeoutSeconds: 300, shellTimeoutSeconds: 600, agentDefaults: agentDefaults(s.config) },
     },
     { projectId: b.project.id, goal: 'bench', name: null, runType: 'WORKFLOW', options: workflowName ? { workflowName } : {} },
   );

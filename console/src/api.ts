@@ -105,11 +105,6 @@ export class Api {
 
   // --- token ------------------------------------------------------------------------------------
 
-  /** `?token=…` for links the browser follows itself (downloads), when a token is set. */
-  tokenQuery(): string {
-    return this.token ? `?token=${encodeURIComponent(this.token)}` : '';
-  }
-
   private needToken(): void {
     this.update({ authNeeded: true, tokenRefused: this.token !== null });
   }

@@ -28,6 +28,7 @@ export const STEP_TYPE_LABEL: Record<StepType, string> = {
   SHELL_COMMAND: 'Shell',
   MAVEN_COMMAND: 'Maven',
   CUSTOM: 'Custom',
+  AGENT: 'Agent',
 };
 
 export const ARTIFACT_KIND_LABEL: Record<ArtifactKind, string> = {
@@ -67,6 +68,12 @@ export const EVENT_LABEL: Record<EventType, string> = {
   LLM_THINKING: 'Reasoning',
   FILE_BLOCK_SKIPPED: 'File not written',
   STEP_LOG: 'Step log',
+  AGENT_STARTED: 'Agent started',
+  AGENT_TURN: 'Turn',
+  AGENT_TOOL_CALL: 'Tool call',
+  AGENT_TOOL_RESULT: 'Tool result',
+  AGENT_DIRECTIVE: 'Directive',
+  AGENT_LIMIT_REACHED: 'Limit reached',
 };
 
 /** 3 s, 2 min 05 s, 1 h 02 min. */

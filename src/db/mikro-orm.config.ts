@@ -1,6 +1,6 @@
 import { defineConfig, type Options } from '@mikro-orm/sqlite';
 import { Migrator } from '@mikro-orm/migrations';
-import { ArtifactSchema, EventSchema, ProjectSchema, RunSchema, StepRunSchema, WorkflowVersionSchema } from './entities/index.js';
+import { AgentMessageSchema, ArtifactSchema, DirectiveSchema, EventSchema, ProjectSchema, RunSchema, StepRunSchema, WorkflowVersionSchema } from './entities/index.js';
 import { migrationsList } from './migrations/index.js';
 
 type SqliteConnection = { exec(sql: string, callback: (error: Error | null) => void): void };
@@ -25,7 +25,7 @@ export function ormOptions(dbName: string, { busyTimeoutMs = 60_000 }: DatabaseO
   const pragmas = connectionPragmas(busyTimeoutMs);
   return defineConfig({
     dbName,
-    entities: [ProjectSchema, RunSchema, EventSchema, ArtifactSchema, StepRunSchema, WorkflowVersionSchema],
+    entities: [ProjectSchema, RunSchema, EventSchema, ArtifactSchema, StepRunSchema, WorkflowVersionSchema, AgentMessageSchema, DirectiveSchema],
     extensions: [Migrator],
     migrations: {
       // Listed explicitly, so migrations run the same under tsx, in tests and in any bundle.

@@ -3,8 +3,10 @@ import { UniqueConstraintViolationException, type EntityManager, type Knex, type
 import type { RunPatch, RunStore, StepRunPatch } from '../engine/store.js';
 import {
   TEXT_DELTA_EVENT_TYPES,
+  type AgentMessage,
   type ArtifactKind,
   type ArtifactRecord,
+  type DirectiveRecord,
   type EventRecord,
   type EventType,
   type ProjectRecord,
@@ -240,6 +242,35 @@ function eventDataColumn(event: Pick<EventRecord, 'type' | 'message' | 'data'>):
   if (!TEXT_DELTA_EVENT_TYPES.has(event.type) || data.text !== event.message) return JSON.stringify(data);
   const { text: _text, ...rest } = data;
   return JSON.stringify(rest);
+}
+
+/** Row shape of the `agent_messages` table. */
+interface AgentMessageRow {
+  role: string;
+  content: string;
+  data: string | null;
+}
+
+/** The fields of a message that only some messages have, kept as JSON in `data`. */
+type AgentMessageExtras = Omit<AgentMessage, 'role' | 'content'>;
+
+function agentMessageFromRow(row: AgentMessageRow): AgentMessage {
+  const extras = row.data === null ? {} : (JSON.parse(row.data) as AgentMessageExtras);
+  return { role: row.role as AgentMessage['role'], content: row.content, ...extras };
+}
+
+/** Row shape of the `agent_directives` table. */
+interface DirectiveRow {
+  id: number;
+  run_id: number;
+  text: string;
+  created_at: number;
+  delivered_at: number | null;
+  step_name: string | null;
+}
+
+function directiveFromRow(row: DirectiveRow): DirectiveRecord {
+  return { id: row.id, runId: row.run_id, text: row.text, createdAt: date(row.created_at), deliveredAt: maybeDate(row.delivered_at), stepName: row.step_name };
 }
 
 /** Events per INSERT statement: a larger batch is written as several statements in one transaction. */
@@ -627,6 +658,55 @@ export class SqlStore implements RunStore, WorkflowStore {
   async getArtifact(id: number): Promise<ArtifactRecord | null> {
     const entity = await this.em().findOne(ArtifactSchema, { id });
     return entity ? toArtifact(entity) : null;
+  }
+
+  // Agents: conversations and directives ------------------------------------------------------
+
+  // The agent's memory is what crash recovery continues from: its statements wait out a busy database too.
+
+  async loadConversation(runId: number, stepName: string): Promise<AgentMessage[]> {
+    const rows: AgentMessageRow[] = await this.patiently(() =>
+      this.knex()('agent_messages').select('role', 'content', 'data').where({ run_id: runId, step_name: stepName }).orderBy('position'),
+    );
+    return rows.map(agentMessageFromRow);
+  }
+
+  async appendConversation(runId: number, stepName: string, message: AgentMessage): Promise<void> {
+    const { role, content, ...extras } = message;
+    const data = Object.keys(extras).length === 0 ? null : JSON.stringify(extras);
+    // The next position is taken in the same statement: two appends can never get the same one.
+    await this.patiently(() =>
+      this.knex().raw(
+        'insert into agent_messages (run_id, step_name, position, role, content, data, created_at) ' +
+          'select ?, ?, coalesce(max(position), -1) + 1, ?, ?, ?, ? from agent_messages where run_id = ? and step_name = ?',
+        [runId, stepName, role, content, data, Date.now(), runId, stepName],
+      ),
+    );
+  }
+
+  async clearConversations(runId: number, stepNames: string[]): Promise<void> {
+    if (stepNames.length === 0) return;
+    await this.patiently(() => this.knex()('agent_messages').where('run_id', runId).whereIn('step_name', stepNames).delete());
+  }
+
+  async addDirective(runId: number, text: string): Promise<DirectiveRecord> {
+    const [row]: DirectiveRow[] = await this.patiently(() =>
+      this.knex()('agent_directives').insert({ run_id: runId, text, created_at: Date.now(), delivered_at: null, step_name: null }).returning('*'),
+    );
+    return directiveFromRow(row!);
+  }
+
+  async takeDirectives(runId: number, stepName: string, deliveredAt: Date): Promise<DirectiveRecord[]> {
+    // One conditional UPDATE: a directive is delivered once, whoever asks.
+    const rows: DirectiveRow[] = await this.patiently(() =>
+      this.knex()('agent_directives').where({ run_id: runId }).whereNull('delivered_at').update({ delivered_at: deliveredAt.getTime(), step_name: stepName }).returning('*'),
+    );
+    return rows.map(directiveFromRow).sort((a, b) => a.id - b.id);
+  }
+
+  async listDirectives(runId: number): Promise<DirectiveRecord[]> {
+    const rows: DirectiveRow[] = await this.knex()('agent_directives').where({ run_id: runId }).orderBy('id');
+    return rows.map(directiveFromRow);
   }
 
   // Events --------------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
+import { agentRunRecord } from './agent/workflow.js';
+import { AGENT_OPTION_RANGES, agentOptionProblem, resolveAgentSettings, type AgentDefaults } from './agent/settings.js';
 import { renderCommand, renderTemplate, type ExpressionValues } from './expressions.js';
 import { forEachString, inputValueProblem } from './workflows/parse.js';
 import type { AnyStepKind } from './steps/registry.js';
 import type { WorkflowRegistry } from './workflows/registry.js';
 import { DEFAULT_WORKFLOW_NAME } from './workflows/registry.js';
 import type {
+  AgentStep,
   LlmGenerateStep,
   ModelSource,
   ResolvedStep,
   RunOptions,
   RunRecord,
+  RunType,
   StepModel,
   WorkflowDefinition,
   WorkflowStepDefinition,
@@ -46,28 +50,22 @@ export interface RunPlan {
 /** Largest timeout accepted from a run's options: one week. */
 const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 
+/** Steps that talk to a model, and so have a model chosen per run: LLM_GENERATE and AGENT. */
+export function usesModel(step: WorkflowStepDefinition): step is LlmGenerateStep | AgentStep {
+  return step.type === 'LLM_GENERATE' || step.type === 'AGENT';
+}
+
 /**
  * Validates a run's options against the registry and fixes its choices when the run is created:
- * the workflow, the model of each LLM step (run options > environment > workflow default) and the
- * LLM timeout (run options > OLLAMA_TIMEOUT_SECONDS).
+ * the workflow (an AGENT run's is the one-step agent workflow), the model of each LLM or agent step
+ * (run options > environment > workflow default) and the LLM timeout (run options > OLLAMA_TIMEOUT_SECONDS).
  */
-export function planRun(registry: WorkflowRegistry, options: RunOptions, settings: RunPlanSettings, givenInputs: unknown = {}): RunPlan {
-  const workflowName = options.workflowName ?? DEFAULT_WORKFLOW_NAME;
-  const record = registry.get(workflowName, options.workflowVersion);
-  if (!record) {
-    const known = registry.get(workflowName);
-    if (known) {
-      const versions = registry.versions(workflowName).map((v) => v.definition.version).join(', ');
-      throw new RunInputError(`Workflow "${workflowName}" has no version "${options.workflowVersion}" (options.workflowVersion). Its versions: ${versions}.`, 'options.workflowVersion');
-    }
-    throw new RunInputError(
-      `Unknown workflow "${workflowName}" (options.workflowName). Available workflows: ${registry.names().join(', ')}.`,
-      'options.workflowName',
-    );
-  }
+export function planRun(registry: WorkflowRegistry, options: RunOptions, settings: RunPlanSettings, givenInputs: unknown = {}, runType: RunType = 'WORKFLOW'): RunPlan {
+  const record = runType === 'AGENT' ? agentRunRecordFor(options) : findWorkflow(registry, options);
   const workflow = record.definition;
+  checkAgentOptions(workflow, options);
   const inputs = resolveInputs(workflow, givenInputs);
-  const llmSteps = workflow.steps.filter((s): s is LlmGenerateStep => s.type === 'LLM_GENERATE');
+  const llmSteps = workflow.steps.filter(usesModel);
   const overrides = new Map<string, string>();
   for (const override of options.models ?? []) {
     if (!llmSteps.some((s) => s.name === override.step)) {
@@ -91,6 +89,44 @@ export function planRun(registry: WorkflowRegistry, options: RunOptions, setting
   }
   const models = llmSteps.map((step) => chooseModel(step, overrides, settings.stepModels));
   return { workflow: record, models, timeoutSeconds, inputs };
+}
+
+/** An AGENT run executes the one-step agent workflow, chosen by its type rather than by name. */
+function agentRunRecordFor(options: RunOptions): WorkflowVersionRecord {
+  if (options.workflowName !== undefined || options.workflowVersion !== undefined) {
+    throw new RunInputError('An AGENT run executes no workflow: leave options.workflowName and options.workflowVersion out (or create a WORKFLOW run).', 'options.workflowName');
+  }
+  return agentRunRecord;
+}
+
+function checkAgentOptions(workflow: WorkflowDefinition, options: RunOptions): void {
+  const agent = options.agent;
+  if (agent === undefined) return;
+  if (!workflow.steps.some((s) => s.type === 'AGENT')) {
+    throw new RunInputError(`options.agent sets the limits of agent steps, and workflow ${workflow.name} has none: leave it out.`, 'options.agent');
+  }
+  for (const name of Object.keys(AGENT_OPTION_RANGES) as Array<keyof typeof AGENT_OPTION_RANGES>) {
+    const problem = agentOptionProblem(name, agent[name]);
+    if (problem) throw new RunInputError(`options.agent.${name} ${problem}.`, `options.agent.${name}`);
+  }
+}
+
+/** The registered version a WORKFLOW run names (default: the latest of the default workflow). */
+function findWorkflow(registry: WorkflowRegistry, options: RunOptions): WorkflowVersionRecord {
+  const workflowName = options.workflowName ?? DEFAULT_WORKFLOW_NAME;
+  const record = registry.get(workflowName, options.workflowVersion);
+  if (!record) {
+    const known = registry.get(workflowName);
+    if (known) {
+      const versions = registry.versions(workflowName).map((v) => v.definition.version).join(', ');
+      throw new RunInputError(`Workflow "${workflowName}" has no version "${options.workflowVersion}" (options.workflowVersion). Its versions: ${versions}.`, 'options.workflowVersion');
+    }
+    throw new RunInputError(
+      `Unknown workflow "${workflowName}" (options.workflowName). Available workflows: ${registry.names().join(', ')}.`,
+      'options.workflowName',
+    );
+  }
+  return record;
 }
 
 /**
@@ -133,17 +169,24 @@ export function resolveInputs(workflow: WorkflowDefinition, given: unknown): Rec
  */
 export function carryOverModels(workflow: WorkflowDefinition, previous: readonly StepModel[], environment: Record<string, string>): StepModel[] {
   return workflow.steps
-    .filter((s): s is LlmGenerateStep => s.type === 'LLM_GENERATE')
+    .filter(usesModel)
     .map((step) => previous.find((m) => m.step === step.name) ?? chooseModel(step, new Map(), environment));
 }
 
-function chooseModel(step: LlmGenerateStep, overrides: Map<string, string>, environment: Record<string, string>): StepModel {
-  const pick = (model: string, source: ModelSource): StepModel => ({ step: step.name, model, source });
+function chooseModel(step: LlmGenerateStep | AgentStep, overrides: Map<string, string>, environment: Record<string, string>): StepModel {
   const fromRun = overrides.get(step.name);
-  if (fromRun) return pick(fromRun, 'RUN_OPTIONS');
+  if (fromRun) return { step: step.name, model: fromRun, source: 'RUN_OPTIONS' };
+  return defaultModel(step, environment);
+}
+
+/**
+ * The model a step of a new run gets unless the run chooses its own: the environment's
+ * `OLLAMA_<STEP>_MODEL` (by step name), else the definition's default.
+ */
+export function defaultModel(step: Pick<LlmGenerateStep | AgentStep, 'name' | 'model'>, environment: Record<string, string>): StepModel {
+  const pick = (model: string, source: ModelSource): StepModel => ({ step: step.name, model, source });
   const fromEnvironment = environment[step.name.toLowerCase()];
   if (fromEnvironment) return pick(fromEnvironment, 'ENVIRONMENT');
-  if (!step.model) throw new Error(`Workflow step "${step.name}" is an LLM step without a default model.`);
   return pick(step.model, 'WORKFLOW_DEFAULT');
 }
 
@@ -152,17 +195,38 @@ export function modelLabel(model: string): string {
   return model.endsWith(':latest') ? model.slice(0, -':latest'.length) : model;
 }
 
-/** A step as the run will execute it: model and description filled in, timeout in force (templates not rendered yet). */
-export function resolveStep(
-  step: WorkflowStepDefinition,
-  models: readonly StepModel[],
-  timeouts: { llmTimeoutSeconds: number; shellTimeoutSeconds: number },
-): ResolvedStep {
-  const fallbackSeconds = step.type === 'LLM_GENERATE' ? timeouts.llmTimeoutSeconds : timeouts.shellTimeoutSeconds;
+function modelInForce(step: LlmGenerateStep | AgentStep, models: readonly StepModel[]): string {
+  return models.find((m) => m.step === step.name)?.model ?? step.model;
+}
+
+/** A step's description as a run shows it: `{model}` replaced by the model in force ("… using llama2"). */
+export function describeStep(step: WorkflowStepDefinition, models: readonly StepModel[]): string {
+  return usesModel(step) ? step.description.replaceAll('{model}', modelLabel(modelInForce(step, models))) : step.description;
+}
+
+/** What a step's settings in force are made of, besides the step itself. */
+export interface StepResolution {
+  llmTimeoutSeconds: number;
+  shellTimeoutSeconds: number;
+  agentDefaults: AgentDefaults;
+}
+
+/**
+ * A step as the run will execute it: model and description filled in, timeout in force (an agent's
+ * is its total timeout), an agent's settings (run options > step definition > server defaults);
+ * templates not rendered yet.
+ */
+export function resolveStep(step: WorkflowStepDefinition, run: { models: readonly StepModel[]; options: RunOptions }, resolution: StepResolution): ResolvedStep {
+  const fallbackSeconds = step.type === 'LLM_GENERATE' ? resolution.llmTimeoutSeconds : resolution.shellTimeoutSeconds;
   const timeoutMs = Math.round((step.timeoutSeconds ?? fallbackSeconds) * 1000);
-  if (step.type !== 'LLM_GENERATE') return { ...step, timeoutMs };
-  const model = models.find((m) => m.step === step.name)?.model ?? step.model;
-  return { ...step, model, description: step.description.replaceAll('{model}', modelLabel(model)), timeoutMs };
+  if (!usesModel(step)) return { ...step, timeoutMs };
+  const model = modelInForce(step, run.models);
+  const resolved: ResolvedStep = { ...step, model, description: describeStep(step, run.models), timeoutMs };
+  if (step.type === 'AGENT') {
+    resolved.agent = resolveAgentSettings(step, run.options.agent, resolution.agentDefaults, resolution);
+    resolved.timeoutMs = resolved.agent.timeoutSeconds * 1000;
+  }
+  return resolved;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { EventLog } from './event-log.js';
 import { EventTally, type EventTallyResult } from './event-tally.js';
 import type { PubSub } from './pubsub.js';
 import { assertTransition } from './run-state.js';
+import type { AgentDefaults } from './agent/settings.js';
 import { ExpressionRuntimeError, type ExpressionValues } from './expressions.js';
 import { expressionValues, renderStep, resolveStep } from './run-plan.js';
 import type { AnyStepKind, StepKinds } from './steps/registry.js';
@@ -13,6 +14,7 @@ import {
   RunStoppedError,
   ServerShutdownError,
   StepError,
+  StepPausedError,
   StepTimeoutError,
   coerceError,
   type EventRecord,
@@ -47,6 +49,8 @@ export interface RunnerDeps {
   settings: StepSettings;
   /** Default timeout of shell and Maven steps, in seconds. */
   shellTimeoutSeconds: number;
+  /** The server's defaults for agent steps' limits. */
+  agentDefaults: AgentDefaults;
   logger: Logger;
   /**
    * The workspace rules, checked again before a run's first step: a project folder swapped for a
@@ -59,9 +63,12 @@ export interface RunnerDeps {
 export interface RunControl {
   /** Aborted by a stop (reason RunStoppedError) or by a shutdown past its grace (ServerShutdownError). */
   signal: AbortSignal;
-  /** Asked between steps: carry on, pause (pauseRun), or leave the run for recovery (shutdown). */
+  /** Asked between steps, and by long steps at their safe points: carry on, pause (pauseRun), or leave the run for recovery (shutdown). */
   atStepBoundary(): 'continue' | 'pause' | 'shutdown';
 }
+
+/** The error of a step record left PENDING by a pause inside the step (it is not a failure: the attempt goes on). */
+const PAUSED_MARK = 'Paused inside the step; it continues from there when the run is resumed.';
 
 /** A completed step's output kept in its record, for `{output:NAME}` after a pause or restart. */
 const MAX_STORED_OUTPUT_CHARS = 1024 * 1024;
@@ -140,6 +147,7 @@ function seconds(ms: number): string {
 
 /** The setting a user raises when a step of this kind times out. */
 function timeoutAdvice(step: ResolvedStep): string {
+  if (step.type === 'AGENT') return "Raise the run's options.agent.timeoutSeconds (or AGENT_TIMEOUT_SECONDS), or give the agent a smaller task.";
   if (step.timeoutSeconds !== undefined) return "Raise the step's timeoutSeconds in the workflow definition.";
   return step.type === 'LLM_GENERATE'
     ? "Raise the run's options.timeoutSeconds or OLLAMA_TIMEOUT_SECONDS, or use a smaller model."
@@ -182,7 +190,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
 
   try {
     const prepared = await prepareRun(deps, run);
-    const workflowName = run.workflowName ?? '';
+    const workflowName = run.workflowName ?? (run.runType === 'AGENT' ? 'agent' : '');
     // Appended only now and not awaited: in the same turn as WORKFLOW_STARTED, so both are stored in
     // one commit (one fewer between a claim and the first step).
     void emit('WORKFLOW_LOOKUP', `Looking up workflow ${workflowName}`, null, { workflow: workflowName });
@@ -193,6 +201,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
     const { workflow, project, stepRuns } = prepared;
     const workspace = new Workspace(project.localPath);
 
+    let lastSummary: string | undefined;
     // What earlier steps produced, for `{output:NAME}` and `${{ steps.NAME.… }}`: from the records,
     // so a resumed, retried or recovered run sees the outputs of steps completed before.
     const steps: Record<string, ExpressionValues['steps'][string]> = {};
@@ -206,14 +215,16 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
 
     await emit(
       'WORKFLOW_STARTED',
-      first === 0
+      run.runType === 'AGENT'
+        ? `${first === 0 && stepRuns[0]?.attempt === 0 ? 'Starting' : 'Continuing'} the agent in ${project.localPath}`
+        : first === 0
         ? `Starting workflow ${workflow.name} v${workflow.version} (${workflow.steps.length} steps) in ${project.localPath}`
         : `Continuing workflow ${workflow.name} v${workflow.version} from ${label(workflow, first)} in ${project.localPath}; earlier steps already completed`,
       null,
       { workflow: workflow.name, version: workflow.version, steps: workflow.steps.map((s) => s.name), workspace: project.localPath, fromStep: workflow.steps[first]?.name ?? null },
     );
 
-    const timeouts = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.shellTimeoutSeconds };
+    const resolution = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.shellTimeoutSeconds, agentDefaults: deps.agentDefaults };
     for (let index = first; index < workflow.steps.length; index++) {
       if (control.signal.aborted) {
         await endInterrupted(coerceError(control.signal.reason), `before ${label(workflow, index)}`);
@@ -235,12 +246,26 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
           return;
         }
       }
-      const step = resolveStep(workflow.steps[index], run.models, timeouts);
-      const previousAttempts = stepRuns.find((s) => s.index === index)?.attempt ?? 0;
-      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, values, previousAttempts, events }, control.signal);
+      const step = resolveStep(workflow.steps[index], run, resolution);
+      const record = stepRuns.find((s) => s.index === index);
+      // A step paused at one of its own safe points goes on with the same attempt.
+      const previousAttempts = Math.max(0, (record?.attempt ?? 0) - (record?.status === 'PENDING' && record.startedAt !== null && record.error === PAUSED_MARK ? 1 : 0));
+      const outcome = await runStepWithRetries(deps, { runId, goal: run.goal, workflow, index, step, workspace, values, previousAttempts, events }, control);
       if (outcome.ok) {
         steps[step.name] = { output: outcome.result.output ?? null, outcome: 'success', exitCode: exitCodeOf(outcome.result.data) };
+        lastSummary = outcome.result.summary;
         continue;
+      }
+      if (outcome.reason instanceof StepPausedError) {
+        await store.updateStepRun(runId, index, { status: 'PENDING', error: PAUSED_MARK });
+        const paused = await changeRunStatus(deps, run, { status: 'PAUSED' });
+        if (paused) run = paused;
+        await emit('RUN_PAUSED', `Paused ${outcome.reason.where} in ${label(workflow, index)}; its progress is kept. Resume to continue from there.`, step.name, {
+          nextStep: step.name,
+          where: outcome.reason.where,
+        });
+        logger.info(`run ${runId} paused inside step ${step.name}`);
+        return;
       }
       if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) {
         await endInterrupted(outcome.reason, `during ${label(workflow, index)}`);
@@ -258,7 +283,8 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
     }
     const done = await changeRunStatus(deps, run, { status: 'COMPLETED', finishedAt: new Date() });
     if (done) run = done;
-    await emit('WORKFLOW_COMPLETED', `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`, null, {
+    const ending = run.runType === 'AGENT' ? `Agent run completed: ${lastSummary ?? 'done'}` : `Workflow ${workflow.name} completed: ${workflow.steps.length} steps`;
+    await emit('WORKFLOW_COMPLETED', ending, null, {
       workflow: workflow.name,
       durationMs: Date.now() - (run.startedAt?.getTime() ?? Date.now()),
     });
@@ -343,7 +369,8 @@ type StepOutcome = { ok: true; result: StepResult } | { ok: false; reason: Error
  * STEP_RETRYING between attempts, and STEP_COMPLETED or STEP_FAILED at the end. A stop or shutdown
  * is returned as it is, with nothing recorded, for the caller to end the run.
  */
-async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal): Promise<StepOutcome> {
+async function runStepWithRetries(deps: RunnerDeps, input: StepInput, control: RunControl): Promise<StepOutcome> {
+  const runSignal = control.signal;
   const { store } = deps;
   const { runId, workflow, index, step } = input;
   const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data, input.events);
@@ -379,7 +406,7 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
     }, attemptEvents);
 
     const started = Date.now();
-    let outcome = await runStep(deps, input, runSignal, attemptEvents);
+    let outcome = await runStep(deps, input, control, attemptEvents);
     const elapsed = Date.now() - started;
     await markedRunning;
     if (outcome.ok) {
@@ -406,7 +433,7 @@ async function runStepWithRetries(deps: RunnerDeps, input: StepInput, runSignal:
       await recorded;
       return outcome;
     }
-    if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError) return outcome;
+    if (outcome.reason instanceof RunStoppedError || outcome.reason instanceof ServerShutdownError || outcome.reason instanceof StepPausedError) return outcome;
 
     const retryable = isRetryable(outcome.reason);
     if (retryable && attempt < maxAttempts) {
@@ -453,8 +480,9 @@ function lostEvents({ lost, reason }: EventTallyResult): StepOutcome {
 }
 
 /** Runs one attempt of a step with its timeout and the run's signal; returns its result or why it failed. */
-async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSignal, events: EventTally): Promise<StepOutcome> {
+async function runStep(deps: RunnerDeps, input: StepInput, control: RunControl, events: EventTally): Promise<StepOutcome> {
   const { step } = input;
+  const runSignal = control.signal;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new StepTimeoutError(step.timeoutMs)), step.timeoutMs);
   const onRunAbort = () => controller.abort(runSignal.reason);
@@ -483,6 +511,12 @@ async function runStep(deps: RunnerDeps, input: StepInput, runSignal: AbortSigna
     outputs: new Map(Object.entries(input.values.steps).flatMap(([name, s]) => (s.output === null ? [] : [[name, s.output]]))),
     settings: deps.settings,
     signal: controller.signal,
+    checkpoint: () => control.atStepBoundary(),
+    memory: {
+      load: () => deps.store.loadConversation(input.runId, step.name),
+      append: (message) => deps.store.appendConversation(input.runId, step.name, message),
+      takeDirectives: () => deps.store.takeDirectives(input.runId, step.name, new Date()),
+    },
     emit: (type, message, data) => void emit(type, message, data),
     log: (message, data) => void emit('STEP_LOG', message, data),
     recordArtifact: async (relativePath, kind) => {

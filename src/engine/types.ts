@@ -13,6 +13,11 @@
  *              then published to live subscribers.
  * - artifact:  a file in the workspace that a step produced, recorded by its workspace-relative path.
  * - worker:    the in-process loop that claims queued runs and hands them to the runner.
+ * - agent:     a step (type AGENT) where a model chooses its own actions: it calls tools (read, write,
+ *              edit, search files, run commands) in a loop until it finishes or a limit is reached.
+ *              An AGENT run is a run of a one-step workflow whose single step is named `agent`.
+ * - turn:      one model call of an agent and the tool calls it asked for.
+ * - directive: a message a user sends to a running agent; it reads it before its next model call.
  */
 
 export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'PAUSED', 'STOPPED', 'COMPLETED', 'FAILED'] as const;
@@ -22,7 +27,7 @@ export const RUN_TYPES = ['WORKFLOW', 'AGENT'] as const;
 export type RunType = (typeof RUN_TYPES)[number];
 
 /** Built-in step kinds, plus CUSTOM for every kind loaded from STEP_TYPES_DIR (its name is the step's `customType`). */
-export const STEP_TYPES = ['LLM_GENERATE', 'FILE_WRITE', 'SHELL_COMMAND', 'MAVEN_COMMAND', 'CUSTOM'] as const;
+export const STEP_TYPES = ['LLM_GENERATE', 'FILE_WRITE', 'SHELL_COMMAND', 'MAVEN_COMMAND', 'CUSTOM', 'AGENT'] as const;
 export type StepType = (typeof STEP_TYPES)[number];
 
 export const STEP_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'STOPPED'] as const;
@@ -60,6 +65,12 @@ export const EVENT_TYPES = [
   'LLM_THINKING',
   'FILE_BLOCK_SKIPPED',
   'STEP_LOG',
+  'AGENT_STARTED',
+  'AGENT_TURN',
+  'AGENT_TOOL_CALL',
+  'AGENT_TOOL_RESULT',
+  'AGENT_DIRECTIVE',
+  'AGENT_LIMIT_REACHED',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -93,6 +104,22 @@ export interface StepCommon {
   continueOnError?: boolean;
   /** Attempts after a retryable failure (a timeout, a dropped connection, a non-zero exit). None by default. */
   retry?: RetryPolicy;
+}
+
+/** An agent's limits and model settings, as a run or a step definition may set them (every field optional). */
+export interface AgentOptions {
+  /** Model calls at most. */
+  maxIterations?: number;
+  /** Seconds the whole agent may take. */
+  timeoutSeconds?: number;
+  /** Prompt plus output tokens at most, over all turns. */
+  tokenBudget?: number;
+  /** Context window in tokens. */
+  numCtx?: number;
+  /** Ollama's `think`; default: on when the model reports the `thinking` capability. */
+  think?: LlmThink;
+  /** Characters of a tool's result sent back to the model. */
+  toolResultMaxChars?: number;
 }
 
 /**
@@ -177,8 +204,31 @@ export interface CustomStep extends StepCommon {
   params: Record<string, unknown>;
 }
 
+/**
+ * AGENT: a model works on `task` with tools in the workspace until it finishes or a limit is reached
+ * (see `agent/loop.ts`). `timeoutSeconds` bounds the whole agent; the limits below beat the server's
+ * defaults and lose to a run's `options.agent`.
+ */
+export interface AgentStep extends StepCommon {
+  type: 'AGENT';
+  /** The workflow's default model; a run's `options.models` and `OLLAMA_<STEP>_MODEL` beat it. It must support tools. */
+  model: string;
+  /** What the agent is asked to do (a template, like an LLM step's prompt). Default: the run's goal. */
+  task?: string;
+  /** Model calls at most (default AGENT_MAX_ITERATIONS). */
+  maxIterations?: number;
+  /** Prompt plus output tokens at most, summed over the turns as Ollama counts them (default AGENT_TOKEN_BUDGET). */
+  tokenBudget?: number;
+  /** Ollama's context window `num_ctx`, in tokens (default AGENT_NUM_CTX). */
+  numCtx?: number;
+  /** Ollama's `think`; absent: on when the model reports the `thinking` capability. */
+  think?: LlmThink;
+  /** A tool's result sent back to the model is cut to this many characters, with a note (default AGENT_TOOL_RESULT_MAX_CHARS). */
+  toolResultMaxChars?: number;
+}
+
 /** One step of a workflow: a discriminated union by `type`. */
-export type WorkflowStepDefinition = LlmGenerateStep | FileWriteStep | ShellCommandStep | MavenCommandStep | CustomStep;
+export type WorkflowStepDefinition = LlmGenerateStep | FileWriteStep | ShellCommandStep | MavenCommandStep | CustomStep | AgentStep;
 
 /** Ollama's `think`: on or off, or a reasoning level for models that take one. */
 export type LlmThink = boolean | 'low' | 'medium' | 'high';
@@ -262,6 +312,8 @@ export interface RunOptions {
   workflowVersion?: string;
   models?: ModelOverride[];
   timeoutSeconds?: number;
+  /** The limits and settings of the run's AGENT steps (an AGENT run's only step), over the step's own and the defaults. */
+  agent?: AgentOptions;
 }
 
 export interface StepModel {
@@ -361,6 +413,79 @@ interface StepChoices {
   description: string;
   /** The timeout in force for this step, in milliseconds. */
   timeoutMs: number;
+  /** AGENT: the settings in force (run options > step definition > server defaults). */
+  agent?: AgentSettings;
+}
+
+/** An AGENT step's settings in force. */
+export interface AgentSettings {
+  /** Model calls at most. */
+  maxIterations: number;
+  /** Seconds the whole agent may take (also the step's `timeoutMs`). */
+  timeoutSeconds: number;
+  /** Prompt plus output tokens at most, summed over the turns as Ollama reports them. */
+  tokenBudget: number;
+  /** Context window sent as `options.num_ctx`, in tokens. */
+  numCtx: number;
+  /** undefined: decided from the model's capabilities (on when it reports `thinking`, else not sent). */
+  think: LlmThink | undefined;
+  /** Characters of a tool's result sent back to the model; the rest is cut with a note. */
+  toolResultMaxChars: number;
+  /** Longest a single model call may take, in seconds (the run's LLM timeout). */
+  callTimeoutSeconds: number;
+  /** Default and longest timeout of one `run_command`, in seconds (SHELL_TIMEOUT_SECONDS). */
+  commandTimeoutSeconds: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents: the conversation and the directives, as the store keeps them.
+
+/** A tool call the model asked for. `id` is Ollama's when it gave one, else made up by the agent. */
+export interface AgentToolCall {
+  id: string;
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/** One message of an agent's conversation, in the order sent to the model. */
+export interface AgentMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  /** assistant: its reasoning (kept for people; not sent back to the model). */
+  thinking?: string;
+  /** assistant: the calls it asked for (structured, or parsed from its text). */
+  toolCalls?: AgentToolCall[];
+  /** assistant: the calls were read from its text (Ollama's parser missed them), not sent structured. */
+  toolCallsAsText?: boolean;
+  /** assistant: the tokens of the call that produced it, as Ollama counted them (for the token budget after a restart). */
+  usage?: { promptTokens: number; outputTokens: number };
+  /** tool: the tool that answered, and the call it answered. */
+  toolName?: string;
+  callId?: string;
+  /** user: the directive this message carries. */
+  directiveId?: number;
+}
+
+/** A message a user sent to an agent run (`sendDirective`); delivered before the agent's next model call. */
+export interface DirectiveRecord {
+  id: number;
+  runId: number;
+  text: string;
+  createdAt: Date;
+  /** When an agent step took it into its conversation; null while it waits. */
+  deliveredAt: Date | null;
+  /** The step that received it. */
+  stepName: string | null;
+}
+
+/** What a step keeps across pauses, restarts and crashes: its conversation, and the directives sent to its run. */
+export interface StepMemory {
+  /** The conversation so far, oldest first ([] for a new step). */
+  load(): Promise<AgentMessage[]>;
+  /** Stores one more message; resolves once it is stored (a crash after that keeps it). */
+  append(message: AgentMessage): Promise<void>;
+  /** The directives not yet delivered, oldest first, marked delivered to this step. */
+  takeDirectives(): Promise<DirectiveRecord[]>;
 }
 
 /**
@@ -481,6 +606,13 @@ export interface StepContext<S extends WorkflowStepDefinition = WorkflowStepDefi
   recordArtifact(relativePath: string, kind: ArtifactKind): Promise<ArtifactRecord>;
   /** Aborted when the step times out or the run is stopped; `signal.reason` says which. */
   signal: AbortSignal;
+  /**
+   * Asked by a long step at its own safe points (an agent, between two model calls): carry on, pause
+   * (throw StepPausedError once the progress is stored), or give way to a shutdown (throw ServerShutdownError).
+   */
+  checkpoint(): 'continue' | 'pause' | 'shutdown';
+  /** This step's durable memory (an agent's conversation) and its run's directives. */
+  memory: StepMemory;
 }
 
 export interface StepResult {
@@ -524,6 +656,18 @@ export class RunStoppedError extends Error {
   constructor() {
     super('the run was stopped');
     this.name = 'RunStoppedError';
+  }
+}
+
+/**
+ * Thrown by a step that stopped at a safe point because a pause was asked for, its progress stored:
+ * the run waits PAUSED, and the next execution of the step continues from there.
+ */
+export class StepPausedError extends Error {
+  /** `where`: the safe point, for people ("before turn 4"). */
+  constructor(readonly where: string) {
+    super(`paused ${where}`);
+    this.name = 'StepPausedError';
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * `GET /artifacts/:id/download`: an artifact's file as an attachment, read from the project's
  * workspace through `Workspace.resolve` (so a path or symbolic link that leads outside is never
- * served). Same token rule as the API; a browser download link may carry `?token=` instead of the
- * header, since links cannot set one.
+ * served). Same token rule as the API, or a signed link for this artifact (`Artifact.downloadUrl`,
+ * see download-links.ts), since a link a browser follows cannot set a header. The API token itself
+ * is never accepted in the URL.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -31,6 +32,24 @@ export function attachmentDisposition(fileName: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
+/**
+ * Why a download may not proceed (a message for a 401), or null: no token configured, the right
+ * `Authorization` header, or a valid signed link for this artifact.
+ */
+function downloadRefusal(services: Services, req: IncomingMessage, url: URL, artifactId: number): string | null {
+  if (requestAuthorized(services.config.apiToken, req)) return null;
+  const link = services.artifactLinks.check(artifactId, url.searchParams);
+  if (link === 'valid') return null;
+  if (link === 'expired') {
+    return `This download link has expired (links are valid for ${services.artifactLinks.ttlSeconds} s): reload the page, or ask for Artifact.downloadUrl again.`;
+  }
+  if (link === 'invalid') return 'This download link is not valid for this artifact: ask for Artifact.downloadUrl, or send "Authorization: Bearer <API_TOKEN>".';
+  if (url.searchParams.has('token')) {
+    return 'Links with ?token= are no longer accepted (they left the API token in browser history and logs): use the signed link in Artifact.downloadUrl, or send "Authorization: Bearer <API_TOKEN>".';
+  }
+  return 'Missing or wrong API token: send "Authorization: Bearer <API_TOKEN>", or use the signed link in Artifact.downloadUrl.';
+}
+
 /** Handles `/artifacts/…` requests. */
 export async function serveArtifactDownload(req: IncomingMessage, res: ServerResponse, services: Services): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -39,13 +58,11 @@ export async function serveArtifactDownload(req: IncomingMessage, res: ServerRes
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return sendError(res, 405, 'Only GET and HEAD are allowed here.', { allow: 'GET, HEAD' });
   }
-  if (!requestAuthorized(services.config.apiToken, req, url, { allowQuery: true })) {
-    return sendError(res, 401, 'Missing or wrong API token: send "Authorization: Bearer <API_TOKEN>", or add ?token=<API_TOKEN> to the link.', {
-      'www-authenticate': 'Bearer',
-    });
-  }
   const id = match[1]!;
-  if (!/^\d{1,15}$/.test(id) || Number(id) < 1) return sendError(res, 404, `No artifact with id ${JSON.stringify(id)}: ids are numbers such as 1.`);
+  const validId = /^\d{1,15}$/.test(id) && Number(id) >= 1;
+  const refusal = downloadRefusal(services, req, url, validId ? Number(id) : 0);
+  if (refusal) return sendError(res, 401, refusal, { 'www-authenticate': 'Bearer' });
+  if (!validId) return sendError(res, 404, `No artifact with id ${JSON.stringify(id)}: ids are numbers such as 1.`);
 
   try {
     const artifact = await services.store.getArtifact(Number(id));

@@ -1,10 +1,12 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { createSourceEventStream, execute, getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
-import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import { CloseCode, handleProtocols, makeServer, type Context as WsContext, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Context } from '../context.js';
+import type { Refusal } from './request-guard.js';
 
 /** What each WebSocket operation carries from `onSubscribe` to `execute`/`subscribe`. */
 interface OperationRoot {
@@ -19,6 +21,8 @@ interface OperationRoot {
   send: (data: string) => Promise<void> | void;
   /** The client's id of this operation. */
   id: string;
+  /** Aborted when the socket closes: a query or mutation still executing stops resolving fields. */
+  signal: AbortSignal;
 }
 
 /** Distinct subscription documents compiled per schema; past this many, the oldest is dropped. */
@@ -139,11 +143,26 @@ function pumpToSocket(source: AsyncIterator<unknown>, root: OperationRoot, args:
   return iterator;
 }
 
+/** Answers a refused upgrade with a plain HTTP response (the JSON body says why) and closes the socket. */
+function rejectUpgrade(socket: Duplex, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  socket.once('error', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
+}
+
 /**
  * graphql-ws on the HTTP server's `/graphql`, running every operation through yoga's envelope
  * (same plugins, context and error masking as HTTP). Subscriptions execute each published payload
  * once per distinct operation instead of once per subscriber: with a hundred subscribers on a run,
  * an event is executed once and only serialised and sent a hundred times.
+ *
+ * Bounds: an upgrade `refuseUpgrade` objects to (a foreign Host or Origin) is answered with its HTTP
+ * status; a message longer than `maxMessageBytes` closes the socket with 1009 (Message Too Big);
+ * past `maxOperationsPerSocket` operations at once, a new one is refused with TOO_MANY_SUBSCRIPTIONS;
+ * a subscription over the cost limit is refused before it starts (queries and mutations meet the
+ * limit in yoga's execute, like over HTTP).
  */
 export function attachGraphQLWebSocket(options: {
   httpServer: Server;
@@ -151,15 +170,32 @@ export function attachGraphQLWebSocket(options: {
   /** False refuses the connection (closed with 4403). */
   authorize: (connectionParams: Readonly<Record<string, unknown>> | undefined) => boolean;
   maskError: (error: unknown) => Error;
+  /** Why an upgrade request is refused, or null to accept it. */
+  refuseUpgrade: (request: IncomingMessage) => Refusal | null;
+  /** Largest message accepted, in bytes. */
+  maxMessageBytes: number;
+  /** Operations (subscriptions, and queries still running) one socket may have at once. */
+  maxOperationsPerSocket: number;
+  /** The refusal of an operation over the cost limit, or an empty list. */
+  costErrors: (args: ExecutionArgs) => readonly GraphQLError[];
 }) {
-  const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql', handleProtocols });
-  // ws re-emits the HTTP server's errors (EADDRINUSE) here, where nobody listened: they crashed the
-  // process with a stack trace. The app's start() reports them already, as they come from listen().
-  wsServer.on('error', () => undefined);
+  // noServer: upgrades are handed over below, after the guard; and ws does not re-emit the HTTP server's
+  // own errors (EADDRINUSE, which start() reports), as it does when given the server.
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, handleProtocols });
+  options.httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path !== '/graphql') return rejectUpgrade(socket, 404, { error: `No WebSocket at ${path}: GraphQL over WebSocket (graphql-ws) is at /graphql.` });
+    const refusal = options.refuseUpgrade(request);
+    if (refusal) return rejectUpgrade(socket, refusal.status, { error: refusal.message, code: refusal.code });
+    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+  });
   const sender = new FrameSender();
   const handle = serveGraphQLOverWebSocket(
     {
-      execute: (args) => (args.rootValue as OperationRoot).execute(args) as never,
+      execute: (args) => {
+        const root = args.rootValue as OperationRoot;
+        return root.execute({ ...args, signal: root.signal } as ExecutionArgs) as never;
+      },
       subscribe: async (args) => {
         const root = args.rootValue as OperationRoot;
         const source = await createSourceEventStream(args);
@@ -171,42 +207,91 @@ export function attachGraphQLWebSocket(options: {
       },
       onConnect: (ctx) => options.authorize(ctx.connectionParams),
       onSubscribe: async (ctx, id, payload) => {
-        const { schema, execute: envelopedExecute, contextFactory, parse, validate } = options.yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-        });
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        const operations = ctx.extra.operations;
+        // Counted here, not from ctx.subscriptions: a burst of subscribe messages fills that with
+        // placeholders, and counting them for each message took quadratic time.
+        if (operations.running >= options.maxOperationsPerSocket) {
+          // A client that ignores as many refusals as it may run operations is flooding: what it sends
+          // from now on is dropped unread, and once the refusals so far are out it is closed (1008
+          // Policy Violation).
+          if (++operations.refusedInARow > options.maxOperationsPerSocket && !operations.cutOff) {
+            operations.cutOff = true;
+            const socket = ctx.extra.socket;
+            setImmediate(() => socket.close(1008, `Over ${options.maxOperationsPerSocket} operations at once (MAX_SUBSCRIPTIONS_PER_SOCKET)`));
+          }
+          return [
+            new GraphQLError(
+              `This connection already has ${options.maxOperationsPerSocket} operations running (MAX_SUBSCRIPTIONS_PER_SOCKET): complete some before starting another.`,
+              { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } },
+            ),
+          ];
         }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        const isSubscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
-        const root: OperationRoot = {
-          execute: envelopedExecute,
-          maskError: options.maskError,
-          compiled: isSubscription ? compiledSubscription(schema, document, payload.operationName, payload.query) : null,
-          send: (data) => sender.send(ctx.extra.socket, data),
-          id,
-          key: `${operationKey(payload.operationName, payload.query)}\u0000${JSON.stringify(payload.variables ?? {})}`,
-        };
-        return {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: root,
-        };
+        // Taken at once (the checks below wait), given back by onComplete, or below if refused.
+        operations.running++;
+        operations.refusedInARow = 0;
+        let accepted = false;
+        try {
+          const args = await operationArgs(ctx, id, payload);
+          accepted = !Array.isArray(args);
+          return args;
+        } finally {
+          if (!accepted) operations.running--;
+        }
+      },
+      onComplete: (ctx) => {
+        ctx.extra.operations.running--;
       },
     },
     wsServer,
     sender,
   );
+
+  /** The execution arguments of a subscribe message, or the errors that refuse it. */
+  async function operationArgs(ctx: WsContext<Record<string, unknown>, WebSocketExtra>, id: string, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+    const { schema, execute: envelopedExecute, contextFactory, parse, validate } = options.yoga.getEnveloped({
+      ...ctx,
+      req: ctx.extra.request,
+      socket: ctx.extra.socket,
+      params: payload,
+    });
+    let document;
+    try {
+      document = parse(payload.query);
+    } catch (error) {
+      // A syntax error or a limit passes as it is; anything else (a stack overflow) is masked.
+      return [options.maskError(error) as GraphQLError];
+    }
+    const errors = validate(schema, document);
+    if (errors.length > 0) return errors;
+    const operation = getOperationAST(document, payload.operationName);
+    if (!operation) {
+      const message = payload.operationName ? `The document has no operation named ${JSON.stringify(payload.operationName)}.` : 'The document has several operations: say which one to run with operationName.';
+      return [new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } })];
+    }
+    const isSubscription = operation.operation === 'subscription';
+    const contextValue = await contextFactory();
+    if (isSubscription) {
+      const costErrors = options.costErrors({ schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue });
+      if (costErrors.length > 0) return [...costErrors];
+    }
+    const root: OperationRoot = {
+      execute: envelopedExecute,
+      maskError: options.maskError,
+      compiled: isSubscription ? compiledSubscription(schema, document, payload.operationName, payload.query) : null,
+      send: (data) => sender.send(ctx.extra.socket, data),
+      id,
+      signal: ctx.extra.closed,
+      key: `${operationKey(payload.operationName, payload.query)}\u0000${JSON.stringify(payload.variables ?? {})}`,
+    };
+    return {
+      schema,
+      operationName: payload.operationName,
+      document,
+      variableValues: payload.variables,
+      contextValue,
+      rootValue: root,
+    };
+  }
 
   return {
     async close(): Promise<void> {
@@ -224,7 +309,17 @@ const SEND_HIGH_WATER_BYTES = 64 * 1024;
 /** Interval of keep-alive pings; a socket that does not answer within it is dropped. */
 const KEEP_ALIVE_MS = 12_000;
 
-type WebSocketExtra = { socket: WebSocket; request: IncomingMessage };
+type WebSocketExtra = {
+  socket: WebSocket;
+  request: IncomingMessage;
+  /** Aborted when the socket closes. */
+  closed: AbortSignal;
+  /**
+   * Operations accepted and not yet completed on this socket, refusals since the last one accepted,
+   * and whether the socket is being cut off for flooding (its messages are then dropped).
+   */
+  operations: { running: number; refusedInARow: number; cutOff: boolean };
+};
 
 /**
  * Writes text frames to sockets cheaply: a send returns at once, the frames of one event-loop turn go
@@ -268,6 +363,9 @@ function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown
   const server = makeServer(options);
 
   wsServer.on('connection', (socket, request) => {
+    const closed = new AbortController();
+    const extra: WebSocketExtra = { socket, request, closed: closed.signal, operations: { running: 0, refusedInARow: 0, cutOff: false } };
+    // A message over maxPayload: ws has already closed the socket with 1009 (Message Too Big).
     socket.once('error', () => socket.close(CloseCode.InternalServerError, 'Internal server error'));
     let alive = true;
     const keepAlive = setInterval(() => {
@@ -278,13 +376,14 @@ function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown
     socket.on('pong', () => {
       alive = true;
     });
-    const closed = server.opened(
+    const opened = server.opened(
       {
         protocol: socket.protocol,
         send: (data) => sender.send(socket, data),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (onMessage) =>
           socket.on('message', async (message) => {
+            if (socket.readyState !== socket.OPEN || extra.operations.cutOff) return;
             try {
               await onMessage(String(message));
             } catch {
@@ -292,12 +391,13 @@ function serveGraphQLOverWebSocket(options: ServerOptions<Record<string, unknown
             }
           }),
       },
-      { socket, request },
+      extra,
     );
     socket.once('close', (code, reason) => {
       clearInterval(keepAlive);
       sender.forget(socket);
-      void closed(code, String(reason));
+      closed.abort();
+      void opened(code, String(reason));
     });
   });
 

@@ -10,6 +10,14 @@ export function parseId(value: string | number, argument: string): number {
   return id;
 }
 
+/**
+ * The cost estimate of a paged list field (see builder.ts): 1 for the field, and what it selects
+ * counted `first` times, the most it can return.
+ */
+export function pageComplexity(first: number | null | undefined, fallback: number): { field: number; multiplier: number } {
+  return { field: 1, multiplier: Math.max(0, first ?? fallback) };
+}
+
 /** A count or offset argument within bounds, or BAD_USER_INPUT naming it. */
 export function boundedInt(value: number | null | undefined, argument: string, fallback: number, min: number, max: number): number {
   const n = value ?? fallback;

@@ -25,10 +25,17 @@ ArtifactRef.implement({
     path: t.exposeString('path', { description: 'Path relative to the project’s workspace.' }),
     sizeBytes: t.exposeInt('sizeBytes', { description: 'Size when it was recorded, in bytes.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was recorded.' }),
+    downloadUrl: t.string({
+      description:
+        'A link that downloads the file (GET, as an attachment) without the API token: a path relative to the server, such as /artifacts/12/download?expires=…&signature=…, signed for this artifact only and valid for ARTIFACT_LINK_TTL_SECONDS (300 s by default). Ask again for a fresh one.',
+      resolve: (artifact, _args, { services }) => services.artifactLinks.pathFor(artifact.id),
+    }),
     content: t.string({
       nullable: true,
       description: 'The file’s current text, at most `maxBytes` bytes of it; null if the file no longer exists.',
       args: { maxBytes: t.arg.int({ defaultValue: 1_048_576, description: 'At most this many bytes (1 to 10485760).' }) },
+      // Reading a file costs by its size: 1, plus 1 per 64 KiB asked for.
+      complexity: (args) => 1 + Math.ceil(Math.max(0, args.maxBytes ?? 1_048_576) / 65_536),
       resolve: async (artifact, args, { services }) => {
         const maxBytes = boundedInt(args.maxBytes, 'maxBytes', 1_048_576, 1, 10_485_760);
         const run = await services.store.getRun(artifact.runId);
@@ -43,8 +50,10 @@ ArtifactRef.implement({
         const file = await open(absolute, 'r').catch(() => null);
         if (!file) return null;
         try {
-          const buffer = Buffer.alloc(maxBytes);
-          const { bytesRead } = await file.read(buffer, 0, maxBytes, 0);
+          // Never more than the file holds: maxBytes is an upper bound, not an allocation.
+          const size = Math.min(maxBytes, (await file.stat()).size);
+          const buffer = Buffer.alloc(size);
+          const { bytesRead } = await file.read(buffer, 0, size, 0);
           return buffer.subarray(0, bytesRead).toString('utf8');
         } finally {
           await file.close();

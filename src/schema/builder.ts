@@ -1,7 +1,13 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import type { Context } from '../context.js';
 
-/** The one SchemaBuilder: scalars and context. Types are defined in one file each, next to this one. */
+/**
+ * The one SchemaBuilder: scalars, context, and each field's cost estimate (the complexity plugin: 1
+ * per field, a list multiplies what it selects by 10 unless the field says otherwise, such as by its
+ * `first` argument). The limit is applied per request in src/http/query-limits.ts, not here. Types
+ * are defined in one file each, next to this one.
+ */
 export const builder = new SchemaBuilder<{
   Context: Context;
   DefaultFieldNullability: false;
@@ -12,6 +18,8 @@ export const builder = new SchemaBuilder<{
   };
 }>({
   defaultFieldNullability: false,
+  plugins: [ComplexityPlugin],
+  complexity: { defaultComplexity: 1, defaultListMultiplier: 10 },
 });
 
 builder.scalarType('DateTime', {

@@ -1,7 +1,7 @@
 import { streamRunEvents } from '../engine/event-stream.js';
 import { EVENT_TYPES, type EventRecord } from '../engine/types.js';
 import { notFound } from '../errors.js';
-import { boundedInt, parseId } from './args.js';
+import { boundedInt, pageComplexity, parseId } from './args.js';
 import { builder } from './builder.js';
 
 export const EventTypeEnum = builder.enumType('EventType', {
@@ -37,6 +37,26 @@ export const EventTypeEnum = builder.enumType('EventType', {
         'A block of an LLM answer that names a file was not written; data has path, line (in the answer) or entry (in a JSON answer), and reason (the answer ended inside it, a later block names the same file, it is the step’s own output file, …).',
     },
     STEP_LOG: { description: 'A line a step logged about its work (custom step types use it: ctx.log).' },
+    AGENT_STARTED: {
+      description:
+        'An agent step began or continued: data has model, think, continuing, turns and tokens so far, the limits in force (maxIterations, tokenBudget, timeoutSeconds, numCtx, toolResultMaxChars, callTimeoutSeconds, commandTimeoutSeconds) and the tool names.',
+    },
+    AGENT_TURN: {
+      description:
+        'One model call of an agent ended: data has turn, promptTokens, outputTokens, loadMs, promptMs, outputMs, totalMs, doneReason, toolCalls (how many), textForm (the calls were read from the text), contextTokens (an estimate) and totals {turns, tokens}.',
+    },
+    AGENT_TOOL_CALL: {
+      description:
+        'The agent called a tool: data has turn, callId, name, arguments (long strings shortened) and textForm (true when the call was read from the model’s text, not sent structured); malformed: true with problems for a call that could not be read.',
+    },
+    AGENT_TOOL_RESULT: {
+      description:
+        'A tool call’s result: data has turn, callId, name, ok, sizeChars, truncated (cut to toolResultMaxChars for the model), content (what the model was sent), durationMs, and per tool details such as exitCode or path.',
+    },
+    AGENT_DIRECTIVE: { description: 'A directive (sendDirective): data.state is received when it was sent, delivered when the agent took it, before data.turn; data.text, data.directiveId.' },
+    AGENT_LIMIT_REACHED: {
+      description: 'An agent reached a limit and ends: data.limit is maxIterations, tokenBudget, timeout, context or unusableToolCalls, with used and max.',
+    },
   } satisfies Record<(typeof EVENT_TYPES)[number], { description: string }>,
 });
 
@@ -69,6 +89,7 @@ builder.queryFields((t) => ({
       after: t.arg.int({ defaultValue: 0, description: 'Return events after this seq (0 for all).' }),
       first: t.arg.int({ defaultValue: 1000, description: 'How many events at most (1 to 10000).' }),
     },
+    complexity: (args) => pageComplexity(args.first, 1000),
     resolve: async (_root, args, { services }) => {
       const runId = parseId(args.runId, 'runId');
       const after = boundedInt(args.after, 'after', 0, 0, Number.MAX_SAFE_INTEGER);

@@ -8,5 +8,7 @@ import './artifact.js';
 import './workflow.js';
 import './retry-policy.js';
 import './worker.js';
+import './agent.js';
+import './directive.js';
 
 export const schema = builder.toSchema();

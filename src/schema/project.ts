@@ -1,6 +1,6 @@
 import type { ProjectRecord } from '../engine/types.js';
 import { createProject } from '../services/projects.js';
-import { boundedInt, parseId } from './args.js';
+import { boundedInt, pageComplexity, parseId } from './args.js';
 import { builder } from './builder.js';
 import { RunRef } from './run.js';
 
@@ -17,6 +17,7 @@ ProjectRef.implement({
       type: [RunRef],
       description: "The project's runs, newest first.",
       args: { first: t.arg.int({ defaultValue: 50, description: 'How many runs to return (1 to 500).' }) },
+      complexity: (args) => pageComplexity(args.first, 50),
       resolve: (project, args, { services }) =>
         services.store.listRuns({ projectId: project.id, first: boundedInt(args.first, 'first', 50, 1, 500) }),
     }),
@@ -27,6 +28,8 @@ builder.queryFields((t) => ({
   projects: t.field({
     type: [ProjectRef],
     description: 'Every project, oldest first.',
+    // A server has tens of projects, rarely hundreds: what a project's fields cost is counted 50 times.
+    complexity: { field: 1, multiplier: 50 },
     resolve: (_root, _args, { services }) => services.store.listProjects(),
   }),
   project: t.field({

@@ -3,8 +3,10 @@ import { RUN_STATUSES, RUN_TYPES, type RunRecord, type RunStatus } from '../engi
 import { notFound } from '../errors.js';
 import { createRun } from '../services/runs.js';
 import { pauseRun, resumeRun, retryRun, stopRun } from '../services/run-control.js';
-import { boundedInt, parseId } from './args.js';
+import { boundedInt, pageComplexity, parseId } from './args.js';
 import { ArtifactRef } from './artifact.js';
+import { agentDefaults } from '../config.js';
+import { AgentOptionsInput, agentOptionsFromInput } from './agent.js';
 import { builder } from './builder.js';
 import { EventRef } from './event.js';
 import { ProjectRef } from './project.js';
@@ -29,7 +31,7 @@ export const RunTypeEnum = builder.enumType('RunType', {
   description: 'How a run decides its steps.',
   values: {
     WORKFLOW: { description: 'Executes a predefined workflow (the default).' },
-    AGENT: { description: 'An agent choosing its own steps (not available yet: createRun refuses it).' },
+    AGENT: { description: 'An agent choosing its own actions: a model that works on the goal with tools in the project’s folder (its one step is named agent; see options.agent and sendDirective).' },
   } satisfies Record<(typeof RUN_TYPES)[number], { description: string }>,
 });
 
@@ -83,6 +85,7 @@ RunRef.implement({
         after: t.arg.int({ defaultValue: 0, description: 'Return events after this seq (0 for all).' }),
         first: t.arg.int({ defaultValue: 1000, description: 'How many events at most (1 to 10000).' }),
       },
+      complexity: (args) => pageComplexity(args.first, 1000),
       resolve: (run, args, { services }) =>
         services.store.listEvents(run.id, boundedInt(args.after, 'after', 0, 0, Number.MAX_SAFE_INTEGER), boundedInt(args.first, 'first', 1000, 1, 10_000)),
     }),
@@ -97,7 +100,7 @@ RunRef.implement({
     }),
     error: t.exposeString('error', { nullable: true, description: 'Why the run failed, in words a user can act on.' }),
     pauseRequested: t.boolean({
-      description: 'A pause was asked for and takes effect when the running step finishes.',
+      description: 'A pause was asked for and takes effect when the running step finishes (an agent step: before its next model call).',
       resolve: (run, _args, { services }) => run.status === 'RUNNING' && services.worker.isPauseRequested(run.id),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the run was created.' }),
@@ -120,7 +123,8 @@ const RunOptionsInput = builder.inputType('RunOptionsInput', {
     workflowName: t.string({ description: 'The workflow to execute (default quarkus-bootstrap-v1).' }),
     workflowVersion: t.string({ description: 'A registered version of that workflow (default: its latest). The run keeps this version whatever is registered later.' }),
     models: t.field({ type: [ModelOverrideInput], description: 'Per-step models; they beat OLLAMA_<STEP>_MODEL and the workflow defaults.' }),
-    timeoutSeconds: t.int({ description: 'LLM step timeout for this run, in seconds (beats OLLAMA_TIMEOUT_SECONDS).' }),
+    timeoutSeconds: t.int({ description: 'LLM step timeout for this run, in seconds (beats OLLAMA_TIMEOUT_SECONDS); for an agent, the longest one model call may take.' }),
+    agent: t.field({ type: AgentOptionsInput, description: 'Limits and settings of the run’s agent (AGENT runs, and workflows with AGENT steps).' }),
   }),
 });
 
@@ -130,8 +134,8 @@ const CreateRunInput = builder.inputType('CreateRunInput', {
     projectId: t.id({ required: true, description: 'The project whose workspace the run uses.' }),
     goal: t.string({ required: true, description: 'What the run should achieve (at most 100 KB).' }),
     name: t.string({ description: 'An optional label.' }),
-    runType: t.field({ type: RunTypeEnum, defaultValue: 'WORKFLOW', description: 'WORKFLOW (the default).' }),
-    options: t.field({ type: RunOptionsInput, description: 'Workflow, models and timeout for this run.' }),
+    runType: t.field({ type: RunTypeEnum, defaultValue: 'WORKFLOW', description: 'WORKFLOW (the default) executes a workflow; AGENT has a model work on the goal with tools.' }),
+    options: t.field({ type: RunOptionsInput, description: 'Workflow, models, timeout and agent limits for this run.' }),
     inputs: t.field({
       type: 'JSON',
       description:
@@ -150,6 +154,7 @@ builder.queryFields((t) => ({
       first: t.arg.int({ defaultValue: 50, description: 'How many runs (1 to 500).' }),
       before: t.arg.id({ description: 'Only runs older than this run id.' }),
     },
+    complexity: (args) => pageComplexity(args.first, 50),
     resolve: (_root, args, { services }) =>
       services.store.listRuns({
         projectId: args.projectId == null ? undefined : parseId(args.projectId, 'projectId'),
@@ -185,6 +190,7 @@ builder.mutationFields((t) => ({
             stepModels: services.config.stepModels,
             ollamaTimeoutSeconds: services.config.ollamaTimeoutSeconds,
             shellTimeoutSeconds: services.config.shellTimeoutSeconds,
+            agentDefaults: agentDefaults(services.config),
           },
         },
         {
@@ -198,6 +204,7 @@ builder.mutationFields((t) => ({
             ...(input.options?.workflowVersion != null ? { workflowVersion: input.options.workflowVersion } : {}),
             ...(input.options?.models != null ? { models: input.options.models.map((m) => ({ step: m.step, model: m.model })) } : {}),
             ...(input.options?.timeoutSeconds != null ? { timeoutSeconds: input.options.timeoutSeconds } : {}),
+            ...(input.options?.agent != null ? { agent: agentOptionsFromInput(input.options.agent) } : {}),
           },
         },
       );
@@ -210,7 +217,7 @@ builder.mutationFields((t) => ({
   pauseRun: t.field({
     type: RunRef,
     description:
-      'Pauses a RUNNING run at the next step boundary: the running step finishes, then the run waits in PAUSED (RUN_PAUSED) holding no worker slot; until then `pauseRequested` is true. CONFLICT for a run in another status.',
+      'Pauses a RUNNING run at the next step boundary (an agent step: between two model calls, its conversation kept): the running step finishes, then the run waits in PAUSED (RUN_PAUSED) holding no worker slot; until then `pauseRequested` is true. CONFLICT for a run in another status.',
     args: { id: t.arg.id({ required: true, description: 'The run.' }) },
     resolve: (_root, args, { services }) => pauseRun(services, parseId(args.id, 'id')),
   }),

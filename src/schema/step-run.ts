@@ -9,6 +9,10 @@ export const StepTypeEnum = builder.enumType('StepType', {
     SHELL_COMMAND: { description: 'Runs a shell command in the workspace.' },
     MAVEN_COMMAND: { description: 'Runs a Maven command (mvn is prepended unless present) in the workspace.' },
     CUSTOM: { description: 'A step type loaded from STEP_TYPES_DIR; its name is in typeName (see the stepTypes query).' },
+    AGENT: {
+      description:
+        'An agent: a model that works on a task (default: the run’s goal) with tools in the workspace (list, read, write, edit and search files, run commands) until it calls finish, answers without a tool call, or reaches a limit.',
+    },
   } satisfies Record<(typeof STEP_TYPES)[number], { description: string }>,
 });
 

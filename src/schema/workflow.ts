@@ -1,3 +1,4 @@
+import { defaultModel, usesModel } from '../engine/run-plan.js';
 import type { AnyStepKind } from '../engine/steps/registry.js';
 import {
   INPUT_TYPES,
@@ -39,12 +40,9 @@ WorkflowStepRef.implement({
       type: StepModelRef,
       nullable: true,
       description:
-        'LLM steps: the model a new run gets unless it chooses its own (options.models), and where it comes from: the server’s OLLAMA_<STEP>_MODEL when set (ENVIRONMENT), else `model` (WORKFLOW_DEFAULT). Null for other steps.',
+        'LLM and agent steps: the model a new run gets unless it chooses its own (options.models), and where it comes from: the server’s OLLAMA_<STEP>_MODEL when set (ENVIRONMENT), else `model` (WORKFLOW_DEFAULT). Null for other steps.',
       resolve: (step, _args, { services }) => {
-        if (step.type !== 'LLM_GENERATE') return null;
-        const fromEnvironment = services.config.stepModels[step.name.toLowerCase()];
-        if (fromEnvironment) return { step: step.name, model: fromEnvironment, source: 'ENVIRONMENT' as const };
-        return { step: step.name, model: step.model, source: 'WORKFLOW_DEFAULT' as const };
+        return usesModel(step) ? defaultModel(step, services.config.stepModels) : null;
       },
     }),
     prompt: t.string({ nullable: true, description: 'LLM steps: the prompt template.', resolve: (step) => stringField(step, 'prompt') }),
@@ -69,6 +67,7 @@ WorkflowStepRef.implement({
     saveArtifact: t.exposeBoolean('saveArtifact', { description: 'Whether the output is recorded as an artifact.' }),
     continueOnError: t.boolean({ description: 'Whether a failure of this step lets the run go on.', resolve: (step) => step.continueOnError === true }),
     timeoutSeconds: t.int({ nullable: true, description: 'The step’s own timeout in seconds, if it sets one.', resolve: (step) => (step.timeoutSeconds === undefined ? null : Math.ceil(step.timeoutSeconds)) }),
+    task: t.string({ nullable: true, description: 'Agent steps: what the agent is asked to do (a template); null: the run’s goal.', resolve: (step) => (step.type === 'AGENT' ? (step.task ?? null) : null) }),
     retry: t.field({ type: RetryPolicyRef, nullable: true, description: 'How the step is retried after a failure; null: it is not.', resolve: (step) => step.retry ?? null }),
     definition: t.field({ type: 'JSON', description: 'The whole normalised step definition, as the engine runs it.', resolve: (step) => step }),
   }),

@@ -153,18 +153,19 @@ async function requeueForRetry(deps: RunControlDeps, runId: number, fromStep: st
       throw error;
     }
     const models = carryOverModels(definition, run.models, deps.config.stepModels);
-    const timeouts = { llmTimeoutSeconds: run.timeoutSeconds ?? 300, shellTimeoutSeconds: deps.config.shellTimeoutSeconds };
     await deps.store.repinRun(
       runId,
       { workflowVersion: definition.version, definition, definitionHash: target.contentHash, models },
       from,
-      stepRecordsOf(definition.steps.slice(from), models, timeouts),
+      stepRecordsOf(definition.steps.slice(from), models),
     );
   } else {
     for (const step of again) {
       await deps.store.updateStepRun(runId, step.index, { status: 'PENDING', attempt: 0, startedAt: null, finishedAt: null, error: null, output: null, exitCode: null });
     }
   }
+  // An agent step retried starts a new conversation (a resumed or recovered one goes on with its own).
+  await deps.store.clearConversations(runId, again.filter((s) => s.type === 'AGENT').map((s) => s.name));
   const first = definition.steps[from];
   const onVersion = target ? ` on version ${definition.version} (it ran ${current.version})` : '';
   // Recorded before the status changes: a subscriber replaying the log then never sees the old

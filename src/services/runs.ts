@@ -1,10 +1,12 @@
 import type { NewStepRun, SqlStore } from '../db/store.js';
 import type { EventLog } from '../engine/event-log.js';
 import type { PubSub } from '../engine/pubsub.js';
-import { planRun, resolveStep, RunInputError } from '../engine/run-plan.js';
-import type { RunOptions, RunRecord, RunType, StepModel, WorkflowStepDefinition } from '../engine/types.js';
+import type { AgentDefaults } from '../engine/agent/settings.js';
+import { describeStep, planRun, RunInputError } from '../engine/run-plan.js';
+import { recordEvent, type Logger } from '../engine/runner.js';
+import { FINAL_RUN_STATUSES, type DirectiveRecord, type RunOptions, type RunRecord, type RunType, type StepModel, type WorkflowStepDefinition } from '../engine/types.js';
 import type { WorkflowRegistry } from '../engine/workflows/registry.js';
-import { badInput, notFound } from '../errors.js';
+import { badInput, conflict, notFound } from '../errors.js';
 
 /** Largest goal accepted, in bytes of UTF-8. */
 export const MAX_GOAL_BYTES = 100 * 1024;
@@ -23,6 +25,7 @@ export interface RunSettings {
   stepModels: Record<string, string>;
   ollamaTimeoutSeconds: number;
   shellTimeoutSeconds: number;
+  agentDefaults: AgentDefaults;
 }
 
 /**
@@ -39,15 +42,12 @@ export async function createRun(
   const goalBytes = Buffer.byteLength(request.goal, 'utf8');
   if (goalBytes > MAX_GOAL_BYTES) throw badInput(`Argument "input.goal" is too large (${goalBytes} bytes; at most ${MAX_GOAL_BYTES}).`);
   if (request.name !== null && request.name.length > 200) throw badInput('Argument "input.name" is too long (at most 200 characters).');
-  if (request.runType === 'AGENT') {
-    throw badInput('Argument "input.runType": AGENT runs are not available yet on this server; use WORKFLOW.');
-  }
   const project = await deps.store.getProject(request.projectId);
   if (!project) throw notFound(`No project has id ${request.projectId}. List projects with the "projects" query.`);
 
   let plan;
   try {
-    plan = planRun(deps.workflows, request.options, deps.settings, request.inputs);
+    plan = planRun(deps.workflows, request.options, deps.settings, request.inputs, request.runType);
   } catch (error) {
     if (error instanceof RunInputError) {
       throw badInput(`Argument "input.${error.argument}": ${error.message}`, error.problems.length > 0 ? { problems: error.problems } : undefined);
@@ -55,21 +55,22 @@ export async function createRun(
     throw error;
   }
   const workflow = plan.workflow.definition;
-  const timeouts = { llmTimeoutSeconds: plan.timeoutSeconds, shellTimeoutSeconds: deps.settings.shellTimeoutSeconds };
+  const isAgent = request.runType === 'AGENT';
   const run = await deps.store.createRun({
     projectId: project.id,
     name: request.name,
     goal,
     runType: request.runType,
-    workflowName: workflow.name,
-    workflowVersion: workflow.version,
+    // An AGENT run executes the one-step agent workflow, chosen by its type rather than by name (and pinned like any).
+    workflowName: isAgent ? null : workflow.name,
+    workflowVersion: isAgent ? null : workflow.version,
     definition: workflow,
     definitionHash: plan.workflow.contentHash,
     inputs: plan.inputs,
     options: request.options,
     models: plan.models,
     timeoutSeconds: plan.timeoutSeconds,
-    steps: stepRecordsOf(workflow.steps, plan.models, timeouts),
+    steps: stepRecordsOf(workflow.steps, plan.models),
   });
   // Announced before anything else can be awaited, so no worker claim can be announced first; the
   // worker is told at once (RUN_QUEUED is already first in the event log's queue, so it keeps seq 1).
@@ -77,15 +78,17 @@ export async function createRun(
   deps.eventLog.beginNewRun(run.id);
   const queued = deps.eventLog.append(run.id, {
     type: 'RUN_QUEUED',
-    message: `Run queued: workflow ${workflow.name} in project ${project.name}`,
+    message: isAgent ? `Run queued: an agent using ${plan.models[0]?.model} in project ${project.name}` : `Run queued: workflow ${workflow.name} in project ${project.name}`,
     data: {
-      workflow: workflow.name,
-      version: workflow.version,
+      workflow: isAgent ? null : workflow.name,
+      version: isAgent ? null : workflow.version,
+      runType: request.runType,
       definitionHash: plan.workflow.contentHash,
       projectId: String(project.id),
       models: plan.models,
       timeoutSeconds: plan.timeoutSeconds,
       inputs: plan.inputs,
+      ...(request.options.agent ? { agent: request.options.agent } : {}),
     },
   });
   deps.onQueued?.();
@@ -94,15 +97,54 @@ export async function createRun(
 }
 
 /** The PENDING step records of a run about to execute these steps (descriptions with their models in force). */
-export function stepRecordsOf(
-  steps: readonly WorkflowStepDefinition[],
-  models: readonly StepModel[],
-  timeouts: { llmTimeoutSeconds: number; shellTimeoutSeconds: number },
-): NewStepRun[] {
+export function stepRecordsOf(steps: readonly WorkflowStepDefinition[], models: readonly StepModel[]): NewStepRun[] {
   return steps.map((step) => ({
     name: step.name,
     type: step.type,
     typeName: step.type === 'CUSTOM' ? step.customType : step.type,
-    description: resolveStep(step, models, timeouts).description,
+    description: describeStep(step, models),
   }));
+}
+
+/** Largest directive accepted, in bytes of UTF-8. */
+export const MAX_DIRECTIVE_BYTES = 20 * 1024;
+
+/** Whether a run has an agent to read directives: an AGENT run, or a workflow run with an AGENT step still to complete. */
+async function hasAgentToCome(deps: { store: SqlStore }, run: RunRecord): Promise<boolean> {
+  if (run.runType === 'AGENT') return true;
+  if (!run.definition?.steps.some((s) => s.type === 'AGENT')) return false;
+  const steps = await deps.store.listStepRuns(run.id);
+  return steps.some((s) => s.type === 'AGENT' && s.status !== 'COMPLETED');
+}
+
+/**
+ * Stores a user's directive for an agent run and records AGENT_DIRECTIVE; the agent takes it into
+ * its conversation before its next model call (a queued or paused run's agent, when it goes on).
+ * NOT_FOUND for an unknown run, BAD_USER_INPUT for an empty or oversized text, CONFLICT for a run
+ * that has ended or has no agent.
+ */
+export async function sendDirective(
+  deps: { store: SqlStore; eventLog: EventLog; workflows: WorkflowRegistry; logger: Logger },
+  runId: number,
+  text: string,
+): Promise<DirectiveRecord> {
+  const trimmed = text.trim();
+  if (trimmed === '') throw badInput('Argument "text" must not be empty: say what the agent should do.');
+  const bytes = Buffer.byteLength(trimmed, 'utf8');
+  if (bytes > MAX_DIRECTIVE_BYTES) throw badInput(`Argument "text" is too large (${bytes} bytes; at most ${MAX_DIRECTIVE_BYTES}).`);
+  const run = await deps.store.getRun(runId);
+  if (!run) throw notFound(`No run has id ${runId}. List runs with the "runs" query.`);
+  if (FINAL_RUN_STATUSES.has(run.status)) {
+    throw conflict(`Run ${runId} is ${run.status}: it has ended, and directives only reach a run that is queued, running or paused.`);
+  }
+  if (!(await hasAgentToCome(deps, run))) {
+    throw conflict(`Run ${runId} is a ${run.runType} run without an agent step to come: directives only reach agent runs (runType AGENT) and workflows' AGENT steps.`);
+  }
+  const directive = await deps.store.addDirective(runId, trimmed);
+  await recordEvent(deps, runId, 'AGENT_DIRECTIVE', `Directive received: ${trimmed}`, null, {
+    directiveId: String(directive.id),
+    text: trimmed,
+    state: 'received',
+  });
+  return directive;
 }

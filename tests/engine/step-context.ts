@@ -5,7 +5,7 @@ import { createCommandLauncher } from '../../src/engine/sandbox.js';
 import { Workspace } from '../../src/engine/workspace.js';
 import { expressionValues, renderStep } from '../../src/engine/run-plan.js';
 import { BUILT_IN_STEP_KINDS } from '../../src/engine/steps/registry.js';
-import type { ArtifactKind, ArtifactRecord, EventType, ResolvedStep, StepContext, StepOfType, StepSettings } from '../../src/engine/types.js';
+import type { AgentMessage, AgentSettings, ArtifactKind, ArtifactRecord, EventType, ResolvedStep, StepContext, StepOfType, StepSettings } from '../../src/engine/types.js';
 
 export interface RecordedEvent {
   type: EventType;
@@ -22,6 +22,10 @@ export interface TestStepContext<T extends BuiltInType = BuiltInType> {
   /** Aborts the step's signal with `reason` (a StepTimeoutError or RunStoppedError, as the runner does). */
   abort(reason: unknown): void;
   eventsOfType(type: EventType): RecordedEvent[];
+  /** What the step's memory holds (an agent's conversation). */
+  conversation: AgentMessage[];
+  /** Directives waiting for the step: push text to send one. */
+  directives: string[];
 }
 
 export const testSettings: StepSettings = {
@@ -38,13 +42,17 @@ export const testSettings: StepSettings = {
 export interface TestStepOptions<T extends BuiltInType = BuiltInType> {
   root: string;
   /** The step; its templates are rendered against `goal`, `outputs` and `inputs` as the runner does. */
-  step: Partial<StepOfType<T>> & { type: T; timeoutMs?: number };
+  step: Partial<StepOfType<T>> & { type: T; timeoutMs?: number; agent?: AgentSettings };
   inputs?: Record<string, string | number | boolean>;
   goal?: string;
   outputs?: Record<string, string>;
   settings?: Partial<StepSettings>;
   /** The run id commands are marked with (1). */
   runId?: number;
+  /** What `checkpoint()` answers (default: continue). */
+  checkpoint?: () => 'continue' | 'pause' | 'shutdown';
+  /** The conversation the step's memory starts with. */
+  conversation?: AgentMessage[];
 }
 
 /** A StepContext over a real workspace folder that records events and artifacts in arrays. */
@@ -52,6 +60,8 @@ export function createTestStepContext<T extends BuiltInType>(options: TestStepOp
   const events: RecordedEvent[] = [];
   const artifacts: TestStepContext['artifacts'] = [];
   const controller = new AbortController();
+  const conversation: AgentMessage[] = [...(options.conversation ?? [])];
+  const directives: string[] = [];
   const workspace = new Workspace(options.root);
   const written = { name: 'step', description: 'a test step', saveArtifact: false, timeoutMs: 60_000, ...options.step } as ResolvedStep;
   const steps = Object.fromEntries(Object.entries(options.outputs ?? {}).map(([name, output]) => [name, { output, outcome: 'success' as const, exitCode: null }]));
@@ -78,8 +88,16 @@ export function createTestStepContext<T extends BuiltInType>(options: TestStepOp
       return { id: artifacts.length, runId: 1, stepName: written.name, kind, path: relativePath, sizeBytes: size, createdAt: new Date() };
     },
     signal: controller.signal,
+    checkpoint: () => options.checkpoint?.() ?? 'continue',
+    memory: {
+      load: async () => [...conversation],
+      append: async (message) => void conversation.push(message),
+      takeDirectives: async () => directives.splice(0).map((text, i) => ({ id: i + 1, runId: 1, text, createdAt: new Date(), deliveredAt: new Date(), stepName: written.name })),
+    },
   };
   return {
+    conversation,
+    directives,
     ctx,
     events,
     artifacts,

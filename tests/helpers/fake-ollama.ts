@@ -682,6 +682,9 @@ class FakeOllamaServer implements FakeOllama {
     if (fields.think && !model.capabilities.includes('thinking')) {
       return exchange.sendError(400, `${JSON.stringify(sentName)} does not support thinking`);
     }
+    if (chat && Array.isArray(fields.tools) && fields.tools.length > 0 && !model.capabilities.includes('tools')) {
+      return exchange.sendError(400, `${JSON.stringify(sentName)} does not support tools`);
+    }
 
     const script = this.resolveScript(recorded, modelName);
 
@@ -856,4 +859,32 @@ export async function startFakeOllama(opts: StartFakeOllamaOptions = {}): Promis
   const server = new FakeOllamaServer(opts);
   await server.listen(opts.port ?? 0);
   return server;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripted conversations (agent runs)
+// ---------------------------------------------------------------------------------------------
+
+/** One answer of a scripted conversation, or a function choosing it from the request (to react to what the agent sent). */
+export type ConversationTurn = GenerateScript | ((req: RecordedRequest) => GenerateScript);
+
+/** The chat messages of a recorded request (`[]` for anything else). */
+export function chatMessages(req: RecordedRequest): Array<{ role: string; content: string; tool_calls?: unknown[]; tool_name?: string }> {
+  return Array.isArray(req.body?.messages) ? req.body.messages : [];
+}
+
+/**
+ * A script for a multi-turn chat (an agent): the n-th turn answers the request whose history holds
+ * n-1 assistant messages, so the same conversation is answered the same way after the agent is
+ * paused, restarted or recovered. A turn that only calls tools streams no text (as the real server
+ * does when the model writes nothing but calls). Past the last turn the fake fails loudly (500).
+ */
+export function conversationScript(turns: ConversationTurn[]): (req: RecordedRequest) => GenerateScript {
+  return (req) => {
+    const index = chatMessages(req).filter((m) => m.role === 'assistant').length;
+    const turn = turns[index];
+    if (turn === undefined) return { errorBeforeHeaders: { status: 500, error: `fake-ollama: the scripted conversation has ${turns.length} turns; this is turn ${index + 1}` } };
+    const script = typeof turn === 'function' ? turn(req) : turn;
+    return script.toolCalls?.length && script.tokens === undefined && script.response === undefined ? { ...script, tokens: [] } : script;
+  };
 }

@@ -58,6 +58,25 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: App
   };
 }
 
+/** A queued run of `projectId` written straight to the store (no worker, no events, no steps): something for a test to point queries or artifacts at. */
+export function queuedRun(t: TestApp, projectId: number, goal = 'g') {
+  return t.app.services.store.createRun({
+    projectId,
+    name: null,
+    goal,
+    runType: 'WORKFLOW',
+    workflowName: 'quarkus-bootstrap-v1',
+    workflowVersion: '1.0.0',
+    definition: null,
+    definitionHash: null,
+    inputs: {},
+    options: {},
+    models: [],
+    timeoutSeconds: null,
+    steps: [],
+  });
+}
+
 /** Polls `check` until it returns a truthy value (returned) or the time runs out (throws). */
 export async function waitFor<T>(check: () => T | Promise<T>, { timeoutMs = 10_000, intervalMs = 20, what = 'condition' } = {}): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;

@@ -3,8 +3,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactKind } from '../../src/engine/types.js';
+import { ArtifactDownloadUrlDocument } from '../../src/client/generated/graphql.js';
 import { attachmentDisposition } from '../../src/http/artifacts.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { queuedRun, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const TOKEN = 'artifact-test-token';
 
@@ -14,21 +15,7 @@ async function seed(t: TestApp) {
   const folder = join(t.dir, 'workspace');
   mkdirSync(join(folder, 'src', 'main'), { recursive: true });
   const project = await store.createProject(`artifacts-${Date.now()}`, folder);
-  const run = await store.createRun({
-    projectId: project.id,
-    name: null,
-    goal: 'serve artifacts',
-    runType: 'WORKFLOW',
-    workflowName: 'quarkus-bootstrap-v1',
-    workflowVersion: '1.0.0',
-    definition: null,
-    definitionHash: null,
-    inputs: {},
-    options: {},
-    models: [],
-    timeoutSeconds: null,
-    steps: [],
-  });
+  const run = await queuedRun(t, project.id, 'serve artifacts');
   const record = (path: string, kind: ArtifactKind = 'GENERATED_FILE', sizeBytes = 0) => store.createArtifact({ runId: run.id, stepName: 'planner', kind, path, sizeBytes });
   return { folder, record };
 }
@@ -60,10 +47,13 @@ describe('GET /artifacts/:id/download with API_TOKEN set', () => {
     expect(await response.text()).toBe('# Plan\n\nStep one.\n');
   });
 
-  it('accepts ?token= instead of the header (browser download links)', async () => {
+  it('serves the signed link of Artifact.downloadUrl without the header (browser download links)', async () => {
     writeFileSync(join(folder, 'src', 'main', 'App.java'), 'class App {}\n');
     const artifact = await record('src/main/App.java');
-    const response = await get(`${t.url}/artifacts/${artifact.id}/download?token=${TOKEN}`);
+    const { artifact: linked } = await t.client.request(ArtifactDownloadUrlDocument, { id: String(artifact.id) });
+    expect(linked?.downloadUrl).toMatch(new RegExp(`^/artifacts/${artifact.id}/download\\?expires=\\d+&signature=[\\w-]+$`));
+    expect(linked?.downloadUrl).not.toContain(TOKEN);
+    const response = await get(`${t.url}${linked?.downloadUrl}`);
     expect(response.status).toBe(200);
     // The file name is the last part of the path.
     expect(response.headers.get('content-disposition')).toContain('filename="App.java"');
@@ -78,6 +68,8 @@ describe('GET /artifacts/:id/download with API_TOKEN set', () => {
       [`/artifacts/${artifact.id}/download`, { authorization: 'Bearer nope' }],
       [`/artifacts/${artifact.id}/download?token=nope`, {}],
       [`/artifacts/${artifact.id}/download?token=`, {}],
+      // The old form, with the right token: no longer accepted (it left the token in histories and logs).
+      [`/artifacts/${artifact.id}/download?token=${TOKEN}`, {}],
     ] as const) {
       const response = await get(`${t.url}${path}`, headers);
       expect(response.status, path).toBe(401);

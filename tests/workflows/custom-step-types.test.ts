@@ -69,6 +69,7 @@ describe('custom step types', () => {
       ['FILE_WRITE', true],
       ['SHELL_COMMAND', true],
       ['MAVEN_COMMAND', true],
+      ['AGENT', true],
       ['HTTP_REQUEST', false],
       ['SHOUT', false],
     ]);

@@ -119,7 +119,7 @@ steps:
     contentFrom: nowhere
 `;
     expect(located(text)).toEqual([
-      '17:11 Unknown step type "HTTP_GET". Types on this server: LLM_GENERATE, FILE_WRITE, SHELL_COMMAND, MAVEN_COMMAND',
+      '17:11 Unknown step type "HTTP_GET". Types on this server: LLM_GENERATE, FILE_WRITE, SHELL_COMMAND, MAVEN_COMMAND, AGENT',
     ]);
     const withoutType = text.replace('    type: HTTP_GET\n', '    type: SHELL_COMMAND\n    command: "true"\n');
     expect(located(withoutType)).toEqual([

@@ -1,10 +1,10 @@
 import { useMemo } from 'react';
 import { ConsoleArtifactContentDocument, ConsoleRunDocument, type ConsoleArtifactFragment } from '../../../src/client/generated/graphql';
 import { Empty, ErrorBox, Loading, PageTitle } from '../components/common';
+import { DownloadLink } from '../components/DownloadLink';
 import { ARTIFACT_KIND_LABEL, formatBytes, formatDateTime } from '../format';
 import { useDocumentTitle, useQuery } from '../hooks';
 import { Link } from '../router';
-import { artifactDownloadUrl } from './RunPage';
 
 /** What the viewer loads of a file; past this, download it. */
 const VIEW_BYTES = 1024 * 1024;
@@ -89,9 +89,9 @@ export function ArtifactPage({ runId, artifactId }: { runId: string; artifactId:
   else if (looksBinary(artifact.content))
     body = (
       <Empty title="This file is not text.">
-        <a className="button" href={artifactDownloadUrl(artifact)} download>
+        <DownloadLink artifact={artifact}>
           Download it
-        </a>
+        </DownloadLink>
       </Empty>
     );
   else {
@@ -127,9 +127,9 @@ export function ArtifactPage({ runId, artifactId }: { runId: string; artifactId:
       <PageTitle
         actions={
           artifact && belongs ? (
-            <a className="button" href={artifactDownloadUrl(artifact)} download>
+            <DownloadLink artifact={artifact}>
               Download
-            </a>
+            </DownloadLink>
           ) : null
         }
       >

@@ -1,11 +1,14 @@
 import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
 import {
+  ConsoleAgentDefaultsDocument,
   ConsoleCreateProjectDocument,
   ConsoleCreateRunDocument,
   ConsoleProjectsDocument,
   ConsoleWorkflowsDocument,
+  type AgentThink,
   type ConsoleWorkflowFragment,
   type CreateRunInput,
+  type RunType,
 } from '../../../src/client/generated/graphql';
 import { api, ApiError } from '../api';
 import { ErrorBox, Loading, PageTitle } from '../components/common';
@@ -17,6 +20,16 @@ const NEW_PROJECT = '__new__';
 const DEFAULT_WORKFLOW = 'quarkus-bootstrap-v1';
 
 type Models = Record<string, string>;
+
+type AgentLimitField = 'maxIterations' | 'timeoutSeconds' | 'tokenBudget' | 'numCtx';
+
+/** The agent's limits the form offers (options.agent), with their labels. */
+const AGENT_LIMIT_FIELDS: Array<{ name: AgentLimitField; label: string; hint: string }> = [
+  { name: 'maxIterations', label: 'Model calls at most', hint: 'The agent ends, failed, when it has made this many without finishing.' },
+  { name: 'timeoutSeconds', label: 'Total time in seconds', hint: 'For the whole agent, every model call and command included.' },
+  { name: 'tokenBudget', label: 'Token budget', hint: 'Prompt plus output tokens over all model calls.' },
+  { name: 'numCtx', label: 'Context window in tokens', hint: 'Sent to Ollama as num_ctx; larger needs more memory.' },
+];
 
 function modelsInForce(workflow: ConsoleWorkflowFragment | undefined): Models {
   const models: Models = {};
@@ -41,7 +54,17 @@ export function NewRunPage() {
   const { search } = useLocation();
   const projects = useQuery(ConsoleProjectsDocument, {});
   const workflows = useQuery(ConsoleWorkflowsDocument, {});
+  const agentDefaults = useQuery(ConsoleAgentDefaultsDocument, {});
   const ids = useId();
+  const [runType, setRunType] = useState<RunType>(search.get('type') === 'agent' ? 'AGENT' : 'WORKFLOW');
+  const isAgent = runType === 'AGENT';
+  const [agentModel, setAgentModel] = useState('');
+  const [agentLimits, setAgentLimits] = useState<Record<AgentLimitField, string>>({ maxIterations: '', timeoutSeconds: '', tokenBudget: '', numCtx: '' });
+  const [think, setThink] = useState<AgentThink | ''>('');
+  const agentDefaultModel = agentDefaults.data?.agentDefaults.model;
+  useEffect(() => {
+    if (agentDefaultModel && !agentModel) setAgentModel(agentDefaultModel.model);
+  }, [agentDefaultModel, agentModel]);
 
   const [projectChoice, setProjectChoice] = useState<string>('');
   const [projectName, setProjectName] = useState('');
@@ -89,9 +112,11 @@ export function NewRunPage() {
       else if (!isAbsolutePath(effectivePath.trim())) errors.projectPath = 'The folder must be an absolute path on the server, such as /home/me/projects/demo.';
     }
     if (!goal.trim()) errors.goal = 'Say what the run should achieve.';
-    if (!workflowName) errors.workflow = 'Choose a workflow.';
+    if (!isAgent && !workflowName) errors.workflow = 'Choose a workflow.';
+    if (isAgent && !agentModel.trim()) errors.agentModel = 'Give the model the agent uses (it must support tools).';
+    if (isAgent) for (const field of AGENT_LIMIT_FIELDS) if (agentLimits[field.name].trim() && !/^\d+$/.test(agentLimits[field.name].trim())) errors[field.name] = 'A whole number, or empty for the server’s default.';
     if (timeout.trim() && !/^\d+$/.test(timeout.trim())) errors.timeout = 'A whole number of seconds, or empty for the server’s default.';
-    for (const [step, model] of Object.entries(models)) if (!model.trim()) errors[`model-${step}`] = 'Give a model, or reset to the default.';
+    if (!isAgent) for (const [step, model] of Object.entries(models)) if (!model.trim()) errors[`model-${step}`] = 'Give a model, or reset to the default.';
     return errors;
   };
 
@@ -117,16 +142,30 @@ export function NewRunPage() {
       const overrides = Object.entries(models)
         .filter(([step, model]) => model.trim() !== defaults[step])
         .map(([step, model]) => ({ step, model: model.trim() }));
-      const input: CreateRunInput = {
-        projectId,
-        goal: goal.trim(),
-        ...(runName.trim() ? { name: runName.trim() } : {}),
-        options: {
-          workflowName,
-          ...(overrides.length ? { models: overrides } : {}),
-          ...(timeout.trim() ? { timeoutSeconds: Number(timeout.trim()) } : {}),
-        },
-      };
+      const limits = Object.fromEntries(AGENT_LIMIT_FIELDS.filter((f) => agentLimits[f.name].trim()).map((f) => [f.name, Number(agentLimits[f.name].trim())]));
+      const agentOptions = { ...limits, ...(think ? { think } : {}) };
+      const input: CreateRunInput = isAgent
+        ? {
+            projectId,
+            goal: goal.trim(),
+            runType: 'AGENT',
+            ...(runName.trim() ? { name: runName.trim() } : {}),
+            options: {
+              ...(agentModel.trim() !== agentDefaultModel?.model ? { models: [{ step: 'agent', model: agentModel.trim() }] } : {}),
+              ...(timeout.trim() ? { timeoutSeconds: Number(timeout.trim()) } : {}),
+              ...(Object.keys(agentOptions).length ? { agent: agentOptions } : {}),
+            },
+          }
+        : {
+            projectId,
+            goal: goal.trim(),
+            ...(runName.trim() ? { name: runName.trim() } : {}),
+            options: {
+              workflowName,
+              ...(overrides.length ? { models: overrides } : {}),
+              ...(timeout.trim() ? { timeoutSeconds: Number(timeout.trim()) } : {}),
+            },
+          };
       const { createRun } = await api.request(ConsoleCreateRunDocument, { input });
       navigate(`/runs/${createRun.id}`);
     } catch (caught) {
@@ -232,6 +271,18 @@ export function NewRunPage() {
         <fieldset>
           <legend>What to do</legend>
           <div className="field">
+            <label className="label" htmlFor={`${ids}-runType`}>
+              Kind of run
+            </label>
+            <select id={`${ids}-runType`} name="runType" value={runType} onChange={(e) => setRunType(e.target.value as RunType)} aria-describedby={`${ids}-runType-hint`}>
+              <option value="WORKFLOW">Workflow: a fixed sequence of steps</option>
+              <option value="AGENT">Agent: a model works with tools until the task is done</option>
+            </select>
+            <span className="hint" id={`${ids}-runType-hint`}>
+              {isAgent ? 'The agent lists, reads, writes and searches files and runs commands in the project’s folder, and you can steer it while it works.' : 'The steps of the workflow you choose below.'}
+            </span>
+          </div>
+          <div className="field">
             <label className="label" htmlFor={`${ids}-goal`}>
               Goal
             </label>
@@ -246,7 +297,7 @@ export function NewRunPage() {
               aria-describedby={describedBy('goal', true)}
             />
             <span className="hint" id={`${ids}-goal-hint`}>
-              Given to the workflow’s prompts.
+              {isAgent ? 'The agent’s task. You can steer it with directives while it works.' : 'Given to the workflow’s prompts.'}
             </span>
             {fieldError('goal')}
           </div>
@@ -256,6 +307,7 @@ export function NewRunPage() {
             </label>
             <input id={`${ids}-runName`} name="runName" value={runName} onChange={(e) => setRunName(e.target.value)} autoComplete="off" />
           </div>
+          {isAgent ? null : (
           <div className="field">
             <label className="label" htmlFor={`${ids}-workflow`}>
               Workflow
@@ -275,9 +327,74 @@ export function NewRunPage() {
             ) : null}
             {fieldError('workflow')}
           </div>
+          )}
         </fieldset>
 
-        {workflow && workflow.steps.some((s) => s.modelInForce) ? (
+        {isAgent ? (
+          <fieldset>
+            <legend>Agent</legend>
+            <div className="field">
+              <label className="label" htmlFor={`${ids}-agentModel`}>
+                Model for <code>agent</code>
+              </label>
+              <input
+                id={`${ids}-agentModel`}
+                name="agentModel"
+                value={agentModel}
+                onChange={(e) => setAgentModel(e.target.value)}
+                aria-describedby={describedBy('agentModel', true)}
+                aria-invalid={Boolean(fieldErrors.agentModel)}
+                spellCheck={false}
+                autoComplete="off"
+              />
+              <span className="hint" id={`${ids}-agentModel-hint`}>
+                {agentDefaultModel
+                  ? agentModel.trim() === agentDefaultModel.model
+                    ? `${agentDefaultModel.source === 'ENVIRONMENT' ? 'From the server’s OLLAMA_AGENT_MODEL' : 'The default'}. It must support tools (ollama show ${agentDefaultModel.model} lists its capabilities).`
+                    : `Your choice for this run (default: ${agentDefaultModel.model}, ${MODEL_SOURCE_LABEL[agentDefaultModel.source]}). It must support tools.`
+                  : 'The model must support tools.'}
+              </span>
+              {fieldError('agentModel')}
+            </div>
+            {AGENT_LIMIT_FIELDS.map((field) => (
+              <div className="field" key={field.name}>
+                <label className="label" htmlFor={`${ids}-${field.name}`}>
+                  {field.label} <span className="muted">(optional)</span>
+                </label>
+                <input
+                  id={`${ids}-${field.name}`}
+                  name={field.name}
+                  inputMode="numeric"
+                  className="input-short"
+                  value={agentLimits[field.name]}
+                  onChange={(e) => setAgentLimits((l) => ({ ...l, [field.name]: e.target.value }))}
+                  placeholder={String(agentDefaults.data?.agentDefaults[field.name] ?? '')}
+                  aria-describedby={describedBy(field.name, true)}
+                  aria-invalid={Boolean(fieldErrors[field.name])}
+                />
+                <span className="hint" id={`${ids}-${field.name}-hint`}>
+                  {field.hint} Empty: the server’s default, {agentDefaults.data?.agentDefaults[field.name] ?? '…'}.
+                </span>
+                {fieldError(field.name)}
+              </div>
+            ))}
+            <div className="field">
+              <label className="label" htmlFor={`${ids}-think`}>
+                Reasoning
+              </label>
+              <select id={`${ids}-think`} name="think" value={think} onChange={(e) => setThink(e.target.value as AgentThink | '')}>
+                <option value="">The model’s default (on when it can think)</option>
+                <option value="ON">On</option>
+                <option value="OFF">Off</option>
+                <option value="LOW">Low</option>
+                <option value="MEDIUM">Medium</option>
+                <option value="HIGH">High</option>
+              </select>
+            </div>
+          </fieldset>
+        ) : null}
+
+        {!isAgent && workflow && workflow.steps.some((s) => s.modelInForce) ? (
           <fieldset>
             <legend>Models</legend>
             {workflow.steps

@@ -13,7 +13,9 @@ import {
   type RunStatus,
 } from '../../../src/client/generated/graphql';
 import { api, ApiError } from '../api';
+import { AgentPanel } from '../components/AgentPanel';
 import { Empty, ErrorBox, Loading, PageTitle, StatusBadge, StepBadge } from '../components/common';
+import { DownloadLink } from '../components/DownloadLink';
 import {
   ARTIFACT_KIND_LABEL,
   EVENT_LABEL,
@@ -49,10 +51,6 @@ const RELOAD_ON = new Set<TimelineEvent['type']>([
   'WORKFLOW_COMPLETED',
   'WORKFLOW_FAILED',
 ]);
-
-export function artifactDownloadUrl(artifact: Pick<ConsoleArtifactFragment, 'id'>): string {
-  return `/artifacts/${artifact.id}/download${api.tokenQuery()}`;
-}
 
 /**
  * The run's events, replayed then live through runEvents. After a lost connection it subscribes
@@ -215,7 +213,8 @@ function Steps({ run, now }: { run: FullRun; now: number }) {
                 {step.attempt > 1 ? `${timing ? ' · ' : ''}attempt ${step.attempt} (retried)` : ''}
               </p>
             ) : null}
-            {step.error ? <p className="step-error">{step.error}</p> : null}
+            {step.error && step.status !== 'PENDING' ? <p className="step-error">{step.error}</p> : null}
+            {step.error && step.status === 'PENDING' ? <p className="step-meta">{step.error}</p> : null}
           </li>
         );
       })}
@@ -403,9 +402,9 @@ function Artifacts({ run }: { run: FullRun }) {
                 <span className="artifact-meta">
                   {ARTIFACT_KIND_LABEL[artifact.kind]} · {formatBytes(artifact.sizeBytes)}
                 </span>
-                <a className="button button-small" href={artifactDownloadUrl(artifact)} download aria-label={`Download ${artifact.path}`}>
+                <DownloadLink artifact={artifact} className="button button-small" label={`Download ${artifact.path}`}>
                   Download
-                </a>
+                </DownloadLink>
               </li>
             ))}
           </ul>
@@ -517,7 +516,15 @@ export function RunPage({ runId }: { runId: string }) {
       ) : null}
       {run.status === 'PAUSED' ? (
         <div className="alert alert-warning" role="status">
-          <strong>Paused between two steps.</strong> Resume to go on with the next step.
+          {run.runType === 'AGENT' ? (
+            <>
+              <strong>Paused between two model calls.</strong> Resume to go on with the conversation.
+            </>
+          ) : (
+            <>
+              <strong>Paused between two steps.</strong> Resume to go on with the next step.
+            </>
+          )}
         </div>
       ) : null}
       {run.status === 'QUEUED' ? (
@@ -535,7 +542,7 @@ export function RunPage({ runId }: { runId: string }) {
         </div>
         <div>
           <dt>Workflow</dt>
-          <dd>{run.workflowName ?? '—'}</dd>
+          <dd>{run.runType === 'AGENT' ? 'agent run' : (run.workflowName ?? '—')}</dd>
         </div>
         <div>
           <dt>Created</dt>
@@ -570,6 +577,8 @@ export function RunPage({ runId }: { runId: string }) {
           <dd>{run.timeoutSeconds ? `${run.timeoutSeconds} s` : '—'}</dd>
         </div>
       </dl>
+
+      {run.steps.some((s) => s.type === 'AGENT') ? <AgentPanel run={run} events={events} now={now} /> : null}
 
       <div className="run-layout">
         <section className="card run-steps" aria-labelledby="steps-title">

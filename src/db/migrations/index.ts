@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126031812 } from './Migration20261126031812.js';
 import { Migration20261126033441 } from './Migration20261126033441.js';
 import { Migration20261201013201 } from './Migration20261201013201.js';
+import { Migration20261201021938 } from './Migration20261201021938.js';
 
 /** Every committed migration, oldest first. Generated files are never edited after they land. */
 export const migrationsList: MigrationObject[] = [
@@ -11,4 +12,6 @@ export const migrationsList: MigrationObject[] = [
   // Workflows as data: registered versions (workflow_versions); runs pin their definition, version
   // and inputs; step records keep their type name and (commands) exit code.
   { name: 'Migration20261201013201', class: Migration20261201013201 },
+  // agent_messages and agent_directives: an agent's conversation and the directives sent to it (issue 14).
+  { name: 'Migration20261201021938', class: Migration20261201021938 },
 ];

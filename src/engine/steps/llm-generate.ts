@@ -1,8 +1,7 @@
 import type { GenerateRequest, GenerateResponse } from 'ollama';
-import { Coalescer } from '../coalesce.js';
+import { AnswerStream } from '../answer-stream.js';
 import { FILES_SCHEMA, FILES_SCHEMA_PROMPT, SKIP_REASONS, extractFiles, extractJsonFiles, inAnswerOrder, type ExtractedFile, type SkippedBlock } from '../extract-files.js';
 import { createOllama, describeOllamaError } from '../providers/ollama.js';
-import { InlineReasoningSplitter } from '../reasoning.js';
 import { StepError, type LlmGenerateStep, type ResolvedStep, type StepContext, type StepExecutor } from '../types.js';
 import type { BuiltInStepKind } from './registry.js';
 
@@ -74,26 +73,7 @@ async function streamAnswer(ctx: StepContext<LlmGenerateStep>, request: Generate
 
   // Ollama sends nothing until the model is loaded and the first token is ready, which can take
   // minutes, and a model can pause mid-answer: the heartbeat shows the step is alive meanwhile.
-  const heartbeat = new Heartbeat(ctx, model, startedAt);
-  const tokens = new Coalescer((delta) => ctx.emit('LLM_TOKEN', delta, { text: delta }), settings);
-  const thoughts = new Coalescer((delta) => ctx.emit('LLM_THINKING', delta, { text: delta }), settings);
-  const inline = new InlineReasoningSplitter();
-
-  let text = '';
-  let thinking = '';
-  // Each kind flushes the other first, so the events keep the order in which the text came.
-  const addThinking = (delta: string): void => {
-    if (delta === '') return;
-    tokens.flush();
-    thinking += delta;
-    thoughts.push(delta);
-  };
-  const addAnswer = (delta: string): void => {
-    if (delta === '') return;
-    thoughts.flush();
-    text += delta;
-    tokens.push(delta);
-  };
+  const answer = new AnswerStream(ctx, model, startedAt);
 
   let stream: { abort(): void } | undefined;
   let final: GenerateResponse | undefined;
@@ -105,61 +85,20 @@ async function streamAnswer(ctx: StepContext<LlmGenerateStep>, request: Generate
     stream = parts;
     ctx.emit('LLM_GENERATING', `Generating with ${model}`, { model });
     for await (const part of parts) {
-      if (part.response || part.thinking) heartbeat.textArrived();
-      if (part.thinking) addThinking(part.thinking);
-      if (part.response) {
-        const split = inline.push(part.response);
-        addThinking(split.thinking);
-        addAnswer(split.answer);
-      }
+      answer.push({ thinking: part.thinking, text: part.response });
       if (part.done) final = part;
     }
-    const rest = inline.end();
-    addThinking(rest.thinking);
-    addAnswer(rest.answer);
+    answer.end();
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     throw describeOllamaError(error, context);
   } finally {
-    heartbeat.stop();
-    thoughts.close();
-    tokens.close();
+    answer.close();
     // Leaving the loop early does not close the HTTP request; only abort() does.
     stream?.abort();
   }
   if (final === undefined) throw describeOllamaError(new Error('Did not receive done or success response in stream.'), context);
-  return { text, thinking, final, elapsedMs: Date.now() - startedAt };
-}
-
-/**
- * LLM_HEARTBEAT every `heartbeatMs` while the model sends no text: all along until the first text
- * (the model loading), then whenever a whole interval passes without any (a pause mid-answer).
- */
-class Heartbeat {
-  private readonly timer: NodeJS.Timeout;
-  private lastTextAt: number | undefined;
-
-  constructor(ctx: StepContext, model: string, startedAt: number) {
-    const { heartbeatMs } = ctx.settings;
-    this.timer = setInterval(() => {
-      const now = Date.now();
-      const elapsedSeconds = Math.round((now - startedAt) / 1000);
-      if (this.lastTextAt === undefined) {
-        ctx.emit('LLM_HEARTBEAT', `Still waiting on ${model}… ${elapsedSeconds}s elapsed`, { model, elapsedSeconds });
-      } else if (now - this.lastTextAt >= heartbeatMs) {
-        const silentSeconds = Math.round((now - this.lastTextAt) / 1000);
-        ctx.emit('LLM_HEARTBEAT', `Still waiting on ${model}: no new text for ${silentSeconds}s (${elapsedSeconds}s elapsed)`, { model, elapsedSeconds, silentSeconds });
-      }
-    }, heartbeatMs);
-  }
-
-  textArrived(): void {
-    this.lastTextAt = Date.now();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
+  return { text: answer.text, thinking: answer.thinking, final, elapsedMs: Date.now() - startedAt };
 }
 
 /**

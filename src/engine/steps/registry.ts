@@ -1,5 +1,6 @@
 import { StepError, type CustomStep, type StepExecutor, type StepOfType, type StepType, type WorkflowStepDefinition } from '../types.js';
 import type { StepKindSchema } from '../workflows/schema.js';
+import { agentKind } from './agent.js';
 import { fileWriteKind } from './file-write.js';
 import { llmGenerateKind } from './llm-generate.js';
 import { mavenCommandKind } from './maven-command.js';
@@ -36,6 +37,7 @@ export const BUILT_IN_STEP_KINDS: { readonly [T in Exclude<StepType, 'CUSTOM'>]:
   FILE_WRITE: fileWriteKind,
   SHELL_COMMAND: shellCommandKind,
   MAVEN_COMMAND: mavenCommandKind,
+  AGENT: agentKind,
 };
 
 const isBuiltInType = (type: string): type is Exclude<StepType, 'CUSTOM'> => Object.hasOwn(BUILT_IN_STEP_KINDS, type);
