@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { agentDefaults, type Config } from './config.js';
@@ -151,6 +152,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await workflows.open(store, kinds);
   await workflows.loadDirectory(config.workflowsDir);
   for (const { file, problems } of workflows.loadProblems()) logger.error(`workflow file ${file} was not loaded: ${problems.map(describeProblem).join('; ')}`);
+  // Says where WORKFLOWS_DIR is (a relative one is the server's working folder's) and what it holds now.
+  const listed = workflows.list().map((w) => `${w.definition.name} ${w.definition.version}`);
+  logger.info(`workflows (definition files from ${resolvePath(config.workflowsDir)}): ${listed.join(', ')}`);
   const runnerDeps: RunnerDeps = {
     store,
     eventLog,

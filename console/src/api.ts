@@ -10,11 +10,19 @@ import { createClient, type Client } from 'graphql-ws';
 
 const TOKEN_KEY = 'agent-runner.token';
 
-/** An error from the server, in its own words, with `extensions.code` when it had one. */
+/** One problem of a refused request, for the form field it concerns (`extensions.problems` of BAD_USER_INPUT). */
+export interface FieldProblem {
+  /** The field at fault (createRun's inputs: the input's name; empty for the whole). */
+  field: string;
+  message: string;
+}
+
+/** An error from the server, in its own words, with `extensions.code` and `extensions.problems` when it had them. */
 export class ApiError extends Error {
   constructor(
     message: string,
     readonly code?: string,
+    readonly problems: readonly FieldProblem[] = [],
   ) {
     super(message);
     this.name = 'ApiError';
@@ -65,7 +73,11 @@ function queryText(document: DocumentNode): string {
 type GraphQLErrorLike = { message: string; extensions?: Record<string, unknown> };
 
 function toApiError(errors: readonly GraphQLErrorLike[]): ApiError {
-  return new ApiError(errors.map((e) => e.message).join('\n'), errors[0]?.extensions?.code as string | undefined);
+  const problems = errors.flatMap((e) => (Array.isArray(e.extensions?.problems) ? (e.extensions.problems as unknown[]) : []));
+  const fieldProblems = problems.filter(
+    (p): p is FieldProblem => typeof p === 'object' && p !== null && typeof (p as FieldProblem).field === 'string' && typeof (p as FieldProblem).message === 'string',
+  );
+  return new ApiError(errors.map((e) => e.message).join('\n'), errors[0]?.extensions?.code as string | undefined, fieldProblems);
 }
 
 function isCloseEvent(value: unknown): value is { code: number; reason: string } {

@@ -1,5 +1,5 @@
 /** Words, numbers and times as the console shows them. */
-import type { ArtifactKind, EventType, ModelSource, RunStatus, StepStatus, StepType } from '../../src/client/generated/graphql';
+import type { ArtifactKind, EventType, LoadProblemKind, ModelSource, RunStatus, StepStatus, StepType, WorkflowInputType, WorkflowOrigin } from '../../src/client/generated/graphql';
 
 export const RUN_STATUSES: RunStatus[] = ['QUEUED', 'RUNNING', 'PAUSED', 'STOPPED', 'COMPLETED', 'FAILED'];
 
@@ -42,6 +42,41 @@ export const MODEL_SOURCE_LABEL: Record<ModelSource, string> = {
   ENVIRONMENT: 'from the server’s environment',
   WORKFLOW_DEFAULT: 'workflow default',
 };
+
+export const WORKFLOW_ORIGIN_LABEL: Record<WorkflowOrigin, string> = {
+  BUILT_IN: 'built in',
+  FILE: 'file',
+  API: 'registered through the API',
+};
+
+export const LOAD_PROBLEM_KIND_LABEL: Record<LoadProblemKind, string> = {
+  WORKFLOW_FILE: 'workflow definition',
+  STEP_TYPE_MODULE: 'step type module',
+};
+
+/** Input types as written in a definition file. */
+export const INPUT_TYPE_LABEL: Record<WorkflowInputType, string> = {
+  STRING: 'string',
+  NUMBER: 'number',
+  BOOLEAN: 'boolean',
+  CHOICE: 'choice',
+};
+
+/** Where a definition problem is: "line 4:5", "line 4", or '' when unknown. */
+export function problemLocation(problem: { line?: number | null; column?: number | null }): string {
+  if (problem.line == null) return '';
+  return problem.column == null ? `line ${problem.line}` : `line ${problem.line}:${problem.column}`;
+}
+
+/** The first 12 hex digits of a content hash (as git shortens commits). */
+export function shortHash(hash: string): string {
+  return hash.slice(0, 12);
+}
+
+/** An input value as it reads in a sentence: strings quoted, the rest as JSON. */
+export function formatValue(value: unknown): string {
+  return JSON.stringify(value) ?? '—';
+}
 
 export const EVENT_LABEL: Record<EventType, string> = {
   RUN_QUEUED: 'Queued',

@@ -77,3 +77,19 @@ export function useDocumentTitle(title: string): void {
     document.title = title ? `${title} · agent-runner` : 'agent-runner';
   }, [title]);
 }
+
+/**
+ * Calls `refetch` when the page's tab becomes visible again: for what has no live stream (workflows
+ * registered from GraphiQL in another tab show up on coming back).
+ */
+export function useRefetchOnReturn(refetch: () => Promise<void>): void {
+  const latest = useRef(refetch);
+  latest.current = refetch;
+  useEffect(() => {
+    const onVisible = () => {
+      if (document.visibilityState === 'visible') void latest.current();
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    return () => document.removeEventListener('visibilitychange', onVisible);
+  }, []);
+}

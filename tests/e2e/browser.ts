@@ -6,7 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { afterEach, beforeEach, expect } from 'vitest';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -16,6 +17,32 @@ export function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
+}
+
+/**
+ * A new browser context and page for every test of the file (1280 × 900 unless `options` say
+ * otherwise), closed after it; a test fails if the page threw an uncaught error.
+ */
+export function pagePerTest(browser: () => Browser, options: BrowserContextOptions = {}): { readonly page: Page } {
+  let context: BrowserContext | undefined;
+  let current: Page | undefined;
+  const errors: string[] = [];
+  beforeEach(async () => {
+    context = await browser().newContext({ viewport: { width: 1280, height: 900 }, ...options });
+    current = await context.newPage();
+    errors.length = 0;
+    current.on('pageerror', (error) => errors.push(error.message));
+  });
+  afterEach(async () => {
+    await context?.close();
+    expect(errors, 'uncaught errors in the page').toEqual([]);
+  });
+  return {
+    get page() {
+      if (!current) throw new Error('pagePerTest: no page outside a test');
+      return current;
+    },
+  };
 }
 
 export const RESULTS = 'test-results';

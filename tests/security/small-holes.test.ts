@@ -78,7 +78,8 @@ describe('a port already in use', { timeout: 120_000 }, () => {
 
   it("ends with the README's one line and exit code 1, no stack trace", async () => {
     const port = (taken.address() as { port: number }).port;
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', PORT: String(port), DATABASE_PATH: join(dataDir, 'agent-runner.db') };
+    // Its own workflows folder: the default (./workflows) would be created in the repository.
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', PORT: String(port), DATABASE_PATH: join(dataDir, 'agent-runner.db'), WORKFLOWS_DIR: join(dataDir, 'workflows') };
     const child = spawn(process.execPath, ['--enable-source-maps', join(buildDir, 'server.js')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
@@ -92,6 +93,6 @@ describe('a port already in use', { timeout: 120_000 }, () => {
     );
     expect(output).not.toMatch(/\n\s+at |Unhandled|node:events/);
     // Only start-up lines before it (the first start applies the migrations).
-    for (const line of lines.slice(0, -1)) expect(line).toMatch(/database .*: applied|web console/);
+    for (const line of lines.slice(0, -1)) expect(line).toMatch(/database .*: applied|web console|workflows \(definition files from /);
   });
 });

@@ -86,7 +86,7 @@ steps:
 `;
     expect(located(text)).toEqual([
       '1:7 name must start with a letter or digit and hold only letters, digits, ".", "_" and "-"',
-      '2:10 version must be a string: write version: "1" (quoted), since YAML reads 1 as a number',
+      '2:10 version must be a string: write version: "1.0" (quoted), since YAML reads 1.0 as a number',
       '4:5 steps[0]: missing required field "model"',
       '6:13 steps[0].prompt must be a string',
       '7:5 steps[0]: unknown field "outptFile" (did you mean "outputFile"?). Allowed here: name, type, description, saveArtifact, timeoutSeconds, continueOnError, retry, model, prompt, system, outputFile, extractFiles, think, options, structuredOutput',

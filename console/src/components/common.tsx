@@ -78,3 +78,24 @@ export function PageTitle({ children, actions }: { children: ReactNode; actions?
     </div>
   );
 }
+
+/** A text file's lines, numbered (the numbers are not selected or copied with the text). */
+export function NumberedLines({ text, label, testId }: { text: string; label: string; testId?: string }) {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return (
+    <pre className="file-content" data-testid={testId} tabIndex={0} aria-label={label}>
+      <code>
+        {lines.map((line, i) => (
+          <span className="line" key={i}>
+            <span className="line-number" aria-hidden="true">
+              {i + 1}
+            </span>
+            {line}
+            {'\n'}
+          </span>
+        ))}
+      </code>
+    </pre>
+  );
+}

@@ -1,6 +1,6 @@
 import { useMemo } from 'react';
 import { ConsoleArtifactContentDocument, ConsoleRunDocument, type ConsoleArtifactFragment } from '../../../src/client/generated/graphql';
-import { Empty, ErrorBox, Loading, PageTitle } from '../components/common';
+import { Empty, ErrorBox, Loading, NumberedLines, PageTitle } from '../components/common';
 import { DownloadLink } from '../components/DownloadLink';
 import { ARTIFACT_KIND_LABEL, formatBytes, formatDateTime } from '../format';
 import { useDocumentTitle, useQuery } from '../hooks';
@@ -95,26 +95,12 @@ export function ArtifactPage({ runId, artifactId }: { runId: string; artifactId:
       </Empty>
     );
   else {
-    const lines = artifact.content.split('\n');
-    if (lines.at(-1) === '') lines.pop();
     body = (
       <>
         {artifact.sizeBytes > VIEW_BYTES ? (
           <p className="alert alert-warning">Showing the first {formatBytes(VIEW_BYTES)} of {formatBytes(artifact.sizeBytes)}: download the file for all of it.</p>
         ) : null}
-        <pre className="file-content" data-testid="file-content" tabIndex={0} aria-label={`Contents of ${artifact.path}`}>
-          <code>
-            {lines.map((line, i) => (
-              <span className="line" key={i}>
-                <span className="line-number" aria-hidden="true">
-                  {i + 1}
-                </span>
-                {line}
-                {'\n'}
-              </span>
-            ))}
-          </code>
-        </pre>
+        <NumberedLines text={artifact.content} label={`Contents of ${artifact.path}`} testId="file-content" />
       </>
     );
   }

@@ -12,7 +12,8 @@ import {
 } from '../../../src/client/generated/graphql';
 import { api, ApiError } from '../api';
 import { ErrorBox, Loading, PageTitle } from '../components/common';
-import { MODEL_SOURCE_LABEL, STEP_TYPE_LABEL } from '../format';
+import { InputFields, inputFieldId, inputsToSend, type InputValues } from '../components/InputFields';
+import { MODEL_SOURCE_LABEL, plural, STEP_TYPE_LABEL } from '../format';
 import { useDocumentTitle, useQuery } from '../hooks';
 import { Link, navigate, useLocation } from '../router';
 
@@ -73,6 +74,13 @@ export function NewRunPage() {
   const [goal, setGoal] = useState('');
   const [runName, setRunName] = useState('');
   const [workflowName, setWorkflowName] = useState(search.get('workflow') ?? '');
+  /** The chosen version; empty: the latest. */
+  const [workflowVersion, setWorkflowVersion] = useState(search.get('version') ?? '');
+  const [inputValues, setInputValues] = useState<InputValues>({});
+  /** Number fields holding text the browser cannot read as a number. */
+  const [unreadable, setUnreadable] = useState<ReadonlySet<string>>(new Set());
+  /** Problems of the inputs, by input name (the server's, or an unreadable number). */
+  const [inputErrors, setInputErrors] = useState<Record<string, string>>({});
   const [models, setModels] = useState<Models>({});
   const [timeout, setTimeoutValue] = useState('');
   const [submitting, setSubmitting] = useState(false);
@@ -81,7 +89,9 @@ export function NewRunPage() {
 
   const projectList = projects.data?.projects ?? [];
   const workflowList = workflows.data?.workflows ?? [];
-  const workflow = useMemo(() => workflowList.find((w) => w.name === workflowName), [workflowList, workflowName]);
+  const latest = useMemo(() => workflowList.find((w) => w.name === workflowName), [workflowList, workflowName]);
+  // The version the form is for: its inputs and models are that version's.
+  const workflow = useMemo(() => latest?.versions.find((v) => v.version === workflowVersion) ?? latest, [latest, workflowVersion]);
   const defaults = useMemo(() => modelsInForce(workflow), [workflow]);
 
   // First answers in: choose the project (from ?project=, else the newest, else a new one) and the workflow.
@@ -92,10 +102,10 @@ export function NewRunPage() {
     setProjectChoice(wanted && list.some((p) => p.id === wanted) ? wanted : (list.at(-1)?.id ?? NEW_PROJECT));
   }, [projects.data, projectChoice, search]);
   useEffect(() => {
-    if (!workflows.data || workflow) return;
+    if (!workflows.data || latest) return;
     const list = workflows.data.workflows;
     setWorkflowName((list.find((w) => w.name === DEFAULT_WORKFLOW) ?? list[0])?.name ?? '');
-  }, [workflows.data, workflow]);
+  }, [workflows.data, latest]);
   // A new workflow (not a reload of the same one) resets the models to its defaults.
   const defaultsKey = JSON.stringify(defaults);
   useEffect(() => setModels(JSON.parse(defaultsKey) as Models), [defaultsKey]);
@@ -120,15 +130,35 @@ export function NewRunPage() {
     return errors;
   };
 
+  /** Whether the form has a problem to show: focuses the first field that has one. */
+  const showProblems = (errors: Record<string, string>, problemsOfInputs: Record<string, string>): boolean => {
+    setFieldErrors(errors);
+    setInputErrors(problemsOfInputs);
+    const first = Object.keys(errors)[0];
+    const firstInput = workflow?.inputs.find((i) => problemsOfInputs[i.name])?.name;
+    if (first) document.getElementById(`${ids}-${first}`)?.focus();
+    else if (firstInput) document.getElementById(inputFieldId(ids, firstInput))?.focus();
+    return first !== undefined || firstInput !== undefined;
+  };
+
+  const changeInput = (name: string, value: string | boolean, isUnreadable = false) => {
+    setInputValues((values) => ({ ...values, [name]: value }));
+    setUnreadable((set) => {
+      const next = new Set(set);
+      if (isUnreadable) next.add(name);
+      else next.delete(name);
+      return next;
+    });
+    // The problem shown described what was there before.
+    setInputErrors(({ [name]: _gone, ...rest }) => rest);
+  };
+
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const errors = validate();
-    setFieldErrors(errors);
     setError(null);
-    if (Object.keys(errors).length > 0) {
-      document.getElementById(`${ids}-${Object.keys(errors)[0]}`)?.focus();
-      return;
-    }
+    const unreadableNumbers: Record<string, string> = {};
+    for (const name of unreadable) if (workflow?.inputs.some((i) => i.name === name)) unreadableNumbers[name] = 'Not a number: write one such as 3 or 2.5.';
+    if (showProblems(validate(), unreadableNumbers)) return;
     setSubmitting(true);
     try {
       let projectId = projectChoice;
@@ -160,8 +190,11 @@ export function NewRunPage() {
             projectId,
             goal: goal.trim(),
             ...(runName.trim() ? { name: runName.trim() } : {}),
+            ...(workflow && workflow.inputs.length > 0 ? { inputs: inputsToSend(workflow.inputs, inputValues) } : {}),
             options: {
               workflowName,
+              // The version whose form this is, even if a newer one was registered meanwhile.
+              ...(workflow ? { workflowVersion: workflow.version } : {}),
               ...(overrides.length ? { models: overrides } : {}),
               ...(timeout.trim() ? { timeoutSeconds: Number(timeout.trim()) } : {}),
             },
@@ -169,7 +202,15 @@ export function NewRunPage() {
       const { createRun } = await api.request(ConsoleCreateRunDocument, { input });
       navigate(`/runs/${createRun.id}`);
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught : new ApiError(String(caught)));
+      const apiError = caught instanceof ApiError ? caught : new ApiError(String(caught));
+      // Problems of declared inputs go beside their fields; what is left is said above the button.
+      const byInput: Record<string, string> = {};
+      for (const problem of apiError.problems) {
+        if (workflow?.inputs.some((i) => i.name === problem.field)) byInput[problem.field] = problem.message;
+      }
+      const placed = Object.keys(byInput).length;
+      setError(placed > 0 && placed === apiError.problems.length ? new ApiError(`${plural(placed, 'input')} need${placed === 1 ? 's' : ''} a change: see the marked ${placed === 1 ? 'field' : 'fields'}.`, apiError.code) : apiError);
+      showProblems({}, byInput);
     } finally {
       setSubmitting(false);
     }
@@ -312,23 +353,66 @@ export function NewRunPage() {
             <label className="label" htmlFor={`${ids}-workflow`}>
               Workflow
             </label>
-            <select id={`${ids}-workflow`} name="workflow" value={workflowName} onChange={(e) => setWorkflowName(e.target.value)} aria-describedby={`${ids}-workflow-hint`}>
+            <select
+              id={`${ids}-workflow`}
+              name="workflow"
+              value={workflowName}
+              onChange={(e) => {
+                setWorkflowName(e.target.value);
+                setWorkflowVersion('');
+              }}
+              aria-describedby={`${ids}-workflow-hint`}
+            >
               {workflowList.map((w) => (
                 <option key={w.name} value={w.name}>
-                  {w.name} (v{w.version})
+                  {w.name}
                 </option>
               ))}
             </select>
             {workflow ? (
               <span className="hint" id={`${ids}-workflow-hint`}>
-                {workflow.description} Steps: {workflow.steps.map((s) => `${s.name} (${STEP_TYPE_LABEL[s.type]})`).join(' → ')}.{' '}
+                {workflow.description} Steps: {workflow.steps.map((s) => `${s.name} (${s.type === 'CUSTOM' ? s.typeName : STEP_TYPE_LABEL[s.type]})`).join(' → ')}.{' '}
                 <Link to="/workflows">Details</Link>
               </span>
             ) : null}
             {fieldError('workflow')}
           </div>
           )}
+          {!isAgent && latest && workflow ? (
+            <div className="field">
+              <label className="label" htmlFor={`${ids}-version`}>
+                Version
+              </label>
+              <select
+                id={`${ids}-version`}
+                name="version"
+                className="input-short"
+                value={workflow.version}
+                onChange={(e) => setWorkflowVersion(e.target.value === latest.version ? '' : e.target.value)}
+                aria-describedby={`${ids}-version-hint`}
+              >
+                {latest.versions.map((v) => (
+                  <option key={v.version} value={v.version}>
+                    {v.version}
+                    {v.latest ? ' (latest)' : ''}
+                  </option>
+                ))}
+              </select>
+              <span className="hint" id={`${ids}-version-hint`}>
+                The run keeps this version whatever is registered later. <Link to="/workflows">See each version’s definition</Link>
+              </span>
+            </div>
+          ) : null}
         </fieldset>
+
+        {!isAgent && workflow && workflow.inputs.length > 0 ? (
+          <fieldset data-testid="workflow-inputs">
+            <legend>
+              Inputs of {workflow.name} <span className="muted">v{workflow.version}</span>
+            </legend>
+            <InputFields inputs={workflow.inputs} values={inputValues} errors={inputErrors} idPrefix={ids} onChange={changeInput} />
+          </fieldset>
+        ) : null}
 
         {isAgent ? (
           <fieldset>

@@ -23,8 +23,10 @@ import {
   formatDateTime,
   formatDuration,
   formatOffset,
+  formatValue,
   MODEL_SOURCE_LABEL,
   plural,
+  shortHash,
   STEP_TYPE_LABEL,
 } from '../format';
 import { useDocumentTitle, useNow, useQuery } from '../hooks';
@@ -109,6 +111,9 @@ function Controls({ run, onRun }: { run: FullRun; onRun: (run: ConsoleRunFragmen
   const firstUnfinished = run.steps.find((s) => s.status !== 'COMPLETED')?.name ?? run.steps[0]?.name ?? '';
   const [fromStep, setFromStep] = useState(firstUnfinished);
   useEffect(() => setFromStep(firstUnfinished), [firstUnfinished]);
+  const versions = run.workflow?.versions ?? [];
+  const [onVersion, setOnVersion] = useState(run.workflowVersion ?? '');
+  useEffect(() => setOnVersion(run.workflowVersion ?? ''), [run.workflowVersion]);
 
   const act = async (what: string, action: () => Promise<ConsoleRunFragment>) => {
     setBusy(what);
@@ -125,7 +130,13 @@ function Controls({ run, onRun }: { run: FullRun; onRun: (run: ConsoleRunFragmen
   const pause = () => act('pause', async () => (await api.request(ConsolePauseRunDocument, { id: run.id })).pauseRun);
   const resume = () => act('resume', async () => (await api.request(ConsoleResumeRunDocument, { id: run.id })).resumeRun);
   const stop = () => act('stop', async () => (await api.request(ConsoleStopRunDocument, { id: run.id })).stopRun);
-  const retry = () => act('retry', async () => (await api.request(ConsoleRetryRunDocument, { id: run.id, fromStep: fromStep || null })).retryRun);
+  const retry = () => act('retry', async () => (
+      await api.request(ConsoleRetryRunDocument, {
+        id: run.id,
+        fromStep: fromStep || null,
+        workflowVersion: onVersion && onVersion !== run.workflowVersion ? onVersion : null,
+      })
+    ).retryRun);
 
   const { status, pauseRequested } = run;
   const canPause = status === 'RUNNING' && !pauseRequested;
@@ -180,6 +191,19 @@ function Controls({ run, onRun }: { run: FullRun; onRun: (run: ConsoleRunFragmen
               ))}
             </select>
           </label>
+          {versions.length > 1 ? (
+            <label className="field-inline">
+              <span className="label">on version</span>
+              <select value={onVersion} onChange={(e) => setOnVersion(e.target.value)}>
+                {versions.map((v) => (
+                  <option key={v.version} value={v.version}>
+                    {v.version}
+                    {v.version === run.workflowVersion ? ' (its own)' : v.latest ? ' (latest)' : ''}
+                  </option>
+                ))}
+              </select>
+            </label>
+          ) : null}
           <button type="button" className="button button-primary" onClick={retry} disabled={busy !== null}>
             {busy === 'retry' ? 'Retrying…' : 'Retry'}
           </button>
@@ -542,7 +566,40 @@ export function RunPage({ runId }: { runId: string }) {
         </div>
         <div>
           <dt>Workflow</dt>
-          <dd>{run.runType === 'AGENT' ? 'agent run' : (run.workflowName ?? '—')}</dd>
+          <dd data-testid="run-workflow">
+            {run.runType === 'AGENT' ? 'agent run' : run.workflowName ? <Link to="/workflows">{run.workflowName}</Link> : '—'}
+            {run.workflowVersion ? (
+              <>
+                {' '}
+                <span className="version">v{run.workflowVersion}</span>
+              </>
+            ) : null}
+            {run.definitionHash ? (
+              <span className="muted" title={`Content hash of the definition this run executes: ${run.definitionHash}`}>
+                {' '}
+                · <code>{shortHash(run.definitionHash)}</code>
+              </span>
+            ) : null}
+            {run.workflow && !run.workflow.latest ? (
+              <span className="muted">
+                {' '}
+                · not the latest ({run.workflow.versions.find((v) => v.latest)?.version ?? 'newer'}): the run keeps its own
+              </span>
+            ) : null}
+          </dd>
+        </div>
+        <div>
+          <dt>Inputs</dt>
+          <dd data-testid="run-inputs">
+            {Object.keys(run.inputs ?? {}).length === 0
+              ? 'none'
+              : Object.entries(run.inputs as Record<string, unknown>).map(([name, value], i) => (
+                  <span key={name} className="run-input" data-input={name}>
+                    {i > 0 ? ', ' : ''}
+                    <code>{name}</code> = <code>{formatValue(value)}</code>
+                  </span>
+                ))}
+          </dd>
         </div>
         <div>
           <dt>Created</dt>

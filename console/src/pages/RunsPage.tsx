@@ -277,7 +277,10 @@ export function RunsPage() {
                     </Link>
                   </td>
                   <td data-label="Project">{run.project.name}</td>
-                  <td data-label="Workflow">{run.runType === 'AGENT' ? 'agent' : (run.workflowName ?? '—')}</td>
+                  <td data-label="Workflow">
+                    {run.runType === 'AGENT' ? 'agent' : (run.workflowName ?? '—')}
+                    {run.runType !== 'AGENT' && run.workflowVersion ? <span className="muted"> v{run.workflowVersion}</span> : null}
+                  </td>
                   <td data-label="Status">
                     <StatusBadge status={run.status} pauseRequested={run.pauseRequested} />
                   </td>

@@ -39,9 +39,11 @@ type PathPart = string | number;
 interface Locator {
   /** The node's (or with `key`, that key's) position; `offset` is a character offset in a string scalar's value. */
   at(path: readonly PathPart[], options?: { key?: string; offset?: number }): { line: number; column: number } | null;
+  /** A scalar's text as written (`1.0` where the value read is the number 1), or null. */
+  written(path: readonly PathPart[]): string | null;
 }
 
-const NO_LOCATION: Locator = { at: () => null };
+const NO_LOCATION: Locator = { at: () => null, written: () => null };
 
 /** `steps[1].command` */
 export function formatPath(path: readonly PathPart[]): string {
@@ -91,7 +93,8 @@ export function checkWorkflowObject(raw: unknown, kinds: StepKinds, locate: Loca
   }
   const document = raw as Record<string, unknown>;
   if (typeof document.version === 'number') {
-    report(['version'], `version must be a string: write version: "${String(document.version)}" (quoted), since YAML reads ${String(document.version)} as a number`);
+    const written = locate.written(['version']) ?? String(document.version);
+    report(['version'], `version must be a string: write version: "${written}" (quoted), since YAML reads ${written} as a number`);
   }
   reportSchemaErrors(validatorsFor(kinds).document, document, [], report);
 
@@ -517,6 +520,10 @@ function documentLocator(doc: Document, lineCounter: LineCounter, text: string):
         if (inside !== null) return position(inside);
       }
       return position(node.range[0]);
+    },
+    written(path) {
+      const node = doc.getIn(path, true);
+      return isScalar(node) && node.range ? text.slice(node.range[0], node.range[1]) : null;
     },
   };
 }
