@@ -187,14 +187,14 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
 function httpUrl(env: Env, name: string, fallback: string): string {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
-  let url: URL;
+  let url: URL | null = null;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected an http(s) URL such as http://localhost:11434.`);
+    // reported below
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected an http(s) URL such as http://localhost:11434.`);
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected an http(s) URL such as ${fallback}.`);
   }
   return raw.replace(/\/+$/, '');
 }
@@ -350,4 +350,18 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     );
   }
   return config;
+}
+
+/** What the `agent-runner` command (src/cli) needs to reach a server. Its flags beat the environment. */
+export interface CliConfig {
+  /** The server's base URL (http://127.0.0.1:8000, where `npm start` listens). `--url`, `AGENT_RUNNER_URL` */
+  url: string;
+  /** The server's API token, when it has one (unset). `--token`, `API_TOKEN` */
+  token: string | null;
+}
+
+/** The command's settings: a flag given on the command line wins over its variable. Throws ConfigError for a bad URL. */
+export function loadCliConfig(env: Env = process.env, flags: { url?: string; token?: string } = {}): CliConfig {
+  const url = flags.url === undefined ? httpUrl(env, 'AGENT_RUNNER_URL', 'http://127.0.0.1:8000') : httpUrl({ '--url': flags.url }, '--url', 'http://127.0.0.1:8000');
+  return { url, token: (flags.token === undefined ? read(env, 'API_TOKEN') : flags.token.trim() || undefined) ?? null };
 }

@@ -12,6 +12,8 @@ export interface ClientOptions {
   url: string;
   /** The server's API_TOKEN, if it has one. */
   token?: string;
+  /** Called each time the WebSocket for subscriptions is (re)connected and accepted. */
+  onConnected?: () => void;
 }
 
 /** A GraphQL error result, with the errors as the server sent them. */
@@ -25,6 +27,52 @@ export class GraphQLRequestError extends Error {
   get code(): string | undefined {
     return this.errors[0]?.extensions?.code as string | undefined;
   }
+}
+
+/**
+ * The server could not be reached or did not answer as an agent-runner server: refused, unknown
+ * host, a dropped WebSocket, or an HTTP answer that is not GraphQL. `code` is the network error's
+ * code (ECONNREFUSED, ENOTFOUND …) or the WebSocket's close code (4403: the token was refused).
+ */
+export class ConnectionError extends Error {
+  constructor(
+    /** The server URL that was tried. */
+    readonly url: string,
+    message: string,
+    readonly code?: string | number,
+    /** The server answered, but not as an agent-runner server does (a wrong URL). */
+    readonly answered = false,
+  ) {
+    super(message);
+    this.name = 'ConnectionError';
+  }
+}
+
+/** Words for the network error `fetch` or `ws` failed with (its cause's code, when it has one). */
+function networkProblem(error: unknown): { code?: string; words: string } {
+  const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause ?? (error as { error?: { code?: string; message?: string } } | null)?.error ?? error;
+  const code = (cause as { code?: string } | null)?.code;
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused (nothing listens there)',
+    ENOTFOUND: 'unknown host',
+    EAI_AGAIN: 'the host name could not be resolved',
+    ETIMEDOUT: 'the connection timed out',
+    ECONNRESET: 'the connection was reset',
+    EHOSTUNREACH: 'the host is unreachable',
+  };
+  return { code, words: (code && words[code]) ?? (cause as { message?: string } | null)?.message ?? String(cause) };
+}
+
+/** What a WebSocket that closed, or failed to open, under a subscription means for the caller. */
+function subscriptionFailure(url: string, error: unknown): Error {
+  const closeCode = (error as { code?: unknown } | null)?.code;
+  if (typeof closeCode === 'number') {
+    if (closeCode === 4403) return new ConnectionError(url, `The server at ${url} refused the WebSocket: missing or wrong API token (close code 4403)`, closeCode);
+    const reason = (error as { reason?: string }).reason;
+    return new ConnectionError(url, `The WebSocket to ${url} closed with code ${closeCode}${reason ? ` (${reason})` : ''}`, closeCode);
+  }
+  const { code, words } = networkProblem(error);
+  return new ConnectionError(url, `Lost the WebSocket to ${url}: ${words}`, code);
 }
 
 export interface Subscription<T> extends AsyncIterableIterator<T> {
@@ -54,12 +102,48 @@ export class AgentRunnerClient {
 
   /** Runs a query or mutation and returns the whole result, errors included. */
   async execute<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, variables?: TVariables): Promise<ExecutionResult<TResult>> {
-    const response = await fetch(`${this.options.url}/graphql`, {
-      method: 'POST',
-      headers: this.headers(),
-      body: JSON.stringify({ query: print(document), variables: variables ?? {} }),
-    });
+    const endpoint = `${this.options.url}/graphql`;
+    let response: Response;
+    try {
+      response = await fetch(endpoint, {
+        method: 'POST',
+        headers: this.headers(),
+        body: JSON.stringify({ query: print(document), variables: variables ?? {} }),
+      });
+    } catch (error) {
+      const { code, words } = networkProblem(error);
+      throw new ConnectionError(this.options.url, `Cannot reach ${endpoint}: ${words}`, code);
+    }
+    const type = response.headers.get('content-type') ?? '';
+    if (!type.includes('json')) {
+      throw new ConnectionError(this.options.url, `${endpoint} answered HTTP ${response.status} (${type || 'no content type'}) instead of GraphQL`, response.status, true);
+    }
     return (await response.json()) as ExecutionResult<TResult>;
+  }
+
+  /**
+   * An artifact's file (`GET /artifacts/<id>/download`), as the response to stream from. Throws
+   * ConnectionError when the server cannot be reached, and an Error with the server's message
+   * for an answer other than 200 (401: the token; 404: the file is gone).
+   */
+  async download(artifactId: string): Promise<Response> {
+    const url = `${this.options.url}/artifacts/${encodeURIComponent(artifactId)}/download`;
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {} });
+    } catch (error) {
+      const { code, words } = networkProblem(error);
+      throw new ConnectionError(this.options.url, `Cannot reach ${url}: ${words}`, code);
+    }
+    if (response.ok && response.body) return response;
+    const body = await response.text();
+    let message = body;
+    try {
+      message = (JSON.parse(body) as { error?: string }).error ?? body;
+    } catch {
+      // not JSON: the text as it is
+    }
+    throw new Error(`${url} answered HTTP ${response.status}: ${message}`);
   }
 
   private wsClient(): WsClient {
@@ -69,22 +153,30 @@ export class AgentRunnerClient {
       connectionParams: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {},
       lazy: true,
       retryAttempts: 0,
+      ...(this.options.onConnected ? { on: { connected: this.options.onConnected } } : {}),
     });
     return this.ws;
   }
 
-  /** Subscribes over WebSocket; iterate the results, `close()` to stop. Errors are thrown from `next()`. */
+  /**
+   * Subscribes over WebSocket; iterate the results, `close()` to stop. Errors are thrown from
+   * `next()`: GraphQLRequestError for the server's errors, ConnectionError when the socket fails or
+   * drops (subscribing again opens a new one).
+   */
   subscribe<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, variables: TVariables): Subscription<TResult> {
     const iterator = this.wsClient().iterate<TResult>({ query: print(document), variables: variables as Record<string, unknown> });
+    const url = this.options.url;
     const subscription: Subscription<TResult> = {
       async next() {
         let step;
         try {
           step = await iterator.next();
         } catch (error) {
-          // graphql-ws rejects with the server's error array when it ends a subscription with errors.
+          // graphql-ws rejects with the server's error array when it ends a subscription with errors,
+          // and with the socket's close or error event when the connection fails or drops.
           if (Array.isArray(error)) throw new GraphQLRequestError(error);
-          throw error;
+          if (error instanceof Error) throw error;
+          throw subscriptionFailure(url, error);
         }
         if (step.done) return { done: true, value: undefined };
         if (step.value.errors?.length) throw new GraphQLRequestError(step.value.errors);

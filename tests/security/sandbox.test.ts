@@ -9,9 +9,9 @@
  * Without a working bubblewrap the sandboxed tests are skipped, and say so loudly.
  */
 import { randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CreateRunDocument, WorkerDocument } from '../../src/client/generated/graphql.js';
 import { createCommandLauncher } from '../../src/engine/sandbox.js';
@@ -22,18 +22,29 @@ import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { killAllServers, spawnServer } from '../durability/support.js';
 import { createProject, getRun, ofType, streamToEnd, testWorkflow } from '../workflow/support.js';
 
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * Outside /tmp (and /var/tmp, /run), which the sandbox makes private anyway: under the user's cache
+ * folder, visible (read-only) in the sandbox, so only the sandbox's own rules can refuse what is tried.
+ */
+const SCRATCH_ROOT = join(homedir(), '.cache', 'agent-runner-tests');
 
 let bubblewrap: string | null = null;
 let scratch: string;
 beforeAll(async () => {
-  mkdirSync(join(REPO_ROOT, '.scratch'), { recursive: true });
-  scratch = mkdtempSync(join(REPO_ROOT, '.scratch', 'sandbox-'));
+  mkdirSync(SCRATCH_ROOT, { recursive: true });
+  scratch = mkdtempSync(join(SCRATCH_ROOT, 'sandbox-'));
   const probe = await createCommandLauncher({ setting: 'auto', databasePath: ':memory:', homeFolders: [join(scratch, 'probe')], mavenDir: join(scratch, 'probe', 'm2'), hiddenPaths: [] });
   bubblewrap = probe.status.active ? probe.status.tool : null;
   if (!bubblewrap) console.warn(`\n*** tests/security/sandbox: RUNNING WITHOUT THE SANDBOX — the sandboxed tests are SKIPPED: ${probe.status.summary}\n`);
 });
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  try {
+    rmdirSync(SCRATCH_ROOT);
+  } catch {
+    // Another test run's folder is in it.
+  }
+});
 
 let app: TestApp | undefined;
 afterEach(async () => {

@@ -1,0 +1,217 @@
+/**
+ * The fold behind `agent-runner watch` (events → where each step stands) and the frame drawn from
+ * it, for the turns a run can take that the end-to-end tests do not all reach: retries, a pause
+ * waiting for a person, a stop, recovery, a retried run, event types this client does not know,
+ * and escape codes in what the server relays.
+ */
+import picocolors from 'picocolors';
+import { describe, expect, it } from 'vitest';
+import type { CliEventFragment, CliRunFragment } from '../../src/client/generated/graphql.js';
+import { eventLine, outputLine, summaryLines } from '../../src/cli/watch/plain.js';
+import { applyEvent, createRunView, settleRunView, type RunView } from '../../src/cli/watch/run-view.js';
+import { renderFrame } from '../../src/cli/watch/tty.js';
+
+const T0 = Date.parse('2026-05-01T10:00:00.000Z');
+const at = (ms: number) => new Date(T0 + ms).toISOString();
+
+const step = (index: number, name: string, description: string) => ({
+  index,
+  name,
+  type: 'LLM_GENERATE' as const,
+  status: 'PENDING' as const,
+  description,
+  attempt: 0,
+  startedAt: null,
+  finishedAt: null,
+  error: null,
+});
+
+const RUN: CliRunFragment = {
+  id: '7',
+  name: null,
+  goal: 'Hello service',
+  status: 'QUEUED',
+  workflowName: 'three-steps',
+  workflowVersion: '1.0.0',
+  inputs: {},
+  error: null,
+  createdAt: at(0),
+  startedAt: null,
+  finishedAt: null,
+  pauseRequested: false,
+  lastSeq: 0,
+  project: { id: '1', name: 'demo' },
+  models: [],
+  steps: [step(0, 'planner', 'Plan with m1'), step(1, 'coder', 'Code with m2'), step(2, 'tests', 'Run the tests')],
+};
+
+/** A run view fed `events` (seq numbered from 1, 100 ms apart). */
+function fold(events: Array<[type: string, stepName: string | null, data?: Record<string, unknown>, message?: string]>, tailLines = 3): RunView {
+  const view = createRunView(RUN, tailLines);
+  events.forEach(([type, stepName, data, message], i) => {
+    const event = { seq: i + 1, type, stepName, data: data ?? null, message: message ?? `${type} message`, createdAt: at((i + 1) * 100) } as CliEventFragment;
+    applyEvent(view, event);
+  });
+  return view;
+}
+
+const frame = (view: RunView, now = T0 + 10_000) =>
+  renderFrame(view, { now, tick: 0, width: 100, colors: picocolors.createColors(false), showTail: true, footer: 'Ctrl-C detaches' }).split('\n');
+
+describe('the watch fold', () => {
+  it('a running step: elapsed time, what it is doing, its last output lines and the line being written', () => {
+    const view = fold([
+      ['RUN_QUEUED', null],
+      ['WORKFLOW_STARTED', null],
+      ['STEP_STARTED', 'planner', { attempt: 1, maxAttempts: 1 }],
+      ['LLM_GENERATING', 'planner', {}, 'Generating with m1'],
+      ['LLM_TOKEN', 'planner', { text: 'line one\nline two\nline three\nline four\npart' }],
+    ]);
+    expect(frame(view, T0 + 2_300)).toEqual([
+      'Run 7 · three-steps · project demo · RUNNING 2.1s',
+      '  ⠋ planner  2.0s    Plan with m1',
+      '                     Generating with m1',
+      '                     │ line three',
+      '                     │ line four',
+      '                     │ part',
+      '  ◻ coder            Code with m2',
+      '  ◻ tests            Run the tests',
+      'Ctrl-C detaches',
+    ]);
+  });
+
+  it('a retried attempt, then a failure: attempts counted, the reason kept, later steps skipped', () => {
+    const view = fold([
+      ['STEP_STARTED', 'planner', { attempt: 1, maxAttempts: 3 }],
+      ['STEP_COMPLETED', 'planner', { durationMs: 100 }],
+      ['STEP_STARTED', 'coder', { attempt: 1, maxAttempts: 2 }],
+      ['STEP_RETRYING', 'coder', { attempt: 1, maxAttempts: 2, error: 'Ollama dropped the connection', waitSeconds: 2 }],
+    ]);
+    expect(frame(view).slice(1, 4)).toEqual([
+      '  ✔ planner  0.1s    Plan with m1 (attempt 1 of 3)',
+      '  ↻ coder    0.1s    Code with m2 (attempt 1 of 2)',
+      '                     attempt 1 of 2 failed, next in 2s: Ollama dropped the connection',
+    ]);
+    applyEvent(view, { seq: 5, type: 'STEP_STARTED', stepName: 'coder', data: { attempt: 2, maxAttempts: 2 }, message: '', createdAt: at(2500) } as CliEventFragment);
+    expect(frame(view, T0 + 3_500)[2]).toBe('  ⠋ coder    1.0s    Code with m2 (attempt 2 of 2)');
+    applyEvent(view, { seq: 6, type: 'STEP_FAILED', stepName: 'coder', data: { error: 'Model "m2" is not installed.\nRun: ollama pull m2' }, message: '', createdAt: at(4000) } as CliEventFragment);
+    applyEvent(view, { seq: 7, type: 'WORKFLOW_FAILED', stepName: null, data: { error: 'Step "coder" failed' }, message: '', createdAt: at(4100) } as CliEventFragment);
+    expect(frame(view).slice(0, 6)).toEqual([
+      'Run 7 · three-steps · project demo · FAILED 4.1s',
+      '  ✔ planner  0.1s    Plan with m1 (attempt 1 of 3)',
+      '  ✖ coder    1.5s    Code with m2 (attempt 2 of 2)',
+      '                     Model "m2" is not installed.',
+      '  ↓ tests            skipped',
+      'Ctrl-C detaches',
+    ]);
+  });
+
+  it('a pause waits for a person on the next step until resumed', () => {
+    const view = fold([
+      ['STEP_STARTED', 'planner'],
+      ['STEP_COMPLETED', 'planner'],
+      ['RUN_PAUSED', null, { nextStep: 'coder' }, 'Paused after step 1/3 (planner). Resume to continue with step 2/3 (coder).'],
+    ]);
+    expect(view.status).toBe('PAUSED');
+    expect(frame(view).slice(0, 5)).toEqual([
+      'Run 7 · three-steps · project demo · PAUSED 10.0s',
+      'Paused after step 1/3 (planner). Resume to continue with step 2/3 (coder).',
+      '  ✔ planner  0.1s    Plan with m1',
+      '  ‖ coder            Code with m2',
+      '                     waiting for the run to be resumed: agent-runner resume 7',
+    ]);
+    applyEvent(view, { seq: 4, type: 'RUN_RESUMED', stepName: null, data: null, message: 'Resumed', createdAt: at(5000) } as CliEventFragment);
+    expect(view.status).toBe('QUEUED');
+    expect(view.steps[1]).toMatchObject({ state: 'PENDING', note: null });
+  });
+
+  it('a stop: the running step stopped, the rest skipped; the summary says how to go on', () => {
+    const view = fold([
+      ['WORKFLOW_STARTED', null],
+      ['STEP_STARTED', 'planner'],
+      ['LLM_TOKEN', 'planner', { text: 'half a line' }],
+      ['RUN_STOPPED', null, {}, 'Run stopped by request during step 1/3 (planner).'],
+    ]);
+    expect(view.steps.map((s) => s.state)).toEqual(['STOPPED', 'SKIPPED', 'SKIPPED']);
+    expect(frame(view)[1]).toBe('  ■ planner  0.2s    stopped  Plan with m1');
+    expect(summaryLines(view)).toEqual(['Run 7 was stopped in 0.3s: 0 of 3 steps completed, 0 files written.', 'Go on with: agent-runner retry 7 --watch']);
+  });
+
+  it('a recovered run and a retried one start their steps again; files of steps done again are dropped', () => {
+    const view = fold([
+      ['STEP_STARTED', 'planner'],
+      ['ARTIFACT_CREATED', 'planner', { path: 'PLAN.md', sizeBytes: 10 }],
+      ['STEP_COMPLETED', 'planner'],
+      ['STEP_STARTED', 'coder'],
+      ['RUN_RECOVERED', null, { interruptedStep: 'coder', nextStep: 'coder' }, 'The server stopped while this run was running'],
+    ]);
+    expect(view.steps.map((s) => s.state)).toEqual(['COMPLETED', 'PENDING', 'PENDING']);
+    expect(view.note).toBe('The server stopped while this run was running');
+    const failed = fold([
+      ['STEP_STARTED', 'planner'],
+      ['ARTIFACT_CREATED', 'planner', { path: 'PLAN.md', sizeBytes: 10 }],
+      ['STEP_COMPLETED', 'planner'],
+      ['STEP_STARTED', 'coder'],
+      ['ARTIFACT_CREATED', 'coder', { path: 'pom.xml', sizeBytes: 20 }],
+      ['STEP_FAILED', 'coder', { error: 'bad answer' }],
+      ['WORKFLOW_FAILED', null, { error: 'Step "coder" failed: bad answer' }],
+      ['RUN_QUEUED', null, { retry: true, fromStep: 'coder' }, 'Retry queued: the run goes again from step 2/3 (coder); earlier steps are kept.'],
+    ]);
+    expect(failed.status).toBe('QUEUED');
+    expect(failed.steps.map((s) => s.state)).toEqual(['COMPLETED', 'PENDING', 'PENDING']);
+    expect(failed.files.map((f) => f.path)).toEqual(['PLAN.md']);
+    expect(failed.error).toBeNull();
+  });
+
+  it('events it does not know show as notes; steps it was not told of are added', () => {
+    const view = fold([
+      ['STEP_STARTED', 'planner'],
+      ['STEP_AWAITING_APPROVAL', 'planner', {}, 'Waiting for approval of the plan'],
+      ['TOOL_CALLED', 'explore', {}, 'Agent ran: ls src'],
+      ['RUN_SOMETHING_NEW', null, {}, 'Something new happened'],
+    ]);
+    expect(view.steps.find((s) => s.name === 'planner')!.note).toBe('Waiting for approval of the plan');
+    expect(view.steps.map((s) => s.name)).toEqual(['planner', 'coder', 'tests', 'explore']);
+    expect(view.note).toBe('Something new happened');
+  });
+
+  it("a model's reasoning is output of its own stream, marked apart in plain lines", () => {
+    const view = createRunView(RUN, 3);
+    applyEvent(view, { seq: 1, type: 'STEP_STARTED', stepName: 'planner', data: {}, message: '', createdAt: at(100) } as CliEventFragment);
+    const lines = applyEvent(view, { seq: 2, type: 'LLM_THINKING', stepName: 'planner', data: { text: 'Let me think.\nHm' }, message: '', createdAt: at(200) } as CliEventFragment);
+    expect(lines.map((line) => outputLine(line, 7))).toEqual(['planner ~ Let me think.']);
+    expect(eventLine({ seq: 2, type: 'LLM_THINKING', stepName: 'planner', data: {}, message: 'x', createdAt: at(200) } as CliEventFragment, 7)).toBeNull();
+    expect(view.steps[0]).toMatchObject({ tail: ['Let me think.'], partial: 'Hm', partialStream: 'thinking' });
+  });
+
+  it('escape codes and control characters from model or command output never reach the terminal', () => {
+    const view = fold([
+      ['STEP_STARTED', 'planner'],
+      ['SHELL_OUTPUT', 'planner', { stream: 'stdout', text: '\u001b[1;31mERROR\u001b[m done\r\n\u001b]0;pwned\u0007title\u001b[2J\n' }],
+      ['STEP_FAILED', 'planner', { error: '\u001b[31mred\u001b[0m reason' }],
+    ]);
+    expect(view.steps[0].tail).toEqual(['ERROR done', 'title']);
+    expect(view.steps[0].note).toBe('red reason');
+    expect(frame(view).join('\n')).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+    // A failed step keeps its last output lines on screen: they explain the failure.
+    expect(frame(view).slice(1, 5)).toEqual([
+      '  ✖ planner  0.2s    Plan with m1',
+      '                     red reason',
+      '                     │ ERROR done',
+      '                     │ title',
+    ]);
+  });
+
+  it('the final word is the server’s: statuses the events do not carry, and the files that remain', () => {
+    const view = fold([['STEP_STARTED', 'planner'], ['STEP_COMPLETED', 'planner'], ['WORKFLOW_COMPLETED', null]]);
+    settleRunView(view, {
+      ...RUN,
+      status: 'COMPLETED',
+      startedAt: at(50),
+      finishedAt: at(900),
+      steps: [{ ...RUN.steps[0], status: 'COMPLETED' }, { ...RUN.steps[1], status: 'SKIPPED' }, { ...RUN.steps[2], status: 'SKIPPED' }],
+      artifacts: [{ path: 'PLAN.md', stepName: 'planner', sizeBytes: 2048 }],
+    });
+    expect(summaryLines(view)).toEqual(['Run 7 completed in 0.8s: 1 of 3 steps completed, 1 file written.', '  PLAN.md (2.0 KB)']);
+  });
+});
