@@ -15,5 +15,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Says whether the sandbox (bubblewrap) is there, and so whether it is tested.
+    globalSetup: ['tests/helpers/sandbox-banner.ts'],
   },
 });

@@ -2,7 +2,7 @@
  * `npm run bench` — the floors and the product on the same workload, in one invocation, on this
  * machine; prints the table and writes bench/results.json (and bench/results.md, the same tables).
  * `npm run bench -- --quick` is a ~1–2 minute version (fewer points, shorter phases);
- * `--only=floors,engine,throughput,fanout,ws,spawnStream` runs some sections (written to
+ * `--only=floors,engine,throughput,fanout,ws,spawnStream,flood` runs some sections (written to
  * bench/results.partial.*; `ws` takes the product rates from `fanout` of the same run).
  *
  * Every scenario runs in a fresh process, one after the other, compiled to JavaScript as `npm start`
@@ -41,6 +41,7 @@ const P = quick
       fanout: { warmupMs: 500, satMs: 1500, latMs: 1500 },
       ws: { satMs: 1500, latMs: 1500, warmupMs: 300 },
       spawnStream: { reps: 1, phaseMs: 2500 },
+      flood: { floodSeconds: 8, reps: 1 },
     }
   : {
       spawn: { count: 300 },
@@ -51,6 +52,7 @@ const P = quick
       fanout: { warmupMs: 1000, satMs: 4000, latMs: 4000 },
       ws: { satMs: 3000, latMs: 4000, warmupMs: 500 },
       spawnStream: { reps: 3, phaseMs: 5000 },
+      flood: { floodSeconds: 15, reps: 2 },
     };
 
 // ------------------------------------------------------------------------------------------------
@@ -135,7 +137,11 @@ if (want('ws')) {
     results.floorWs.push(await scenario('floor-ws.ts', { n, ...P.ws, deliveryRates: rates }));
   }
 }
-if (want('spawnStream')) results.spawnStream = await scenario('spawn-stream.ts', P.spawnStream);
+if (want('spawnStream')) {
+  results.spawnStream = await scenario('spawn-stream.ts', { ...P.spawnStream, sandbox: 'off' });
+  if (results.engine?.shellSandboxed || !want('engine')) results.spawnStreamSandboxed = await scenario('spawn-stream.ts', { ...P.spawnStream, sandbox: 'on' });
+}
+if (want('flood')) results.flood = await scenario('flood.ts', P.flood);
 results.finishedAt = new Date().toISOString();
 results.codeAtEnd = codeState();
 if (JSON.stringify(results.codeAtEnd) !== JSON.stringify(results.code)) log(`WARNING: the code changed during the run (${JSON.stringify(results.code)} → ${JSON.stringify(results.codeAtEnd)}): rerun for consistent figures`);
@@ -220,8 +226,17 @@ if (e && !e.error) {
   // waiting for STEP_STARTED's commit, so the STEP_STARTED → STEP_COMPLETED window alone leaves part
   // of the engine's per-step work outside (shown as info).
   const cycle = e.shell.stepPublishedMs.p50 + e.shell.gapPublishedMs.p50;
-  rows.push({ measure: 'shell step `true` p50, per-step time (STEP_STARTED → STEP_COMPLETED + gap to the next STEP_STARTED) vs `sh -c true`, ms', floor: fmt(floor), product: fmt(cycle), ratio: `${fmt(cycle / floor)}×`, target: '≤ 1.5×', met: verdict(cycle / floor <= 1.5, ok) });
-  rows.push({ measure: 'shell step `true` p50, STEP_STARTED → STEP_COMPLETED only, ms', floor: fmt(floor), product: fmt(product), ratio: `${fmt(product / floor)}×`, target: '(info)', met: '—' });
+  const contained = e.shell.containment === 'pid-namespace' ? ' (SANDBOX=off: a PID namespace per command)' : ' (SANDBOX=off)';
+  rows.push({ measure: `shell step \`true\` p50, per-step time (STEP_STARTED → STEP_COMPLETED + gap to the next STEP_STARTED) vs \`sh -c true\`${contained}, ms`, floor: fmt(floor), product: fmt(cycle), ratio: `${fmt(cycle / floor)}×`, target: '≤ 1.5×', met: verdict(cycle / floor <= 1.5, ok) });
+  rows.push({ measure: `shell step \`true\` p50, STEP_STARTED → STEP_COMPLETED only${contained}, ms`, floor: fmt(floor), product: fmt(product), ratio: `${fmt(product / floor)}×`, target: '(info)', met: '—' });
+  const nsFloor = results.floorSpawn?.pidNamespace?.total?.p50;
+  if (nsFloor) rows.push({ measure: 'same per-step time vs the same argv spawned from Node (`unshare … sh -c true`, pipes, own group), ms', floor: fmt(nsFloor), product: fmt(cycle), ratio: `${fmt(cycle / nsFloor)}×`, target: '(info)', met: '—' });
+  const sb = e.shellSandboxed;
+  const sbFloor = results.floorSpawn?.sandbox?.total?.p50;
+  if (sb && sbFloor) {
+    const sbCycle = sb.stepPublishedMs.p50 + sb.gapPublishedMs.p50;
+    rows.push({ measure: `shell step \`true\` p50 in the sandbox (${sb.tool}, the default), per-step time vs the same \`bwrap … sh -c true\` spawned from Node, ms`, floor: fmt(sbFloor), product: fmt(sbCycle), ratio: `${fmt(sbCycle / sbFloor)}×`, target: '(info)', met: '—' });
+  }
 }
 const sqliteGroup = (results.floorSqlite ?? []).filter((r: Json) => !r.error).map((r: Json) => r.group.eventsPerSec);
 const tp = (results.throughput ?? []).filter((r: Json) => !r.error);
@@ -257,6 +272,30 @@ if (ss && !ss.error) {
   const ratio = ss.shellP99.median / ss.idleP99.median;
   rows.push({ measure: `spawning while streaming: latency p99 to 100 subscribers, ${fmt(ss.shellStepsPerSec.median)} shell steps/s vs none, ms`, floor: spread(ss.phases.filter((x: Json) => x.kind === 'idle').map((x: Json) => x.p99)), product: spread(ss.phases.filter((x: Json) => x.kind === 'shell').map((x: Json) => x.p99)), ratio: `${fmt(ratio)}×`, target: '≤ 2×', met: verdict(ratio <= 2, ss.correctness.ok) });
 }
+const ssb = results.spawnStreamSandboxed;
+if (ssb && !ssb.error) {
+  const ratio = ssb.shellP99.median / ssb.idleP99.median;
+  rows.push({ measure: `spawning while streaming, sandboxed shell steps (${fmt(ssb.shellStepsPerSec.median)}/s in bwrap) vs none, latency p99, ms`, floor: spread(ssb.phases.filter((x: Json) => x.kind === 'idle').map((x: Json) => x.p99)), product: spread(ssb.phases.filter((x: Json) => x.kind === 'shell').map((x: Json) => x.p99)), ratio: `${fmt(ratio)}×`, target: '(info)', met: verdict(null, ssb.correctness.ok) });
+}
+const fl = results.flood;
+if (fl && !fl.error) {
+  const ok = fl.correctness.ok;
+  const of = (kind: string, pick: (p: Json) => number) => fl.phases.filter((p: Json) => p.kind === kind).map(pick);
+  const pair = (pick: (p: Json) => number) => ({ silent: of('silent', pick), flood: of('flood', pick) });
+  const q = pair((p) => p.query.p99);
+  rows.push({ measure: `\`run\` query p99 (${fl.params.queryRate}/s from another process) while a step floods (\`yes\`, ${fmt(med(of('flood', (p) => p.outputMbPerSec)))} MB/s read) vs the same step silent, ms`, floor: spread(q.silent), product: spread(q.flood), ratio: `${fmt(med(q.flood) / med(q.silent))}×`, target: '≤ 2×', met: verdict(med(q.flood) / med(q.silent) <= 2, ok) });
+  const d = pair((p) => p.delivery?.p99 ?? Number.NaN);
+  rows.push({ measure: 'runEvents delivery p99 to a subscriber of another run, flood vs silent, ms', floor: spread(d.silent), product: spread(d.flood), ratio: `${fmt(med(d.flood) / med(d.silent))}×`, target: '(info)', met: '—' });
+  const o = pair((p) => p.otherRunMs);
+  rows.push({ measure: `another run of ${fl.params.otherSteps} shell steps, duration, flood vs silent, ms`, floor: spread(o.silent), product: spread(o.flood), ratio: `${fmt(med(o.flood) / med(o.silent))}×`, target: '≤ 1.5×', met: verdict(med(o.flood) / med(o.silent) <= 1.5, ok) });
+  const r = pair((p) => p.rssPeakMb);
+  rows.push({ measure: `server RSS peak during the phase, flood vs silent, MB (at start: ${fmt(fl.rssBaseMb)})`, floor: spread(r.silent), product: spread(r.flood), ratio: `+${fmt(med(r.flood) - med(r.silent))} MB`, target: '≤ +64 MB', met: verdict(med(r.flood) - med(r.silent) <= 64, ok) });
+  const g = pair((p) => p.dbGrowthMb);
+  const limitMb = fl.outputLimitBytes / 2 ** 20;
+  rows.push({ measure: `database growth per run (file + WAL), flood (${fmt(med(of('flood', (p) => p.outputBytes)) / 2 ** 30)} GB of output, COMMAND_OUTPUT_LIMIT_BYTES ${fmt(limitMb)} MiB) vs silent, MB`, floor: spread(g.silent), product: spread(g.flood), ratio: '—', target: `≤ ${fmt(3 * limitMb)} MB`, met: verdict(med(g.flood) <= 3 * limitMb, ok) });
+  const c = pair((p) => p.helperCores);
+  rows.push({ measure: 'CPU of the command runner (helper) while its command floods, cores (server cores; machine busy)', floor: spread(c.silent), product: `${spread(c.flood)} (${fmt(med(of('flood', (p) => p.serverCores)))}; ${fmt(med(of('flood', (p) => p.machineBusy)) * 100)} %)`, ratio: '—', target: '(info)', met: '—' });
+}
 const big = fan.filter((p: Json) => p.n === 1000);
 if (big.length) {
   const perConn = big.map((p: Json) => p.memory.perConnKb);
@@ -264,7 +303,7 @@ if (big.length) {
   const p = big.find((x: Json) => x.runs === 100);
   if (p) rows.push({ measure: `RSS with 1000 subscribers and 100 runs, under load, MB (idle before subscribers: ${fmt(p.memory.rssBaseMb)})`, floor: '—', product: fmt(p.rssLoadedMb), ratio: '—', target: '≤ 300 MB', met: verdict(p.rssLoadedMb <= 300, p.correctness.ok) });
 }
-const allPoints: Json[] = [results.engine, ...tp, ...fan, results.spawnStream, ...(results.floorWs ?? []), ...(results.floorSqlite ?? [])].filter(Boolean);
+const allPoints: Json[] = [results.engine, ...tp, ...fan, results.spawnStream, results.spawnStreamSandboxed, results.flood, ...(results.floorWs ?? []), ...(results.floorSqlite ?? [])].filter(Boolean);
 const failedPoints = allPoints.filter((r) => r.error || !r.correctness?.ok);
 rows.push({ measure: 'correctness: every subscriber got every event of its run once, in seq order; stored log gapless', floor: '—', product: `${allPoints.length - failedPoints.length}/${allPoints.length} points OK`, ratio: '—', target: 'all', met: failedPoints.length === 0 ? 'yes' : 'FAILED' });
 results.table = rows;
@@ -277,6 +316,8 @@ if (results.floorSpawn && !results.floorSpawn.error) {
   details.push(table(['variant', 'spawn → exit p50', 'p99', 'min–max', 'sync part of spawn() p50', 'p99'], [
     ['stdio ignored (the floor)', fmt(f.plain.total.p50), fmt(f.plain.total.p99), `${fmt(f.plain.total.min)}–${fmt(f.plain.total.max)}`, fmt(f.plain.spawnSync.p50), fmt(f.plain.spawnSync.p99)],
     ['pipes + own process group, until close', fmt(f.piped.total.p50), fmt(f.piped.total.p99), `${fmt(f.piped.total.min)}–${fmt(f.piped.total.max)}`, fmt(f.piped.spawnSync.p50), fmt(f.piped.spawnSync.p99)],
+    ...(f.pidNamespace ? [['the same, the product\'s argv in a PID namespace (`unshare … sh -c true`, SANDBOX=off)', fmt(f.pidNamespace.total.p50), fmt(f.pidNamespace.total.p99), `${fmt(f.pidNamespace.total.min)}–${fmt(f.pidNamespace.total.max)}`, fmt(f.pidNamespace.spawnSync.p50), fmt(f.pidNamespace.spawnSync.p99)]] : []),
+    ...(f.sandbox ? [['the same, the product\'s argv in the sandbox (`bwrap … sh -c true`)', fmt(f.sandbox.total.p50), fmt(f.sandbox.total.p99), `${fmt(f.sandbox.total.min)}–${fmt(f.sandbox.total.max)}`, fmt(f.sandbox.spawnSync.p50), fmt(f.sandbox.spawnSync.p99)]] : []),
     ...(f.bigParent ? [[`stdio ignored, parent grown to ${f.bigParent.rssMb} MB RSS (was ${f.plain.rssMb})`, fmt(f.bigParent.total.p50), fmt(f.bigParent.total.p99), `${fmt(f.bigParent.total.min)}–${fmt(f.bigParent.total.max)}`, fmt(f.bigParent.spawnSync.p50), fmt(f.bigParent.spawnSync.p99)]] : []),
     ...(results.engine?.shell?.rawSpawnInServer ? [(() => { const r = results.engine.shell.rawSpawnInServer; return [`for comparison: the same, spawned by the running server itself, as before the spawner helper (${r.rssMb} MB RSS)`, fmt(r.total.p50), fmt(r.total.p99), `${fmt(r.total.min)}–${fmt(r.total.max)}`, fmt(r.spawnSync.p50), fmt(r.spawnSync.p99)]; })()] : []),
     ...(results.engine?.shell?.execaInServer ? [(() => { const r = results.engine.shell.execaInServer; return ['for comparison: execa with the options SHELL_COMMAND used before the spawner helper, inside the server', fmt(r.total.p50), fmt(r.total.p99), `${fmt(r.total.min)}–${fmt(r.total.max)}`, fmt(r.spawnSync.p50), fmt(r.spawnSync.p99)]; })()] : []),
@@ -354,6 +395,21 @@ if (fan.length) {
 if (ss && !ss.error) {
   details.push(`\n### Product: spawning while streaming (100 subscribers on 10 runs, ${ss.rate} events/s = ${ss.deliveriesPerSec} deliveries/s; shell steps \`sleep ${ss.sleepSec}\`)\n`);
   details.push(table(['phase', 'latency p50 / p99 / max ms', 'append→stored p99 ms', 'loop delay p99 / max ms', 'server cores', 'shell steps/s'], ss.phases.map((x: Json) => [x.kind, `${fmt(x.p50)} / ${fmt(x.p99)} / ${fmt(x.max)}`, fmt(x.storeP99), `${fmt(x.loopDelayP99)} / ${fmt(x.loopDelayMax)}`, fmt(x.cpuCores), fmt(x.shellStepsPerSec)])));
+}
+if (fl && !fl.error) {
+  details.push(`\n### Product: a step flooding its output (\`timeout ${fl.params.floodSeconds} yes\`) vs the same step silent (\`sleep ${fl.params.floodSeconds}\`); ${fl.sandbox === 'none' ? 'unsandboxed' : `in ${fl.sandbox}`}; COMMAND_OUTPUT_LIMIT_BYTES ${fl.outputLimitBytes}\n`);
+  details.push(table(['phase', '`run` query p50 / p99 / max ms', 'delivery p50 / p99 ms', 'other run ms', 'RSS start → peak MB', 'DB growth MB', 'bytes the run stored (events + step output)', 'output read MB/s', 'cores: server / helper; machine busy', 'loop delay p99 / max ms'], fl.phases.map((p: Json) => [
+    p.kind,
+    `${fmt(p.query.p50)} / ${fmt(p.query.p99)} / ${fmt(p.query.max)}`,
+    p.delivery ? `${fmt(p.delivery.p50)} / ${fmt(p.delivery.p99)}` : '—',
+    fmt(p.otherRunMs),
+    `${fmt(p.rssStartMb)} → ${fmt(p.rssPeakMb)}`,
+    fmt(p.dbGrowthMb),
+    fmt(p.storedBytesOfRun),
+    fmt(p.outputMbPerSec),
+    `${fmt(p.serverCores)} / ${fmt(p.helperCores)}; ${fmt(p.machineBusy * 100)} %`,
+    `${fmt(p.loopDelay.p99)} / ${fmt(p.loopDelay.max)}`,
+  ])));
 }
 if (results.rssImports?.length) {
   const [plain, tsx] = results.rssImports;

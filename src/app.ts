@@ -13,6 +13,7 @@ import { EventLog } from './engine/event-log.js';
 import { killAllProcessGroups } from './engine/processes.js';
 import { PubSub } from './engine/pubsub.js';
 import { RunController, type RunControllerDeps } from './engine/run-control.js';
+import { createCommandLauncher } from './engine/sandbox.js';
 import type { Logger } from './engine/runner.js';
 import { stopSpawner } from './engine/spawner/spawner.js';
 import { loadStepTypes } from './engine/steps/custom.js';
@@ -124,6 +125,14 @@ function sendRefusal(res: ServerResponse, path: string, refusal: Refusal): void 
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // First: with SANDBOX=on and no sandbox, nothing is opened.
+  const commands = await createCommandLauncher({
+    setting: config.sandbox,
+    databasePath: config.databasePath,
+    homeFolders: config.homeFolders,
+    mavenDir: config.sandboxM2Dir,
+    hiddenPaths: config.sandboxHiddenPaths,
+  });
   // Before anything reads or migrates the database: a second server on it would recover the first one's live runs.
   const lock = await DatabaseLock.acquire(config.databasePath);
   const busyTimeoutMs = config.databaseBusyTimeoutSeconds * 1000;
@@ -157,8 +166,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       heartbeatMs: config.llmHeartbeatMs,
       coalesceMs: config.streamCoalesceMs,
       coalesceBytes: config.streamCoalesceBytes,
-      outputCapBytes: 1024 * 1024,
+      outputCapBytes: config.commandOutputLimitBytes,
       killGraceMs: config.killGraceMs,
+      commands,
     },
     shellTimeoutSeconds: config.shellTimeoutSeconds,
     maxParallelSteps: config.maxParallelSteps,

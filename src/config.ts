@@ -4,9 +4,10 @@
  */
 import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
-import { isAbsolute, normalize } from 'node:path';
+import path, { isAbsolute, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_OPTION_RANGES, type AgentDefaults } from './engine/agent/settings.js';
+import { SANDBOX_SETTINGS, type SandboxSetting } from './engine/types.js';
 import { isLoopbackHost } from './http/request-guard.js';
 
 export interface Config {
@@ -83,6 +84,18 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** Steps of one run that may run at once, whatever a workflow's maxParallel says (8). `MAX_PARALLEL_STEPS` */
   maxParallelSteps: number;
+  /**
+   * Whether shell and Maven commands run in a bubblewrap sandbox (auto): `auto` uses it when `bwrap`
+   * works here and otherwise runs them unsandboxed with a warning; `on` refuses to start without it;
+   * `off` never uses it. `SANDBOX`
+   */
+  sandbox: SandboxSetting;
+  /** The folder sandboxed commands get as `~/.m2` (the Maven repository), instead of the user's own (`sandbox-m2` next to the database). `SANDBOX_M2_DIR` */
+  sandboxM2Dir: string;
+  /** More files or folders hidden from sandboxed commands, besides the database folder and the usual credential files (none). `SANDBOX_HIDE`, separated by commas */
+  sandboxHiddenPaths: string[];
+  /** A command's output stored per stream: the first half and the last half of this many bytes; the rest is dropped and counted (1048576). `COMMAND_OUTPUT_LIMIT_BYTES` */
+  commandOutputLimitBytes: number;
   /** Folder of workflow definition files (*.yaml, *.yml, *.json) loaded at start; created if missing (./workflows). `WORKFLOWS_DIR` */
   workflowsDir: string;
   /** Folder of custom step type modules (*.mjs, *.js, *.ts) loaded at start (./step-types; none if missing). `STEP_TYPES_DIR` */
@@ -261,6 +274,14 @@ function stepModels(env: Env): Record<string, string> {
   return models;
 }
 
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = raw.toLowerCase() as T;
+  if (!values.includes(value)) throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected ${values.join(', ')}.`);
+  return value;
+}
+
 /** The server's defaults for agent steps, from the configuration. */
 export function agentDefaults(config: Config): AgentDefaults {
   return {
@@ -277,7 +298,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   if (logLevel !== 'info' && logLevel !== 'silent') {
     throw new ConfigError(`LOG_LEVEL=${JSON.stringify(logLevel)} is invalid: expected info or silent.`);
   }
-  const config: Config = {
+  const base: Omit<Config, 'sandboxM2Dir'> = {
     port: integer(env, 'PORT', 8000, 0, 65535),
     host: read(env, 'HOST') ?? '127.0.0.1',
     databasePath: read(env, 'DATABASE_PATH') ?? './data/agent-runner.db',
@@ -306,6 +327,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     killGraceMs: integer(env, 'KILL_GRACE_MS', 5000, 0, 600_000),
     shutdownGraceSeconds: nonNegativeNumber(env, 'SHUTDOWN_GRACE_SECONDS', 10),
     maxParallelSteps: integer(env, 'MAX_PARALLEL_STEPS', 8, 1, 100),
+    sandbox: oneOf(env, 'SANDBOX', SANDBOX_SETTINGS, 'auto'),
+    sandboxHiddenPaths: absoluteFolders(env, 'SANDBOX_HIDE'),
+    commandOutputLimitBytes: integer(env, 'COMMAND_OUTPUT_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     workflowsDir: read(env, 'WORKFLOWS_DIR') ?? './workflows',
     stepTypesDir: read(env, 'STEP_TYPES_DIR') ?? './step-types',
     databaseBusyTimeoutSeconds: positiveNumber(env, 'DATABASE_BUSY_TIMEOUT_SECONDS', 60),
@@ -320,6 +344,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     homeFolders: homeFolders(env),
     ...overrides,
   };
+  // Next to the database, wherever the overrides put it.
+  const m2 = overrides.sandboxM2Dir ?? read(env, 'SANDBOX_M2_DIR') ?? path.join(path.dirname(path.resolve(base.databasePath)), 'sandbox-m2');
+  const config: Config = { ...base, sandboxM2Dir: path.resolve(m2) };
   if (!isLoopbackHost(config.host) && !config.apiToken && !config.allowRemoteWithoutToken) {
     throw new ConfigError(
       `HOST=${config.host} would let anyone on the network run commands through this server without a token: set API_TOKEN, listen on 127.0.0.1, or set ALLOW_REMOTE_WITHOUT_TOKEN=true to accept that.`,

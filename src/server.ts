@@ -4,6 +4,7 @@
  */
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { SandboxUnavailableError } from './engine/sandbox.js';
 import { ensureConsoleBuilt } from './http/console.js';
 
 let config: Config;
@@ -18,6 +19,10 @@ try {
 }
 
 const app = await buildApp(config).catch((error: unknown) => {
+  if (error instanceof SandboxUnavailableError) {
+    console.error(`agent-runner: ${error.message}`);
+    process.exit(2);
+  }
   console.error(`agent-runner: cannot open the database at ${config.databasePath}: ${(error as Error).message}`);
   process.exit(1);
 });
@@ -34,6 +39,9 @@ try {
   console.log(`agent-runner listening on ${url}`);
   console.log(`Console: ${url}/`);
   console.log(`GraphiQL: ${url}/graphql  (database ${config.databasePath}, Ollama ${config.ollamaBaseUrl}, worker ${config.disableWorker ? 'disabled' : 'enabled'})`);
+  const { sandbox } = await app.services.worker.status();
+  if (sandbox.active) console.log(sandbox.summary);
+  else console.warn(`agent-runner: WARNING: ${sandbox.summary}`);
 } catch (error) {
   const code = (error as NodeJS.ErrnoException).code;
   const hint = code === 'EADDRINUSE' ? ` Port ${config.port} is taken: stop the other server or set PORT.` : '';

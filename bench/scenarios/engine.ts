@@ -27,7 +27,7 @@ import { execa } from 'execa';
 import { AgentRunnerClient } from '../../src/client/client.js';
 import { CreateRunDocument } from '../../src/client/generated/graphql.js';
 import type { EventRecord } from '../../src/engine/types.js';
-import { benchWorkflow, createQueuedRun, startBenchApp } from '../lib/product.js';
+import { benchWorkflow, createQueuedRun, startBenchApp, type BenchApp } from '../lib/product.js';
 import { emitResult, nowMs, parseArgs, profilePhase, round, roundSummary, sleep, summarize } from '../lib/stats.js';
 
 const args = parseArgs({ pickupRuns: 60, dispatchRuns: 10, shellRuns: 5, steps: 20 });
@@ -49,7 +49,9 @@ const parallel = {
 };
 const pickup = benchWorkflow('bench-pickup', [{ name: 'write', type: 'FILE_WRITE', outputFile: 'pickup.txt', content: 'x' }]);
 
-const b = await startBenchApp({ workerCheckIntervalSeconds: 3600, maxParallelSteps: args.steps }, [files, shell, pickup, parallel]);
+// Unsandboxed here (the sandboxed shell steps are measured on a second server below); on this
+// machine that still means a PID namespace per command (unshare), as SANDBOX=off gives.
+const b = await startBenchApp({ workerCheckIntervalSeconds: 3600, sandbox: 'off', maxParallelSteps: args.steps }, [files, shell, pickup, parallel]);
 const { pubsub, store, worker } = b.app.services;
 const client = new AgentRunnerClient({ url: b.url });
 
@@ -58,11 +60,11 @@ interface Seen {
   at: number;
 }
 /** Follows one run on the in-process pubsub; resolves when its terminal event is published. */
-function follow(runId: number) {
+function follow(runId: number, app: BenchApp = b) {
   const seen: Seen[] = [];
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
-  const unsubscribe = pubsub.subscribe('runEvent', runId, (event) => {
+  const unsubscribe = app.app.services.pubsub.subscribe('runEvent', runId, (event) => {
     seen.push({ event, at: nowMs() });
     if (event.type === 'WORKFLOW_COMPLETED' || event.type === 'WORKFLOW_FAILED' || event.type === 'RUN_STOPPED') {
       unsubscribe();
@@ -111,12 +113,12 @@ for (let i = 0; i < args.pickupRuns + 3; i++) {
 });
 
 // 2./3. Dispatch and shell steps ----------------------------------------------------------------
-async function runWorkflow(name: string, count: number) {
+async function runWorkflow(name: string, count: number, app: BenchApp = b) {
   const runs: Seen[][] = [];
   for (let i = 0; i < count; i++) {
-    const run = await createQueuedRun(b, name);
-    const f = follow(run.id);
-    worker.notify();
+    const run = await createQueuedRun(app, name);
+    const f = follow(run.id, app);
+    app.app.services.worker.notify();
     await f.done;
     runs.push(f.seen);
     if (f.seen.at(-1)!.event.type !== 'WORKFLOW_COMPLETED') failures.push(`${name} run ${run.id}: ${f.seen.map((s) => `${s.event.type}${s.event.type === 'STEP_FAILED' ? ` ${String(s.event.data?.error)}` : ''}`).join(',')}`);
@@ -131,24 +133,41 @@ const byStep = (seen: Seen[], type: string) => {
   return map;
 };
 
+/** Each step of each run: its STEP_STARTED and STEP_COMPLETED, and the next step's STEP_STARTED. */
+function forEachStep(runs: Seen[][], visit: (started: Seen | undefined, completed: Seen | undefined, nextStarted: Seen | undefined) => void) {
+  for (const seen of runs) {
+    const started = byStep(seen, 'STEP_STARTED');
+    const completed = byStep(seen, 'STEP_COMPLETED');
+    for (let i = 0; i < args.steps; i++) visit(started.get(i), completed.get(i), started.get(i + 1));
+  }
+}
+
 await runWorkflow('bench-files', 1); // warm-up
 const fileRuns = await profilePhase('engine-dispatch', () => runWorkflow('bench-files', args.dispatchRuns));
 const gapHiRes: number[] = [];
 const gapStored: number[] = [];
 const fileStep: number[] = [];
-for (const seen of fileRuns) {
-  const started = byStep(seen, 'STEP_STARTED');
-  const completed = byStep(seen, 'STEP_COMPLETED');
-  for (let i = 0; i < args.steps; i++) {
-    const s = started.get(i);
-    const c = completed.get(i);
-    if (s && c) fileStep.push(c.at - s.at);
-    const nextStarted = started.get(i + 1);
-    if (c && nextStarted) {
-      gapHiRes.push(nextStarted.at - c.at);
-      gapStored.push(nextStarted.event.createdAt.getTime() - c.event.createdAt.getTime());
-    }
+forEachStep(fileRuns, (s, c, nextStarted) => {
+  if (s && c) fileStep.push(c.at - s.at);
+  if (c && nextStarted) {
+    gapHiRes.push(nextStarted.at - c.at);
+    gapStored.push(nextStarted.event.createdAt.getTime() - c.event.createdAt.getTime());
   }
+});
+
+/** Per-step figures of runs of the shell workflow. */
+function shellFigures(runs: Seen[][]) {
+  const step: number[] = [];
+  const duration: number[] = [];
+  const gap: number[] = [];
+  forEachStep(runs, (s, c, nextStarted) => {
+    if (s && c) {
+      step.push(c.at - s.at);
+      duration.push(c.event.data!.durationMs as number);
+    }
+    if (c && nextStarted) gap.push(nextStarted.at - c.at);
+  });
+  return { runs: runs.length, stepPublishedMs: roundSummary(summarize(step)), stepDurationMs: roundSummary(summarize(duration)), gapPublishedMs: roundSummary(summarize(gap)) };
 }
 
 // 4. Parallel steps against the chain ------------------------------------------------------------
@@ -175,22 +194,16 @@ const parallelDispatch = { parallel: readyToStarted(parallelRuns, false), chain:
 
 await runWorkflow('bench-shell', 1); // warm-up
 const shellRuns = await profilePhase('engine-shell', () => runWorkflow('bench-shell', args.shellRuns));
-const shellStep: number[] = [];
-const shellDuration: number[] = [];
-const shellGap: number[] = [];
-for (const seen of shellRuns) {
-  const started = byStep(seen, 'STEP_STARTED');
-  const completed = byStep(seen, 'STEP_COMPLETED');
-  for (let i = 0; i < args.steps; i++) {
-    const s = started.get(i);
-    const c = completed.get(i);
-    if (s && c) {
-      shellStep.push(c.at - s.at);
-      shellDuration.push(c.event.data!.durationMs as number);
-    }
-    const nextStarted = started.get(i + 1);
-    if (c && nextStarted) shellGap.push(nextStarted.at - c.at);
-  }
+const shellContainment = (await worker.status()).sandbox.containment;
+
+// The same steps in the sandbox (the default wherever bubblewrap works), on a second server.
+let shellSandboxed: (ReturnType<typeof shellFigures> & { tool: string | null }) | null = null;
+const sandboxed = await startBenchApp({ workerCheckIntervalSeconds: 3600, sandbox: 'on' }, [shell]).catch(() => null);
+if (sandboxed) {
+  await runWorkflow('bench-shell', 1, sandboxed);
+  const runs = await profilePhase('engine-shell-sandboxed', () => runWorkflow('bench-shell', args.shellRuns, sandboxed));
+  shellSandboxed = { ...shellFigures(runs), tool: (await sandboxed.app.services.worker.status()).sandbox.tool };
+  await sandboxed.close();
 }
 
 // The same `sh -c true` as the floor, spawned raw from THIS process (the server, with its RSS):
@@ -245,13 +258,12 @@ emitResult({
     ...parallelDispatch,
   },
   shell: {
-    runs: shellRuns.length,
-    stepPublishedMs: roundSummary(summarize(shellStep)),
-    stepDurationMs: roundSummary(summarize(shellDuration)),
-    gapPublishedMs: roundSummary(summarize(shellGap)),
+    ...shellFigures(shellRuns),
+    containment: shellContainment,
     rawSpawnInServer: { rssMb: serverRssMb, total: roundSummary(summarize(rawTotal)), spawnSync: roundSummary(summarize(rawSync)) },
     execaInServer: { total: roundSummary(summarize(execaTotal)), spawnSync: roundSummary(summarize(execaSync)) },
   },
+  shellSandboxed,
   correctness: { ok: failures.length === 0, problems: failures.slice(0, 10) },
 });
 process.exit(0);

@@ -24,10 +24,12 @@ const args = parseArgs({
   shellStepsPerSec: 20,
   /** Shell runs executing at once (the worker's concurrency). */
   shellRuns: 4,
+  /** SANDBOX of the server: `off` (a PID namespace per command where unshare can make one) or `on` (bubblewrap). */
+  sandbox: 'off' as 'off' | 'on',
 });
 
 await debugStalls();
-const b = await startBenchApp({ workerCheckIntervalSeconds: 3600, workerConcurrency: args.shellRuns });
+const b = await startBenchApp({ workerCheckIntervalSeconds: 3600, workerConcurrency: args.shellRuns, sandbox: args.sandbox });
 const { pubsub, worker, workflows, control } = b.app.services;
 
 let sleepWorkflow = '';
@@ -158,6 +160,7 @@ const idle = phases.filter((p) => p.kind === 'idle');
 const shell = phases.filter((p) => p.kind === 'shell');
 emitResult({
   scenario: 'spawn-stream',
+  sandbox: args.sandbox,
   subscribers: args.subscribers,
   runs: args.runs,
   rate: args.rate,

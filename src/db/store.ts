@@ -1,19 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UniqueConstraintViolationException, type EntityManager, type Knex, type MikroORM } from '@mikro-orm/sqlite';
 import type { DefinitionPin, NewStepRun, RunPatch, RunStore, StepRunPatch } from '../engine/store.js';
-import type {
-  AgentMessage,
-  ArtifactKind,
-  ArtifactRecord,
-  DirectiveRecord,
-  EventRecord,
-  EventType,
-  ProjectRecord,
-  RunRecord,
-  RunStatus,
-  StepRunRecord,
-  WorkflowDefinition,
-  WorkflowVersionRecord,
+import {
+  TEXT_DELTA_EVENT_TYPES,
+  type AgentMessage,
+  type ArtifactKind,
+  type ArtifactRecord,
+  type DirectiveRecord,
+  type EventRecord,
+  type EventType,
+  type ProjectRecord,
+  type RunRecord,
+  type RunStatus,
+  type StepRunRecord,
+  type WorkflowDefinition,
+  type WorkflowVersionRecord,
 } from '../engine/types.js';
 import type { WorkflowStore } from '../engine/workflows/registry.js';
 import { ArtifactSchema, ProjectSchema, RunSchema, StepRunSchema, WorkflowVersionSchema } from './entities/index.js';
@@ -235,16 +236,20 @@ interface EventRow {
 }
 
 function toEvent(row: EventRow): EventRecord {
-  return {
-    id: row.id,
-    runId: row.run_id,
-    seq: row.seq,
-    type: row.type as EventType,
-    message: row.message,
-    stepName: row.step_name,
-    data: row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>),
-    createdAt: date(row.created_at),
-  };
+  const type = row.type as EventType;
+  let data = row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>);
+  // A streamed delta's text is stored once, as its message (see eventDataColumn).
+  if (data !== null && data.text === undefined && TEXT_DELTA_EVENT_TYPES.has(type)) data = { ...data, text: row.message };
+  return { id: row.id, runId: row.run_id, seq: row.seq, type, message: row.message, stepName: row.step_name, data, createdAt: date(row.created_at) };
+}
+
+/** The `data` column of an event, as JSON: a streamed delta's `data.text` is left out when it is its message, so the text is stored once. */
+function eventDataColumn(event: Pick<EventRecord, 'type' | 'message' | 'data'>): string | null {
+  const data = event.data;
+  if (data === null) return null;
+  if (!TEXT_DELTA_EVENT_TYPES.has(event.type) || data.text !== event.message) return JSON.stringify(data);
+  const { text: _text, ...rest } = data;
+  return JSON.stringify(rest);
 }
 
 /** Row shape of the `agent_messages` table. */
@@ -312,7 +317,7 @@ async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>
   const rows: Array<[number, number, string, string, string | null, string | null, number]> = [];
   let nul = false;
   for (const r of chunk) {
-    rows.push([r.runId, r.seq, r.type, r.message, r.stepName, r.data === null ? null : JSON.stringify(r.data), r.createdAt.getTime()]);
+    rows.push([r.runId, r.seq, r.type, r.message, r.stepName, eventDataColumn(r), r.createdAt.getTime()]);
     nul ||= hasNul(r.message) || hasNul(r.stepName) || hasNul(r.type);
   }
   const bindings = nul ? rows.flat() : [JSON.stringify(rows)];

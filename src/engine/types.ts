@@ -80,6 +80,12 @@ export type EventType = (typeof EVENT_TYPES)[number];
 /** Events after which a run produces nothing more; `runEvents` completes after one of them. */
 export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(['WORKFLOW_COMPLETED', 'WORKFLOW_FAILED', 'RUN_STOPPED']);
 
+/**
+ * Streamed deltas: their `data.text` is their `message`. Stored once (the store keeps the message
+ * and gives `data.text` back on reading); clients get both fields.
+ */
+export const TEXT_DELTA_EVENT_TYPES: ReadonlySet<EventType> = new Set(['LLM_TOKEN', 'LLM_THINKING', 'SHELL_OUTPUT']);
+
 /** Statuses in which a run has ended; only retryRun takes a FAILED or STOPPED run back to the queue. */
 export const FINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['COMPLETED', 'FAILED', 'STOPPED']);
 
@@ -184,12 +190,20 @@ export interface FileWriteStep extends StepCommon {
 export interface ShellCommandStep extends StepCommon {
   type: 'SHELL_COMMAND';
   command: string;
+  /**
+   * Whether the command may use the network (true). `false` gives it a network namespace of its own
+   * with only a loopback: it needs the sandbox or a PID namespace (see `sandbox.ts`); where neither
+   * is available the step fails rather than run with network.
+   */
+  network?: boolean;
 }
 
 /** MAVEN_COMMAND: `mvn <command>` (or the command as written if it already calls mvn or the wrapper). */
 export interface MavenCommandStep extends StepCommon {
   type: 'MAVEN_COMMAND';
   command: string;
+  /** As SHELL_COMMAND's `network`. */
+  network?: boolean;
 }
 
 /**
@@ -558,10 +572,71 @@ export interface StepSettings {
   coalesceMs: number;
   /** …or sooner once this many bytes are waiting (4 096). */
   coalesceBytes: number;
-  /** Captured command output kept per stream, the last bytes (1 MiB). */
+  /**
+   * Command output stored per stream (1 MiB): its first half and its last half are kept, what lies
+   * between is dropped and counted (in the events, the step's output and `<step>_output.txt`).
+   */
   outputCapBytes: number;
-  /** After SIGTERM to a process group, SIGKILL follows after this long (5 000 ms). */
+  /** After SIGTERM to a command's processes, SIGKILL follows after this long (5 000 ms). */
   killGraceMs: number;
+  /** Where and how commands are started (sandboxed or not): see `sandbox.ts`. */
+  commands: CommandLauncher;
+}
+
+/** What a step asks of the command it runs. */
+export interface CommandSpec {
+  /** The command line, run by `sh -c`. */
+  command: string;
+  /** The working directory: the workspace. */
+  cwd: string;
+  /** The environment to start from (the server's); the launcher removes secrets and adds its markers. */
+  env: Record<string, string | undefined>;
+  runId: number;
+  /** False: no network (a loopback of its own). */
+  network: boolean;
+}
+
+/**
+ * How every process of a command is ended: `pid-namespace` — the command runs as the child of the
+ * init of a PID namespace of its own, and when that init dies the kernel kills every process in it,
+ * however detached; `process-group` — its process group, and every process found carrying its
+ * marker (`AGENT_RUNNER_COMMAND_ID` in the environment, inherited by children), are signalled.
+ */
+export type CommandContainment = 'pid-namespace' | 'process-group';
+
+/** A command ready to spawn. */
+export interface CommandLaunch {
+  /** The program and its arguments: `/bin/sh -c …`, or the same inside `bwrap …` or `unshare …`. */
+  argv: [string, ...string[]];
+  env: Record<string, string | undefined>;
+  /** The value of `AGENT_RUNNER_COMMAND_ID` this command's processes carry. */
+  commandId: string;
+  containment: CommandContainment;
+  /** Whether it runs in the sandbox. */
+  sandboxed: boolean;
+}
+
+/** `SANDBOX`: `auto` (use it when available, else warn and run unsandboxed), `on` (refuse to start without it), `off`. */
+export const SANDBOX_SETTINGS = ['auto', 'on', 'off'] as const;
+export type SandboxSetting = (typeof SANDBOX_SETTINGS)[number];
+
+/** Whether commands run sandboxed on this server, as found at start-up. */
+export interface SandboxStatus {
+  setting: SandboxSetting;
+  /** Commands run in the sandbox. */
+  active: boolean;
+  /** The sandbox program and its version ("bubblewrap 0.8.0") when active. */
+  tool: string | null;
+  containment: CommandContainment;
+  /** One or two sentences for people: how commands run, and why not sandboxed when they are not. */
+  summary: string;
+}
+
+/** Starts the commands of steps (one implementation: `sandbox.ts`). */
+export interface CommandLauncher {
+  readonly status: SandboxStatus;
+  /** The launch of one command; throws a non-retryable StepError when the spec cannot be honoured (no network without a namespace). */
+  prepare(spec: CommandSpec): Promise<CommandLaunch>;
 }
 
 export interface StepContext<S extends WorkflowStepDefinition = WorkflowStepDefinition> {

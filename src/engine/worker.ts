@@ -1,5 +1,6 @@
 import type { RunController } from './run-control.js';
 import type { RunnerDeps } from './runner.js';
+import type { SandboxStatus } from './types.js';
 
 export interface WorkerOptions {
   /** Picks up runs by itself, at once on `notify()` and on every poll (true). `DISABLE_WORKER` turns it off. */
@@ -17,6 +18,8 @@ export interface WorkerStatus {
   queued: number;
   checkIntervalSeconds: number;
   lastCheckAt: Date | null;
+  /** Whether the commands of the runs it executes are sandboxed (found at start-up). */
+  sandbox: SandboxStatus;
 }
 
 /**
@@ -33,7 +36,7 @@ export class Worker {
   private stopped = false;
 
   constructor(
-    private readonly deps: Pick<RunnerDeps, 'store' | 'pubsub' | 'logger'>,
+    private readonly deps: Pick<RunnerDeps, 'store' | 'pubsub' | 'logger' | 'settings'>,
     private readonly control: RunController,
     private readonly options: WorkerOptions,
   ) {
@@ -85,6 +88,7 @@ export class Worker {
       queued: await this.deps.store.countRuns('QUEUED'),
       checkIntervalSeconds: this.options.checkIntervalSeconds,
       lastCheckAt: this.lastCheckAt,
+      sandbox: this.deps.settings.commands.status,
     };
   }
 

@@ -68,6 +68,12 @@ WorkflowStepRef.implement({
       description: 'Custom step types: the step’s parameters (templates rendered when it runs). Null for built-in types.',
       resolve: (step) => (step.type === 'CUSTOM' ? step.params : null),
     }),
+    network: t.boolean({
+      nullable: true,
+      description:
+        'Command steps: whether the command may use the network (true unless the workflow says false; false needs the sandbox or a PID namespace, else the step fails). Null for other steps.',
+      resolve: (step) => (step.type === 'SHELL_COMMAND' || step.type === 'MAVEN_COMMAND' ? (step.network ?? true) : null),
+    }),
     saveArtifact: t.exposeBoolean('saveArtifact', { description: 'Whether the output is recorded as an artifact.' }),
     continueOnError: t.boolean({ description: 'Whether a failure of this step lets the run go on.', resolve: (step) => step.continueOnError === true }),
     timeoutSeconds: t.int({ nullable: true, description: 'The step’s own timeout in seconds, if it sets one.', resolve: (step) => (step.timeoutSeconds === undefined ? null : Math.ceil(step.timeoutSeconds)) }),

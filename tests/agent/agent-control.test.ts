@@ -37,9 +37,13 @@ beforeEach(() => {
 const forever = () => call('list_files');
 
 let gates = 0;
-/** A command that waits until the test opens its gate (a file outside the workspace), so the test acts while it runs whatever the machine's load. */
-function gated(command: string): { command: string; open(): void } {
-  const gate = join(t.dir, `gate-${++gates}`);
+/**
+ * A command that waits until the test opens its gate, so the test acts while it runs whatever the
+ * machine's load. The gate is a file in the workspace: a sandboxed command sees no other folder the
+ * test can write to (its /tmp is its own).
+ */
+function gated(command: string, workspace: string): { command: string; open(): void } {
+  const gate = join(workspace, `.gate-${++gates}`);
   return { command: `while [ ! -e '${gate}' ]; do sleep 0.05; done; ${command}`, open: () => writeFileSync(gate, '') };
 }
 
@@ -113,7 +117,7 @@ describe('directives', () => {
   it('reach the agent before its next model call and change what it does next', async () => {
     const project = await createProject(t);
     const hasDirective = (req: RecordedRequest) => chatMessages(req).some((m) => m.role === 'user' && m.content.startsWith('Directive from the user:'));
-    const command = gated('echo slept');
+    const command = gated('echo slept', project.path);
     fake.script(
       AGENT_MODEL,
       conversationScript([
@@ -184,7 +188,7 @@ describe('run control of an agent', () => {
 
   it('pauses at the next turn boundary and continues the same conversation when resumed; retry starts afresh', async () => {
     const project = await createProject(t);
-    const command = gated('echo first > first.txt');
+    const command = gated('echo first > first.txt', project.path);
     fake.script(
       AGENT_MODEL,
       conversationScript([call('run_command', { command: command.command }), call('read_file', { path: 'first.txt' }), call('finish', { summary: 'Read it back.' })]),

@@ -136,7 +136,7 @@ describe('agent-runner workflows', () => {
 
     const unknown = await ar('workflows', 'show', 'nope');
     expect(unknown.exitCode).toBe(3);
-    expect(unknown.stderr).toContain('Unknown workflow "nope". Workflows on this server: quarkus-bootstrap-v1.');
+    expect(unknown.stderr).toContain('Unknown workflow "nope". Workflows on this server: generate-and-test, quarkus-bootstrap-v1.');
   });
 });
 
@@ -187,7 +187,7 @@ describe('agent-runner run', () => {
 
     const workflow = await ar('run', 'nope-v9', '--project', 'epsilon', '--goal', GOAL);
     expect(workflow.exitCode).toBe(3);
-    expect(workflow.stderr).toContain('Unknown workflow "nope-v9". Workflows on this server: quarkus-bootstrap-v1.');
+    expect(workflow.stderr).toContain('Unknown workflow "nope-v9". Workflows on this server: generate-and-test, quarkus-bootstrap-v1.');
 
     const timeout = await ar('run', 'quarkus-bootstrap-v1', '--project', 'epsilon', '--goal', GOAL, '--timeout', 'soon');
     expect(timeout.exitCode).toBe(3);

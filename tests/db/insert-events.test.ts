@@ -62,6 +62,36 @@ describe('SqlStore.insertEvents (the event log group commit)', () => {
     expect(back.map(({ id: _, ...rest }) => rest)).toEqual(expected);
   });
 
+  it('stores the text of a streamed delta once (as its message) and gives back both message and data.text', async () => {
+    const store = await openStore();
+    const delta = (seq: number, type: 'LLM_TOKEN' | 'SHELL_OUTPUT', data: Record<string, unknown>, message = 'the same text 🦔\n') => ({
+      runId: 3,
+      seq,
+      type,
+      message,
+      stepName: 's',
+      data,
+      createdAt: new Date(1_795_000_000_000 + seq),
+    });
+    const rows = [
+      delta(1, 'LLM_TOKEN', { text: 'the same text 🦔\n' }),
+      delta(2, 'SHELL_OUTPUT', { stream: 'stderr', text: 'the same text 🦔\n' }),
+      // A text that differs from the message is kept as it is.
+      delta(3, 'SHELL_OUTPUT', { stream: 'stdout', text: 'other' }),
+      delta(4, 'SHELL_OUTPUT', { stream: 'stdout', text: 'held back note', heldBack: true }, 'held back note'),
+    ];
+    await store.insertEvents(rows.map((r) => structuredClone(r)));
+    const back = await store.listEvents(3, 0, 10);
+    expect(back.map(({ id: _, ...rest }) => rest)).toEqual(rows);
+    const stored = (await orm!.em.getConnection().execute('select seq, message, data from events where run_id = 3 order by seq')) as Array<{ seq: number; message: string; data: string | null }>;
+    expect(stored.map((r) => [r.seq, r.data])).toEqual([
+      [1, '{}'],
+      [2, '{"stream":"stderr"}'],
+      [3, '{"stream":"stdout","text":"other"}'],
+      [4, '{"stream":"stdout","heldBack":true}'],
+    ]);
+  });
+
   it('stores nothing of a batch when one of its rows is refused (a half-written batch never remains)', async () => {
     const store = await openStore();
     await store.insertEvents([row(1, 1)]);

@@ -51,7 +51,9 @@ describe('crash recovery of an agent run', { timeout: 150_000 }, () => {
         },
       ]),
     );
-    const env = { DATABASE_PATH: databasePath, OLLAMA_BASE_URL: fake.url, STREAM_COALESCE_MS: '20' };
+    // Unsandboxed: in the sandbox the command ends with the killed server's command runner at once,
+    // and there is nothing left for recovery to kill (crash-recovery.test.ts covers both).
+    const env = { DATABASE_PATH: databasePath, OLLAMA_BASE_URL: fake.url, STREAM_COALESCE_MS: '20', SANDBOX: 'off' };
 
     const first = await spawnServer(env);
     const { createProject: project } = await first.client.request(CreateProjectDocument, { name: 'agent-crash', localPath: workspace });

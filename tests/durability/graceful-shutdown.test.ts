@@ -192,7 +192,8 @@ describe('graceful shutdown on SIGTERM', { timeout: 150_000 }, () => {
     const sleepArg = `302.${randomInt(100_000, 999_999)}`;
     const hanging = `sleep ${sleepArg}`;
     markers.push(hanging);
-    const firstCall = join(dir, 'mvn-called-once');
+    // In the workspace (the command's folder): the sandbox keeps nothing it writes anywhere else.
+    const firstCall = 'mvn-called-once';
     env.PATH = `${writeStubMvn(
       dir,
       `if [ ! -e "${firstCall}" ]; then

@@ -5,7 +5,7 @@
  * collide on UNIQUE(run_id, seq)). Both servers are real child processes; the lock is the kernel's,
  * so it goes when its holder is killed.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunDocument } from '../../src/client/generated/graphql.js';
@@ -27,15 +27,17 @@ describe('one database, one server', { timeout: 150_000 }, () => {
 
   afterEach(async () => {
     // The gate lets a waiting stub mvn finish, whatever became of its server.
-    writeFileSync(join(dir, 'gate'), '');
+    mkdirSync(join(dir, 'workspace'), { recursive: true });
+    writeFileSync(join(dir, 'workspace', 'gate'), '');
     await killAllServers();
     await fake.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('a second server on the same database refuses to start with one line naming the holder, and the first one\'s live run goes on untouched', async () => {
-    const calls = join(dir, 'mvn-calls');
-    const gate = join(dir, 'gate');
+    // In the workspace: the sandboxed mvn sees nothing else of the host's files (its /tmp is its own).
+    const calls = join(dir, 'workspace', 'mvn-calls');
+    const gate = join(dir, 'workspace', 'gate');
     // mvn logs each call, then waits for the gate: the run stays live in its last step, a command running.
     const bin = writeStubMvn(dir, `echo "$$" >> "${calls}"\nwhile [ ! -e "${gate}" ]; do sleep 0.05; done\n${MVN_SUCCESS}`);
     const env = { DATABASE_PATH: join(dir, 'data', 'agent-runner.db'), OLLAMA_BASE_URL: fake.url, PATH: `${bin}:${process.env.PATH ?? ''}` };

@@ -12,6 +12,7 @@ import { StepError, type RunRecord, type WorkflowDefinition } from '../../src/en
 import { checkWorkflowObject } from '../../src/engine/workflows/parse.js';
 import { WorkflowRegistry, type WorkflowSpec } from '../../src/engine/workflows/registry.js';
 import { makeTempDir, waitFor } from '../helpers/test-app.js';
+import { testSettings } from './step-context.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 
 /** A step waits at its gate until the test opens it (or fails it), or its signal aborts. */
@@ -90,7 +91,7 @@ describe('run control (engine, in memory)', () => {
       pubsub,
       workflows: new WorkflowRegistry([]),
       kinds,
-      settings: { ollamaBaseUrl: 'http://127.0.0.1:9', heartbeatMs: 1000, coalesceMs: 10, coalesceBytes: 4096, outputCapBytes: 1 << 20, killGraceMs: 100 },
+      settings: testSettings,
       shellTimeoutSeconds: 60,
       maxParallelSteps: 8,
       agentDefaults: { maxIterations: 1, timeoutSeconds: 60, tokenBudget: 1, numCtx: 1024, toolResultMaxChars: 100 },

@@ -61,7 +61,11 @@ describe('SHELL_COMMAND', () => {
   it('runs in the workspace and streams its output per stream', async () => {
     const test = shellStep('pwd; echo hello; echo oops >&2');
     const result = await shellCommand(test.ctx);
-    expect(test.events[0]).toEqual({ type: 'SHELL_EXECUTING', message: 'Running: pwd; echo hello; echo oops >&2', data: { command: 'pwd; echo hello; echo oops >&2' } });
+    expect(test.events[0]).toEqual({
+      type: 'SHELL_EXECUTING',
+      message: 'Running: pwd; echo hello; echo oops >&2',
+      data: { command: 'pwd; echo hello; echo oops >&2', sandboxed: false, network: true },
+    });
     const realFolder = execFileSync('realpath', [folder.path], { encoding: 'utf8' }).trim();
     expect(outputOf(test, 'stdout')).toBe(`${realFolder}\nhello\n`);
     expect(outputOf(test, 'stderr')).toBe('oops\n');
@@ -101,12 +105,34 @@ describe('SHELL_COMMAND', () => {
     expect(result.output).toBe('partial\n');
   });
 
-  it('keeps only the last outputCapBytes of each stream and says what it dropped', async () => {
-    const test = shellStep("head -c 5000 /dev/zero | tr '\\0' a; printf 'END'", {}, { outputCapBytes: 1000 });
+  it('keeps the first and the last half of outputCapBytes of each stream, and says in the events, the output and the artifact how much it dropped', async () => {
+    const print = (char: string, count: number) => `head -c ${count} /dev/zero | tr '\\0' ${char}`;
+    const test = shellStep(`${print('H', 3000)}; ${print('M', 4000)}; ${print('T', 3000)}; echo small >&2`, { name: 'flood', saveArtifact: true }, { outputCapBytes: 1000 });
     const result = await shellCommand(test.ctx);
-    expect(result.data).toMatchObject({ exitCode: 0, truncated: true });
-    expect(result.output).toBe(`[… 4003 bytes of earlier output dropped …]\n${'a'.repeat(997)}END`);
-    expect(outputOf(test, 'stdout')).toHaveLength(5003);
+    expect(result.data).toMatchObject({ exitCode: 0, truncated: true, droppedBytes: { stdout: 9000, stderr: 0 } });
+    expect(result.output).toBe(`${'H'.repeat(500)}\n[… 9000 bytes of output dropped …]\n${'T'.repeat(500)}`);
+    // Live: the head as it came, a note when the stream went past it, then what was dropped and the tail at the end.
+    expect(outputOf(test, 'stdout')).toBe(
+      `${'H'.repeat(500)}\n[… stdout goes on past 500 bytes: the rest is held back, its last 500 bytes follow when the command ends …]\n[… 9000 bytes of stdout dropped …]\n${'T'.repeat(500)}`,
+    );
+    const notes = test.eventsOfType('SHELL_OUTPUT').filter((event) => event.data?.heldBack || event.data?.droppedBytes);
+    expect(notes.map((event) => event.data)).toEqual([
+      { stream: 'stdout', text: expect.stringContaining('held back'), heldBack: true },
+      { stream: 'stdout', text: `[… 9000 bytes of stdout dropped …]\n${'T'.repeat(500)}`, droppedBytes: 9000 },
+    ]);
+    expect(outputOf(test, 'stderr')).toBe('small\n');
+    const artifact = await readFile(path.join(folder.path, 'flood_output.txt'), 'utf8');
+    expect(artifact).toContain(`STDOUT:\n${'H'.repeat(500)}\n[… 9000 bytes of output dropped …]\n${'T'.repeat(500)}\n`);
+    expect(artifact).toContain('STDERR:\nsmall\n');
+  });
+
+  it('reads a flood past its head no faster than 32 MiB/s: the command waits on its own writes', async () => {
+    const test = shellStep('timeout 2 yes; true', {}, { outputCapBytes: 4096 });
+    const result = await shellCommand(test.ctx);
+    const { stdout } = result.data?.droppedBytes as { stdout: number };
+    // Unpaced, `yes` gets gigabytes through a pipe in 2 s; paced, at most 2 s × 32 MiB/s (and a window's worth).
+    expect(stdout).toBeGreaterThan(0);
+    expect(stdout).toBeLessThan(80 * 1024 * 1024);
   });
 
   it('saves the command output as an artifact', async () => {

@@ -32,7 +32,7 @@ afterAll(() => stopSpawner());
 function start(command: string, options: Partial<CommandOptions> = {}) {
   const output = { stdout: '', stderr: '' };
   const running = spawnCommand({
-    command,
+    argv: ['/bin/sh', '-c', command],
     cwd: folder.path,
     env: process.env,
     onOutput: (stream, chunk) => (output[stream] += chunk.toString('utf8')),
@@ -128,7 +128,7 @@ describe('spawner', () => {
       await writeFile(
         script,
         `import { spawnCommand, stopSpawner } from ${JSON.stringify(spawner)};
-        const { finished } = spawnCommand({ command: 'sleep 0.2; echo done', cwd: ${JSON.stringify(folder.path)}, env: process.env, onOutput: (_, chunk) => process.stdout.write(chunk) });
+        const { finished } = spawnCommand({ argv: ['/bin/sh', '-c', 'sleep 0.2; echo done'], cwd: ${JSON.stringify(folder.path)}, env: process.env, onOutput: (_, chunk) => process.stdout.write(chunk) });
         console.log(JSON.stringify(await finished));
         ${ending}`,
       );

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createCommandLauncher } from '../../src/engine/sandbox.js';
 import { Workspace } from '../../src/engine/workspace.js';
 import { expressionValues, renderStep } from '../../src/engine/run-plan.js';
 import { BUILT_IN_STEP_KINDS } from '../../src/engine/steps/registry.js';
@@ -34,6 +35,8 @@ export const testSettings: StepSettings = {
   coalesceBytes: 4096,
   outputCapBytes: 1024 * 1024,
   killGraceMs: 500,
+  // Unsandboxed, in a process group: `$$` is the group's id, as these tests expect (tests/engine/command-processes.test.ts covers the other modes).
+  commands: await createCommandLauncher({ setting: 'off', pidNamespace: false, databasePath: ':memory:', homeFolders: [], mavenDir: path.join(tmpdir(), 'unused-m2'), hiddenPaths: [] }),
 };
 
 export interface TestStepOptions<T extends BuiltInType = BuiltInType> {
@@ -44,6 +47,8 @@ export interface TestStepOptions<T extends BuiltInType = BuiltInType> {
   goal?: string;
   outputs?: Record<string, string>;
   settings?: Partial<StepSettings>;
+  /** The run id commands are marked with (1). */
+  runId?: number;
   /** What `checkpoint()` answers (default: continue). */
   checkpoint?: () => 'continue' | 'pause' | 'shutdown';
   /** The conversation the step's memory starts with. */
@@ -67,7 +72,7 @@ export function createTestStepContext<T extends BuiltInType>(options: TestStepOp
     events.push({ type, message, data });
   };
   const ctx: StepContext<StepOfType<T>> = {
-    runId: 1,
+    runId: options.runId ?? 1,
     goal: options.goal ?? 'Build a thing',
     step,
     env: rendered.env,

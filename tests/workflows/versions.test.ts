@@ -62,7 +62,7 @@ describe('workflow versions', () => {
     const t = await start({}, { dir });
 
     const { workflows } = await t.client.request(WorkflowsDocument);
-    expect(workflows.map((w) => w.name)).toEqual(['hello', 'quarkus-bootstrap-v1', 'staged']);
+    expect(workflows.map((w) => w.name)).toEqual(['generate-and-test', 'hello', 'quarkus-bootstrap-v1', 'staged']);
     const { loadProblems } = await t.client.request(LoadProblemsDocument);
     expect(loadProblems).toEqual([
       {

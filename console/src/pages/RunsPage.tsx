@@ -166,6 +166,20 @@ export function RunsPage() {
         Runs
       </PageTitle>
 
+      {worker.data ? (
+        worker.data.worker.sandbox.active ? (
+          <p className="muted sandbox-note" title={worker.data.worker.sandbox.summary}>
+            Commands run sandboxed ({worker.data.worker.sandbox.tool}).
+          </p>
+        ) : (
+          <div className="banner banner-info" role="note">
+            <p>
+              <strong>Commands are not sandboxed:</strong> {worker.data.worker.sandbox.summary}
+            </p>
+          </div>
+        )
+      ) : null}
+
       {worker.data && !worker.data.worker.enabled ? (
         <div className="banner banner-info" role="note">
           <p>

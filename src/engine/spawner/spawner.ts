@@ -8,13 +8,27 @@ import { fileURLToPath } from 'node:url';
  * (processes.ts signals them by pgid, whoever spawned them).
  */
 
+export type OutputStream = 'stdout' | 'stderr';
+
 export interface CommandOptions {
-  command: string;
+  /** The program and its arguments, such as `['/bin/sh', '-c', 'mvn test']` (see `sandbox.ts` for the launch of a step's command). */
+  argv: readonly [string, ...string[]];
   cwd: string;
   /** The whole environment of the command. */
   env: NodeJS.ProcessEnv;
-  /** Called with each chunk of output, in order, until `finished` settles. */
-  onOutput(stream: 'stdout' | 'stderr', chunk: Buffer): void;
+  /**
+   * Of each stream, the first `headBytes` reach `onOutput`; past them only the last `tailBytes` are
+   * kept (by the helper: the rest never reaches the server) and handed to `onTail` at the end, and
+   * the stream is read at `tailBytesPerSecond` at most (the command waits on its writes meanwhile).
+   * Unlimited when not given.
+   */
+  outputLimit?: { headBytes: number; tailBytes: number; tailBytesPerSecond: number };
+  /** Called with each chunk of the head of a stream, in order, until `finished` settles. */
+  onOutput(stream: OutputStream, chunk: Buffer): void;
+  /** A stream went past its head: what follows is held back until the end (`onTail`). */
+  onOverflow?(stream: OutputStream): void;
+  /** After the command ended, for each stream that overflowed: its last bytes, and how many bytes between head and tail were dropped. Before `finished` settles. */
+  onTail?(stream: OutputStream, tail: Buffer, droppedBytes: number): void;
 }
 
 export type CommandOutcome =
@@ -36,7 +50,7 @@ export interface RunningCommand {
 }
 
 interface InFlight {
-  onOutput: CommandOptions['onOutput'];
+  options: CommandOptions;
   started(pid: number): void;
   exited(): void;
   settle(outcome: CommandOutcome | Error): void;
@@ -45,7 +59,9 @@ interface InFlight {
 type HelperMessage =
   | { op: 'spawned'; id: number; pid: number }
   | { op: 'error'; id: number; message: string; code?: string }
-  | { op: 'output'; id: number; stream: 'stdout' | 'stderr'; data: Uint8Array }
+  | { op: 'output'; id: number; stream: OutputStream; data: Uint8Array }
+  | { op: 'overflow'; id: number; stream: OutputStream }
+  | { op: 'tail'; id: number; stream: OutputStream; data: Uint8Array; droppedBytes: number }
   | { op: 'exited'; id: number }
   | { op: 'closed'; id: number; exitCode: number | null; signal: NodeJS.Signals | null };
 
@@ -92,7 +108,7 @@ class Helper {
       finished: new Promise((resolve, reject) => ((finished = resolve), (failed = reject))),
     };
     this.inFlight.set(id, {
-      onOutput: options.onOutput,
+      options,
       started,
       exited,
       settle(outcome) {
@@ -103,7 +119,9 @@ class Helper {
       },
     });
     if (this.inFlight.size === 1) this.holdEventLoop(true);
-    this.child.send({ op: 'spawn', id, command: options.command, cwd: options.cwd, env: options.env });
+    const [file, ...args] = options.argv;
+    const limit = options.outputLimit ?? { headBytes: Number.MAX_SAFE_INTEGER, tailBytes: 0, tailBytesPerSecond: Number.MAX_SAFE_INTEGER };
+    this.child.send({ op: 'spawn', id, file, args, cwd: options.cwd, env: options.env, ...limit });
     return command;
   }
 
@@ -132,7 +150,11 @@ class Helper {
       case 'spawned':
         return entry.started(message.pid);
       case 'output':
-        return entry.onOutput(message.stream, Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+        return entry.options.onOutput(message.stream, asBuffer(message.data));
+      case 'overflow':
+        return entry.options.onOverflow?.(message.stream);
+      case 'tail':
+        return entry.options.onTail?.(message.stream, asBuffer(message.data), message.droppedBytes);
       case 'exited':
         return entry.exited();
       case 'error':
@@ -166,9 +188,11 @@ class Helper {
   }
 }
 
+const asBuffer = (data: Uint8Array): Buffer => Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+
 let helper: Helper | undefined;
 
-/** Starts `sh -c <command>` in a process group of its own, through the helper (started if need be). */
+/** Starts `argv` in a process group (and session) of its own, through the helper (started if need be). */
 export function spawnCommand(options: CommandOptions): RunningCommand {
   if (!helper) {
     const started: Helper = new Helper(() => {

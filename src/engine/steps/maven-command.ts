@@ -1,9 +1,7 @@
 import type { BuiltInStepKind } from './registry.js';
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { findExecutable } from '../executables.js';
 import { StepError, type MavenCommandStep, type StepExecutor } from '../types.js';
-import { asStep, runCommand } from './shell-command.js';
+import { NETWORK_PARAMETER, asStep, runCommand } from './shell-command.js';
 
 /** MAVEN_COMMAND: `mvn <command>` (or the command as written if it already calls mvn or the wrapper). */
 export const mavenCommand: StepExecutor<MavenCommandStep> = async (ctx) => {
@@ -14,23 +12,8 @@ export const mavenCommand: StepExecutor<MavenCommandStep> = async (ctx) => {
   if (!usesWrapper && (await findExecutable('mvn')) === undefined) {
     throw new StepError('Maven (mvn) is not installed or not on PATH', { retryable: false, data: { command } });
   }
-  return runCommand(asStep(ctx), command);
+  return runCommand(asStep(ctx), command, { network: ctx.step.network });
 };
-
-/** The first executable named `name` in the directories of PATH. */
-export async function findExecutable(name: string, searchPath = process.env.PATH ?? ''): Promise<string | undefined> {
-  for (const directory of searchPath.split(path.delimiter)) {
-    if (directory === '') continue;
-    const candidate = path.join(directory, name);
-    try {
-      await access(candidate, constants.X_OK);
-      if ((await stat(candidate)).isFile()) return candidate;
-    } catch {
-      // Not here: try the next directory.
-    }
-  }
-  return undefined;
-}
 
 /** MAVEN_COMMAND as a step kind. */
 export const mavenCommandKind: BuiltInStepKind<'MAVEN_COMMAND'> = {
@@ -41,6 +24,7 @@ export const mavenCommandKind: BuiltInStepKind<'MAVEN_COMMAND'> = {
     required: ['command'],
     properties: {
       command: { type: 'string', minLength: 1, description: 'Such as "test" or "mvn -q verify" (values of ${{ … }} as for SHELL_COMMAND).' },
+      network: NETWORK_PARAMETER,
     },
   },
   templateFields: [],

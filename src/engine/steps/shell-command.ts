@@ -3,14 +3,14 @@ import { mkdir } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { Coalescer } from '../coalesce.js';
 import { displayCommand } from '../expressions.js';
-import { killProcessGroup, trackProcessGroup, RUN_ID_VARIABLE } from '../processes.js';
-import { spawnCommand } from '../spawner/spawner.js';
+import { endCommandProcesses, trackProcessGroup, untrackProcessGroup } from '../processes.js';
+import { spawnCommand, type OutputStream } from '../spawner/spawner.js';
 import { StepError, type ShellCommandStep, type StepContext, type StepExecutor, type StepResult } from '../types.js';
 
 /** SHELL_COMMAND: runs `step.command` with `sh -c` in the workspace. */
 export const shellCommand: StepExecutor<ShellCommandStep> = async (ctx) => {
   if (!ctx.step.command?.trim()) throw new StepError(`Step "${ctx.step.name}" has no command to run`, { retryable: false });
-  return runCommand(asStep(ctx), ctx.step.command);
+  return runCommand(asStep(ctx), ctx.step.command, { network: ctx.step.network });
 };
 
 /**
@@ -26,59 +26,93 @@ export function asStep<C extends StepContext>(ctx: C): C {
 const FAILURE_TAIL_LINES = 20;
 /** Combined output kept for that quote. */
 const FAILURE_TAIL_BYTES = 16 * 1024;
+/**
+ * How fast a stream is read once past its head (32 MiB/s): far above what a build prints, far below
+ * what `yes` can, which then waits on its own writes instead of burning a core (bench/README.md).
+ */
+const TAIL_BYTES_PER_SECOND = 32 * 1024 * 1024;
 
 /**
- * Runs `command` with `sh -c` in the workspace, in a process group of its own, streaming its output
- * as SHELL_OUTPUT events. On abort of `ctx.signal` the whole group is killed and the signal's reason
- * is thrown; a non-zero exit throws a StepError unless `step.continueOnError`.
+ * Runs `command` with `sh -c` in the workspace, the one way every command step (and the agent's
+ * tools) starts a command: through `ctx.settings.commands` (in the sandbox when the server has one,
+ * see sandbox.ts) and the spawner helper, streaming its output as SHELL_OUTPUT events. Of each stream
+ * the first and last halves of `settings.outputCapBytes` are kept (events, output, artifact); what
+ * lies between is dropped and counted. When the command exits, times out or is stopped, every process
+ * it started is ended, however detached. On abort of `ctx.signal` the signal's reason is thrown; a
+ * non-zero exit throws a StepError unless `step.continueOnError`. `network: false` runs it without
+ * network (true by default). The command's environment is the server's with `ctx.env` (the values of
+ * its `${{ … }}` expressions) and the markers of sandbox.ts.
  */
-export async function runCommand(ctx: StepContext, command: string): Promise<StepResult> {
+export async function runCommand(ctx: StepContext, command: string, options: { network?: boolean } = {}): Promise<StepResult> {
   const { step, settings, signal, workspace } = ctx;
   signal.throwIfAborted();
   await mkdir(workspace.root, { recursive: true });
+  const network = options.network ?? true;
+  const launch = await settings.commands.prepare({ command, cwd: workspace.root, env: { ...process.env, ...ctx.env }, runId: ctx.runId, network });
   // The values of ${{ }} expressions are shown where they go; what runs takes them from the environment.
-  ctx.emit('SHELL_EXECUTING', `Running: ${displayCommand(command, ctx.env)}`, { command });
+  ctx.emit('SHELL_EXECUTING', `Running: ${displayCommand(command, ctx.env)}`, { command, sandboxed: launch.sandboxed, network });
 
   const startedAt = Date.now();
-  const captured = { stdout: new OutputTail(settings.outputCapBytes), stderr: new OutputTail(settings.outputCapBytes) };
+  const captured = { stdout: new CapturedStream(), stderr: new CapturedStream() };
   const combined = new OutputTail(FAILURE_TAIL_BYTES);
   const live = {
     stdout: new Coalescer((text) => ctx.emit('SHELL_OUTPUT', text, { stream: 'stdout', text }), settings),
     stderr: new Coalescer((text) => ctx.emit('SHELL_OUTPUT', text, { stream: 'stderr', text }), settings),
   };
+  /** A note in the stream, as an event of its own (after what was waiting) with `data` saying what it is. */
+  const note = (name: OutputStream, text: string, data: Record<string, unknown>) => {
+    live[name].flush();
+    ctx.emit('SHELL_OUTPUT', text, { stream: name, text, ...data });
+  };
+  const limit = { headBytes: Math.ceil(settings.outputCapBytes / 2), tailBytes: Math.floor(settings.outputCapBytes / 2), tailBytesPerSecond: TAIL_BYTES_PER_SECOND };
 
   const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   const running = spawnCommand({
-    command,
+    argv: launch.argv,
     cwd: workspace.root,
-    // Marks every process of the command (children inherit it) so crash recovery can find them.
-    env: { ...process.env, ...ctx.env, [RUN_ID_VARIABLE]: String(ctx.runId) },
+    env: launch.env,
+    outputLimit: limit,
     onOutput(name, chunk) {
-      captured[name].push(chunk);
+      captured[name].head.push(chunk);
       combined.push(chunk);
       live[name].push(decoders[name].write(chunk));
+    },
+    onOverflow(name) {
+      live[name].push(decoders[name].end());
+      note(name, `\n[… ${name} goes on past ${formatBytes(limit.headBytes)}: the rest is held back, its last ${formatBytes(limit.tailBytes)} follow when the command ends …]\n`, { heldBack: true });
+    },
+    onTail(name, tail, droppedBytes) {
+      const kept = skipPartialCharacter(tail);
+      const dropped = droppedBytes + (tail.length - kept.length);
+      captured[name].tail = kept;
+      captured[name].droppedBytes = dropped;
+      combined.push(kept);
+      note(name, `${droppedNote(dropped, name)}${kept.toString('utf8')}`, { droppedBytes: dropped });
     },
   });
   const pid = running.pid.then((pid) => {
     if (pid !== undefined) trackProcessGroup(pid);
     return pid;
   });
-  let groupKilled: Promise<void> | undefined;
-  const killGroup = (): Promise<void> => (groupKilled ??= pid.then((pid) => (pid === undefined ? undefined : killProcessGroup(pid, settings.killGraceMs))));
-  signal.addEventListener('abort', killGroup, { once: true });
-  if (signal.aborted) void killGroup();
-  // Children the shell left running in the background would hold the output pipes open, so the
-  // step would hang until its timeout: when the shell exits, its group goes with it.
-  void running.exited.then(killGroup);
+  let ended: Promise<void> | undefined;
+  const end = (): Promise<void> =>
+    (ended ??= pid.then((pid) => (pid === undefined ? undefined : endCommandProcesses({ pid, commandId: launch.commandId, containment: launch.containment }, settings.killGraceMs))));
+  signal.addEventListener('abort', end, { once: true });
+  if (signal.aborted) void end();
+  // Without a PID namespace, children the shell left running (in the background, detached) would
+  // hold the output pipes open, so the step would hang until its timeout, or outlive it: when the
+  // shell exits, they go with it. In a namespace, the kernel ended them all before the wrapper exited.
+  if (launch.containment === 'process-group') void running.exited.then(end);
 
-  // Rejects when the helper that spawned the command died: the command may run on, and is killed below.
+  // Rejects when the helper that spawned the command died: the command may run on, and is ended below.
   const result = await running.finished.catch((error: Error) => error);
-  signal.removeEventListener('abort', killGroup);
+  signal.removeEventListener('abort', end);
   live.stdout.push(decoders.stdout.end());
   live.stderr.push(decoders.stderr.end());
   live.stdout.close();
   live.stderr.close();
-  await killGroup();
+  if (launch.containment === 'process-group' || signal.aborted || result instanceof Error) await end();
+  else void pid.then((pid) => pid !== undefined && untrackProcessGroup(pid));
   if (signal.aborted) throw signal.reason;
   if (result instanceof Error) throw new StepError(`Command "${command}" failed: ${result.message}`, { data: { command } });
   if ('notStarted' in result) throw new StepError(`Could not start "${command}": ${result.notStarted}`, { retryable: false, data: { command } });
@@ -87,10 +121,16 @@ export async function runCommand(ctx: StepContext, command: string): Promise<Ste
   const killedBy = result.signal ?? undefined;
   const stdout = captured.stdout.text();
   const stderr = captured.stderr.text();
-  const truncated = captured.stdout.droppedBytes > 0 || captured.stderr.droppedBytes > 0;
-  const data: Record<string, unknown> = { exitCode, command, durationMs: Date.now() - startedAt, ...(truncated ? { truncated: true } : {}) };
+  const dropped = { stdout: captured.stdout.droppedBytes, stderr: captured.stderr.droppedBytes };
+  const truncated = dropped.stdout > 0 || dropped.stderr > 0;
+  const data: Record<string, unknown> = {
+    exitCode,
+    command,
+    durationMs: Date.now() - startedAt,
+    sandboxed: launch.sandboxed,
+    ...(truncated ? { truncated: true, droppedBytes: dropped } : {}),
+  };
   if (killedBy !== undefined) data.signal = killedBy;
-
   if (step.saveArtifact) {
     const artifactPath = `${step.name}_output.txt`;
     await workspace.writeFile(artifactPath, formatCommandOutput(command, exitCode, killedBy, stdout, stderr));
@@ -116,11 +156,42 @@ function lastLinesOf(text: string, count: number): string {
   return lines.slice(-count).join('\n');
 }
 
-/** Keeps the last `capBytes` bytes of a stream and counts what it dropped. */
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}
+
+function droppedNote(droppedBytes: number, name: string): string {
+  return droppedBytes > 0 ? `[… ${droppedBytes} bytes of ${name} dropped …]\n` : '';
+}
+
+/** The tail of a stream without the continuation bytes of a character whose start was dropped. */
+function skipPartialCharacter(tail: Buffer): Buffer {
+  let start = 0;
+  while (start < tail.length && start < 3 && (tail[start]! & 0xc0) === 0x80) start++;
+  return tail.subarray(start);
+}
+
+/** One stream of a command as stored: its head, and when it went past that, what was dropped and its tail. */
+class CapturedStream {
+  readonly head: Buffer[] = [];
+  tail: Buffer | undefined;
+  droppedBytes = 0;
+
+  /** The kept text, with a note where output was dropped. */
+  text(): string {
+    const head = Buffer.concat(this.head).toString('utf8');
+    if (this.tail === undefined) return head;
+    if (this.droppedBytes === 0) return head + this.tail.toString('utf8');
+    return `${head}\n${droppedNote(this.droppedBytes, 'output')}${this.tail.toString('utf8')}`;
+  }
+}
+
+/** Keeps the last `capBytes` bytes of a stream. */
 class OutputTail {
   private chunks: Buffer[] = [];
   private keptBytes = 0;
-  droppedBytes = 0;
 
   constructor(private readonly capBytes: number) {}
 
@@ -133,28 +204,23 @@ class OutputTail {
       if (first.length <= excess) {
         this.chunks.shift();
         this.keptBytes -= first.length;
-        this.droppedBytes += first.length;
       } else {
         this.chunks[0] = first.subarray(excess);
         this.keptBytes -= excess;
-        this.droppedBytes += excess;
       }
     }
   }
 
-  /** The kept text, headed by a note when earlier output was dropped. */
   text(): string {
-    let kept = Buffer.concat(this.chunks);
-    let dropped = this.droppedBytes;
-    // Do not start in the middle of a UTF-8 character.
-    while (dropped > 0 && kept.length > 0 && (kept[0]! & 0xc0) === 0x80) {
-      kept = kept.subarray(1);
-      dropped += 1;
-    }
-    const body = kept.toString('utf8');
-    return dropped > 0 ? `[… ${dropped} bytes of earlier output dropped …]\n${body}` : body;
+    return skipPartialCharacter(Buffer.concat(this.chunks)).toString('utf8');
   }
 }
+
+/** The `network` field of command steps, in their JSON Schema. */
+export const NETWORK_PARAMETER = {
+  type: 'boolean',
+  description: 'Whether the command may use the network (default true). false: a network namespace of its own with only a loopback; it needs the sandbox or a PID namespace, otherwise the step fails.',
+} as const;
 
 /** SHELL_COMMAND as a step kind. */
 export const shellCommandKind: BuiltInStepKind<'SHELL_COMMAND'> = {
@@ -169,6 +235,7 @@ export const shellCommandKind: BuiltInStepKind<'SHELL_COMMAND'> = {
         minLength: 1,
         description: 'The command line. ${{ … }} values reach it as environment variables ("$AGENT_RUNNER_EXPR_1"), never spliced in; keep them out of single quotes.',
       },
+      network: NETWORK_PARAMETER,
     },
   },
   templateFields: [],
