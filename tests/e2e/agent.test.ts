@@ -14,7 +14,11 @@ import { eventually, launchBrowser, screenshot } from './browser.js';
 
 const TEST_SCRIPT = '#!/bin/sh\n. ./greet.sh\n[ "$(greet Ada)" = "Hello, Ada" ] && echo "ok - greet Ada" || { echo "not ok - greet Ada"; exit 1; }\n';
 
-/** The test command waits for this file (outside the project), so the directive is sent while it runs, whatever the machine's load. */
+/**
+ * The test command waits for this file, so the directive is sent while it runs, whatever the machine's
+ * load. It lives in the project's folder: a sandboxed command (the default where bubblewrap is
+ * installed, as in CI) sees no other folder the test writes to.
+ */
 let gate = '';
 let fake: FakeOllama;
 let t: TestApp;
@@ -41,7 +45,6 @@ beforeAll(async () => {
     ]),
   );
   t = await startTestApp({ ollamaBaseUrl: fake.url, llmHeartbeatMs: 1000 });
-  gate = join(t.dir, 'gate');
   browser = await launchBrowser();
   page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -58,6 +61,7 @@ describe('an agent run in the console', () => {
     const folder = join(t.dir, 'workspaces', 'greeter');
     mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, 'greet.sh'), 'greet() { echo "Hello, $1"; }\n');
+    gate = join(folder, '.gate');
 
     await page.goto(`${t.url}/runs/new`);
     await page.getByLabel('New project’s name').fill('greeter');
