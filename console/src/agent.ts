@@ -4,6 +4,7 @@
  * output of its command and its result, the directives (waiting, then delivered), the limits reached
  * and the run-control moments; and the limits in force with how much of each is used.
  */
+import { eventData } from '../../src/engine/events';
 import type { TimelineEvent } from './timeline';
 
 export interface AgentLimits {
@@ -61,8 +62,6 @@ const NOTES: Partial<Record<TimelineEvent['type'], 'neutral' | 'error' | 'ok'>> 
   STEP_COMPLETED: 'ok',
 };
 
-type Data = Record<string, unknown>;
-const dataOf = (event: TimelineEvent): Data => (event.data ?? {}) as Data;
 const num = (value: unknown): number => (typeof value === 'number' ? value : 0);
 
 /** The conversation of the run's agent steps (`agentSteps`, by name), from its events in seq order. */
@@ -84,15 +83,16 @@ export function buildAgentView(events: readonly TimelineEvent[], agentSteps: Rea
   };
 
   for (const event of events) {
-    const data = dataOf(event);
+    const directive = eventData(event, 'AGENT_DIRECTIVE');
     if (event.type === 'AGENT_DIRECTIVE') {
-      const id = String(data.directiveId ?? event.seq);
+      const data = directive ?? { directiveId: String(event.seq), text: '', state: 'received' as const };
+      const id = data.directiveId;
       const existing = directives.get(id);
       if (data.state === 'delivered') {
         if (existing) existing.deliveredBeforeTurn = num(data.turn);
-        else view.items.push({ kind: 'directive', key: `d${event.seq}`, directiveId: id, text: String(data.text ?? ''), deliveredBeforeTurn: num(data.turn) });
+        else view.items.push({ kind: 'directive', key: `d${event.seq}`, directiveId: id, text: data.text, deliveredBeforeTurn: num(data.turn) });
       } else if (!existing) {
-        const item: AgentItem = { kind: 'directive', key: `d${event.seq}`, directiveId: id, text: String(data.text ?? ''), deliveredBeforeTurn: null };
+        const item: AgentItem = { kind: 'directive', key: `d${event.seq}`, directiveId: id, text: data.text, deliveredBeforeTurn: null };
         directives.set(id, item);
         view.items.push(item);
       }
@@ -105,8 +105,10 @@ export function buildAgentView(events: readonly TimelineEvent[], agentSteps: Rea
     }
     switch (event.type) {
       case 'AGENT_STARTED': {
-        view.model = typeof data.model === 'string' ? data.model : view.model;
-        view.limits = (data.limits as AgentLimits | undefined) ?? view.limits;
+        const data = eventData(event, 'AGENT_STARTED');
+        if (!data) break;
+        view.model = data.model;
+        view.limits = data.limits ?? view.limits;
         // A new conversation (a retry) starts the view again.
         if (data.continuing === false) {
           view.items = view.items.filter((item) => item.kind === 'directive' && item.deliveredBeforeTurn === null);
@@ -124,30 +126,33 @@ export function buildAgentView(events: readonly TimelineEvent[], agentSteps: Rea
       }
       // Streamed before the turn's AGENT_TURN: they belong to the turn after the last one counted.
       case 'LLM_THINKING':
-        turnItem(view.turns + 1).thinking += String(data.text ?? '');
+        turnItem(view.turns + 1).thinking += eventData(event, 'LLM_THINKING')?.text ?? '';
         break;
       case 'LLM_TOKEN':
-        turnItem(view.turns + 1).text += String(data.text ?? '');
+        turnItem(view.turns + 1).text += eventData(event, 'LLM_TOKEN')?.text ?? '';
         break;
       case 'AGENT_TURN': {
-        const turn = num(data.turn);
-        turnItem(turn).usage = { promptTokens: num(data.promptTokens), outputTokens: num(data.outputTokens), totalMs: num(data.totalMs), textForm: data.textForm === true };
-        const totals = (data.totals ?? {}) as Data;
-        view.turns = num(totals.turns) || turn;
-        view.tokens = num(totals.tokens);
+        const data = eventData(event, 'AGENT_TURN');
+        if (!data) break;
+        const turn = data.turn;
+        turnItem(turn).usage = { promptTokens: data.promptTokens, outputTokens: data.outputTokens, totalMs: data.totalMs, textForm: data.textForm };
+        view.turns = num(data.totals?.turns) || turn;
+        view.tokens = num(data.totals?.tokens);
         view.contextTokens = num(data.contextTokens);
         break;
       }
       case 'AGENT_TOOL_CALL': {
+        const data = eventData(event, 'AGENT_TOOL_CALL');
+        if (!data) break;
         const item: Extract<AgentItem, { kind: 'call' }> = {
           kind: 'call',
           key: `c${event.seq}`,
-          callId: typeof data.callId === 'string' ? data.callId : null,
-          turn: num(data.turn),
-          name: typeof data.name === 'string' ? data.name : null,
+          callId: data.callId,
+          turn: data.turn,
+          name: data.name,
           arguments: data.arguments ?? null,
-          textForm: data.textForm === true,
-          problems: Array.isArray(data.problems) ? (data.problems as string[]) : null,
+          textForm: data.textForm,
+          problems: data.problems ?? null,
           output: [],
           result: null,
         };
@@ -156,18 +161,22 @@ export function buildAgentView(events: readonly TimelineEvent[], agentSteps: Rea
         openCall = item;
         break;
       }
-      case 'SHELL_OUTPUT':
-        if (openCall) openCall.output.push({ stream: data.stream === 'stderr' ? 'stderr' : 'stdout', text: String(data.text ?? ''), seq: event.seq });
+      case 'SHELL_OUTPUT': {
+        const data = eventData(event, 'SHELL_OUTPUT');
+        if (openCall && data) openCall.output.push({ stream: data.stream === 'stderr' ? 'stderr' : 'stdout', text: data.text, seq: event.seq });
         break;
+      }
       case 'AGENT_TOOL_RESULT': {
-        const target = (typeof data.callId === 'string' ? calls.get(data.callId) : undefined) ?? openCall;
+        const data = eventData(event, 'AGENT_TOOL_RESULT');
+        if (!data) break;
+        const target = (data.callId !== null ? calls.get(data.callId) : undefined) ?? openCall;
         const result: ToolResult = {
-          ok: data.ok === true,
-          content: String(data.content ?? ''),
-          sizeChars: num(data.sizeChars),
-          truncated: data.truncated === true,
+          ok: data.ok,
+          content: data.content,
+          sizeChars: data.sizeChars,
+          truncated: data.truncated,
           exitCode: typeof data.exitCode === 'number' ? data.exitCode : undefined,
-          durationMs: typeof data.durationMs === 'number' ? data.durationMs : undefined,
+          durationMs: data.durationMs,
           interrupted: data.interrupted === true,
         };
         if (target && !target.result) target.result = result;
@@ -175,9 +184,9 @@ export function buildAgentView(events: readonly TimelineEvent[], agentSteps: Rea
           view.items.push({
             kind: 'call',
             key: `r${event.seq}`,
-            callId: typeof data.callId === 'string' ? data.callId : null,
-            turn: num(data.turn),
-            name: typeof data.name === 'string' ? data.name : null,
+            callId: data.callId,
+            turn: data.turn,
+            name: data.name,
             arguments: null,
             textForm: false,
             problems: null,

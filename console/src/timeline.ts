@@ -3,6 +3,7 @@
  * no step, such as RUN_QUEUED, form "run" groups), and inside a group consecutive streamed text
  * (LLM_TOKEN, LLM_THINKING, SHELL_OUTPUT) forms one block that grows as the deltas arrive.
  */
+import { eventData } from '../../src/engine/events';
 import type { ConsoleEventFragment } from '../../src/client/generated/graphql';
 
 export type TimelineEvent = ConsoleEventFragment;
@@ -42,14 +43,12 @@ export function buildTimeline(events: readonly TimelineEvent[]): TimelineGroup[]
 
 /** The text delta of a streamed event (`data.text`). */
 export function deltaText(event: TimelineEvent): string {
-  const data = event.data as { text?: unknown } | null;
-  return typeof data?.text === 'string' ? data.text : '';
+  return (eventData(event, 'LLM_TOKEN') ?? eventData(event, 'LLM_THINKING') ?? eventData(event, 'SHELL_OUTPUT'))?.text ?? '';
 }
 
 /** `data.stream` of a SHELL_OUTPUT event: stdout or stderr. */
 export function outputStream(event: TimelineEvent): 'stdout' | 'stderr' {
-  const data = event.data as { stream?: unknown } | null;
-  return data?.stream === 'stderr' ? 'stderr' : 'stdout';
+  return eventData(event, 'SHELL_OUTPUT')?.stream === 'stderr' ? 'stderr' : 'stdout';
 }
 
 /** Adds events in seq order, dropping any already held (a replay after a reconnect). */

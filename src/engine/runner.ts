@@ -18,6 +18,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { EventLog } from './event-log.js';
 import { EventTally } from './event-tally.js';
+import type { EventDataArgument, LoopPlace } from './events.js';
 import {
   ExpressionRuntimeError,
   callsStatusFunction,
@@ -136,7 +137,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
   let run = claimed;
   // The run's own events (steps' attempts have a tally each): a run whose log lost one is not COMPLETED.
   const events = new EventTally();
-  const emit = (type: EventType, message: string, stepName?: string | null, data?: Record<string, unknown>) =>
+  const emit = <T extends EventType>(type: T, message: string, stepName?: string | null, data?: EventDataArgument<T>) =>
     recordEvent(deps, runId, type, message, stepName, data, events);
 
   const fail = async (message: string): Promise<void> => {
@@ -299,7 +300,7 @@ class RunExecution {
     return { loop: null, maxParallel: Math.max(1, limit), outerFailing: () => false };
   }
 
-  private emit(type: EventType, message: string, stepName?: string | null, data?: Record<string, unknown>) {
+  private emit<T extends EventType>(type: T, message: string, stepName?: string | null, data?: EventDataArgument<T>) {
     return recordEvent(this.deps, this.run.id, type, message, stepName, data, this.events);
   }
 
@@ -687,7 +688,7 @@ function inLoop(scope: Scope): string {
   return scope.loop ? ` of loop "${scope.loop.step.name}", iteration ${scope.loop.iteration}` : '';
 }
 
-function lifecycleData(scope: Scope): Record<string, unknown> {
+function lifecycleData(scope: Scope): LoopPlace {
   return scope.loop ? { loop: scope.loop.step.name, iteration: scope.loop.iteration } : {};
 }
 

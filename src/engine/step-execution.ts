@@ -6,6 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { EventDataArgument, LoopPlace } from './events.js';
 import { EventTally, type EventTallyResult } from './event-tally.js';
 import type { EventLog } from './event-log.js';
 import { ExpressionRuntimeError, type ExpressionValues } from './expressions.js';
@@ -46,16 +47,16 @@ export interface StepExecutionDeps {
  * Records an event; resolves with the stored record, or null if it could not be stored (logged, never
  * thrown into the run). `tally`, when given, learns which: the runner judges a step or a run by it.
  */
-export function recordEvent(
+export function recordEvent<T extends EventType>(
   deps: Pick<StepExecutionDeps, 'eventLog' | 'logger'>,
   runId: number,
-  type: EventType,
+  type: T,
   message: string,
   stepName?: string | null,
-  data?: Record<string, unknown>,
+  data?: EventDataArgument<T>,
   tally?: EventTally,
 ): Promise<EventRecord | null> {
-  const appended = deps.eventLog.append(runId, { type, message, stepName: stepName ?? null, data: data ?? null });
+  const appended = deps.eventLog.append(runId, { type, message, stepName: stepName ?? null, data: (data as Record<string, unknown> | undefined) ?? null });
   tally?.track(appended);
   return appended.catch((error: unknown) => {
     deps.logger.error(`run ${runId}: could not record ${type}`, error);
@@ -81,7 +82,7 @@ export interface StepExecutionInput {
   /** "Step 2/5", or "Step 1/3 of loop repair, iteration 2": how its events name it. */
   position: string;
   /** Added to the data of its lifecycle events (a loop step's iteration). */
-  lifecycleData: Record<string, unknown>;
+  lifecycleData: LoopPlace;
   workspace: Workspace;
   /** Templates are rendered against these (taken when each attempt starts). */
   values: () => ExpressionValues;
@@ -109,7 +110,7 @@ export type InterruptionCheck = (reason: Error) => boolean;
 export async function executeStep(deps: StepExecutionDeps, input: StepExecutionInput, isInterruption: InterruptionCheck): Promise<StepOutcome> {
   const { store } = deps;
   const { runId, index, step, position } = input;
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, runId, type, message, step.name, data, input.events);
+  const emit = <T extends EventType>(type: T, message: string, data?: EventDataArgument<T>) => recordEvent(deps, runId, type, message, step.name, data, input.events);
   const policy = step.retry ?? { maxAttempts: 1, backoffSeconds: 0, backoffFactor: 1 };
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
 
@@ -239,7 +240,7 @@ async function runAttempt(deps: StepExecutionDeps, input: StepExecutionInput, ev
   const onRunAbort = () => controller.abort(runSignal.reason);
   if (runSignal.aborted) onRunAbort();
   else runSignal.addEventListener('abort', onRunAbort, { once: true });
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>) => recordEvent(deps, input.runId, type, message, step.name, data, events);
+  const emit = <T extends EventType>(type: T, message: string, data?: EventDataArgument<T>) => recordEvent(deps, input.runId, type, message, step.name, data, events);
   const done = () => {
     clearTimeout(timer);
     runSignal.removeEventListener('abort', onRunAbort);

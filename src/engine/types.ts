@@ -1,6 +1,6 @@
 /**
- * The engine's vocabulary. This file imports nothing: the engine, the database layer and the schema
- * all speak these types, and the engine never sees GraphQL or the ORM.
+ * The engine's vocabulary. This file imports only the shapes of event data (`events.ts`): the engine,
+ * the database layer and the schema all speak these types, and the engine never sees GraphQL or the ORM.
  *
  * Glossary
  * - project:   a named workspace folder on this machine; runs write files and run commands there.
@@ -19,6 +19,8 @@
  * - turn:      one model call of an agent and the tool calls it asked for.
  * - directive: a message a user sends to a running agent; it reads it before its next model call.
  */
+
+import type { EventDataArgument } from './events.js';
 
 export const RUN_STATUSES = ['QUEUED', 'RUNNING', 'PAUSED', 'STOPPED', 'COMPLETED', 'FAILED'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -656,7 +658,7 @@ export interface StepContext<S extends WorkflowStepDefinition = WorkflowStepDefi
    * Records an event for this step (the step name is filled in). Fire and forget: events keep the
    * order of the calls, and a failure to record is logged, never thrown into the step.
    */
-  emit(type: EventType, message: string, data?: Record<string, unknown>): void;
+  emit<T extends EventType>(type: T, message: string, data?: EventDataArgument<T>): void;
   /** Records a line of the step's own log (STEP_LOG; `data` merged into the event's data). Custom step types use it. */
   log(message: string, data?: Record<string, unknown>): void;
   /** Records a workspace file as an artifact of this step and emits ARTIFACT_CREATED. */

@@ -1,5 +1,6 @@
 import type { NewStepRun, SqlStore } from '../db/store.js';
 import type { EventLog } from '../engine/event-log.js';
+import type { EventData } from '../engine/events.js';
 import type { PubSub } from '../engine/pubsub.js';
 import type { AgentDefaults } from '../engine/agent/settings.js';
 import { describeStep, planRun, RunInputError } from '../engine/run-plan.js';
@@ -76,20 +77,21 @@ export async function createRun(
   // worker is told at once (RUN_QUEUED is already first in the event log's queue, so it keeps seq 1).
   deps.pubsub.publish('runUpdated', 'all', run);
   deps.eventLog.beginNewRun(run.id);
+  const data: EventData<'RUN_QUEUED'> = {
+    workflow: isAgent ? null : workflow.name,
+    version: isAgent ? null : workflow.version,
+    runType: request.runType,
+    definitionHash: plan.workflow.contentHash,
+    projectId: String(project.id),
+    models: plan.models,
+    timeoutSeconds: plan.timeoutSeconds,
+    inputs: plan.inputs,
+    ...(request.options.agent ? { agent: { ...request.options.agent } } : {}),
+  };
   const queued = deps.eventLog.append(run.id, {
     type: 'RUN_QUEUED',
     message: isAgent ? `Run queued: an agent using ${plan.models[0]?.model} in project ${project.name}` : `Run queued: workflow ${workflow.name} in project ${project.name}`,
-    data: {
-      workflow: isAgent ? null : workflow.name,
-      version: isAgent ? null : workflow.version,
-      runType: request.runType,
-      definitionHash: plan.workflow.contentHash,
-      projectId: String(project.id),
-      models: plan.models,
-      timeoutSeconds: plan.timeoutSeconds,
-      inputs: plan.inputs,
-      ...(request.options.agent ? { agent: request.options.agent } : {}),
-    },
+    data,
   });
   deps.onQueued?.();
   await queued;

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { EventDataArgument } from '../../src/engine/events.js';
 import { createCommandLauncher } from '../../src/engine/sandbox.js';
 import { Workspace } from '../../src/engine/workspace.js';
 import { expressionValues, renderStep } from '../../src/engine/run-plan.js';
@@ -68,8 +69,8 @@ export function createTestStepContext<T extends BuiltInType>(options: TestStepOp
   const values = expressionValues({ id: 1, name: null, goal: options.goal ?? 'Build a thing', inputs: options.inputs ?? {} }, { name: 'test', version: '1' }, { name: 'test', localPath: options.root }, steps);
   const rendered = renderStep(written, BUILT_IN_STEP_KINDS[options.step.type] as never, values);
   const step = rendered.step as ResolvedStep<StepOfType<T>>;
-  const emit = (type: EventType, message: string, data?: Record<string, unknown>): void => {
-    events.push({ type, message, data });
+  const emit = <E extends EventType>(type: E, message: string, data?: EventDataArgument<E>): void => {
+    events.push({ type, message, data: data as Record<string, unknown> | undefined });
   };
   const ctx: StepContext<StepOfType<T>> = {
     runId: options.runId ?? 1,
@@ -84,7 +85,7 @@ export function createTestStepContext<T extends BuiltInType>(options: TestStepOp
     async recordArtifact(relativePath: string, kind: ArtifactKind): Promise<ArtifactRecord> {
       const { size } = await stat(await workspace.resolve(relativePath));
       artifacts.push({ path: relativePath, kind, sizeBytes: size });
-      emit('ARTIFACT_CREATED', `Created ${relativePath}`, { path: relativePath, kind });
+      emit('ARTIFACT_CREATED', `Created ${relativePath}`, { artifactId: String(artifacts.length), path: relativePath, kind, sizeBytes: size });
       return { id: artifacts.length, runId: 1, stepName: written.name, kind, path: relativePath, sizeBytes: size, createdAt: new Date() };
     },
     signal: controller.signal,

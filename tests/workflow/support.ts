@@ -18,6 +18,8 @@ import {
   type RunUpdatedSubscription,
 } from '../../src/client/generated/graphql.js';
 import type { WorkflowSpec } from '../../src/engine/workflows/registry.js';
+import { undocumentedData } from '../../src/engine/events.js';
+import { EVENT_TYPES, type EventType } from '../../src/engine/types.js';
 import { collect, waitFor, type TestApp } from '../helpers/test-app.js';
 
 export type RunOptionsInput = NonNullable<CreateRunMutationVariables['input']['options']>;
@@ -102,8 +104,20 @@ export function ofType<T extends { type: string }>(events: readonly T[], type: s
 }
 
 /** Asserts that the events are numbered 1, 2, 3 … with no gap. */
-export function expectGaplessSeqs(events: ReadonlyArray<{ seq: number }>): void {
+export function expectGaplessSeqs(events: ReadonlyArray<{ seq: number; type?: string; data?: unknown }>): void {
   expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  expectDocumentedData(events);
+}
+
+/**
+ * Every field of every event's data is described in EVENT_DOCS (src/engine/events.ts), from which the
+ * schema's EventType descriptions are written: an emit that gains a field without a description fails here.
+ */
+export function expectDocumentedData(events: ReadonlyArray<{ seq: number; type?: string; data?: unknown }>): void {
+  const undocumented = events.flatMap((e) =>
+    e.type && (EVENT_TYPES as readonly string[]).includes(e.type) ? undocumentedData({ type: e.type as EventType, data: e.data }).map((field) => `${e.type}.data.${field} (seq ${e.seq})`) : [],
+  );
+  expect(undocumented, 'event data fields missing from EVENT_DOCS in src/engine/events.ts').toEqual([]);
 }
 
 /** A one-off workflow built from plain step definitions (checked like a definition file when the app starts). */

@@ -67,71 +67,71 @@ export type CreateRunInput = {
 
 /** What happened to a run. The seed’s event names, plus RUN_QUEUED, LLM_TOKEN, LLM_HEARTBEAT, SHELL_OUTPUT, STEP_FAILED, STEP_RETRYING and the run-control events. */
 export type EventType =
-  /** A directive (sendDirective): data.state is received when it was sent, delivered when the agent took it, before data.turn; data.text, data.directiveId. */
+  /** A directive (sendDirective) was received, or delivered to the agent. data: directiveId (the directive); text (its text); state (received or delivered); turn (delivered: the turn it came before). */
   | 'AGENT_DIRECTIVE'
-  /** An agent reached a limit and ends: data.limit is maxIterations, tokenBudget, timeout, context or unusableToolCalls, with used and max. */
+  /** An agent reached a limit and ends. data: limit (maxIterations, tokenBudget, timeout, context or unusableToolCalls); used (its use); max (its value). */
   | 'AGENT_LIMIT_REACHED'
-  /** An agent step began or continued: data has model, think, continuing, turns and tokens so far, the limits in force (maxIterations, tokenBudget, timeoutSeconds, numCtx, toolResultMaxChars, callTimeoutSeconds, commandTimeoutSeconds) and the tool names. */
+  /** An agent step began or continued. data: model (the model); think (Ollama’s think setting sent (null: not sent)); continuing (true when it continues a kept conversation); turns (turns so far); tokens (tokens so far); limits (the limits in force (maxIterations, tokenBudget, timeoutSeconds, numCtx, toolResultMaxChars, callTimeoutSeconds, commandTimeoutSeconds)); tools (the tool names). */
   | 'AGENT_STARTED'
-  /** The agent called a tool: data has turn, callId, name, arguments (long strings shortened) and textForm (true when the call was read from the model’s text, not sent structured); malformed: true with problems for a call that could not be read. */
+  /** The agent called a tool. data: turn (the turn); callId (the call); name (the tool); arguments (its arguments (long strings shortened)); textForm (true when read from the model’s text, not sent structured); malformed (true for a call that could not be read); problems (what was wrong with it). */
   | 'AGENT_TOOL_CALL'
-  /** A tool call’s result: data has turn, callId, name, ok, sizeChars, truncated (cut to toolResultMaxChars for the model), content (what the model was sent), durationMs, and per tool details such as exitCode or path. */
+  /** A tool call’s result; data also holds the tool’s own details (exitCode, path, matches, …). data: turn (the turn); callId (the call); name (the tool); ok (whether it succeeded); sizeChars (the result’s size); truncated (cut to toolResultMaxChars for the model); content (what the model was sent); durationMs (how long the tool took); malformed (the answer to an unreadable call); interrupted (the server stopped while the call ran; it may or may not have taken effect). */
   | 'AGENT_TOOL_RESULT'
-  /** One model call of an agent ended: data has turn, promptTokens, outputTokens, loadMs, promptMs, outputMs, totalMs, doneReason, toolCalls (how many), textForm (the calls were read from the text), contextTokens (an estimate) and totals {turns, tokens}. */
+  /** One model call of an agent ended. data: turn (the turn, from 1); model (the model); promptTokens (prompt tokens (Ollama’s prompt_eval_count)); outputTokens (output tokens (eval_count)); loadMs (model load time); promptMs (prompt evaluation time); outputMs (generation time); totalMs (the whole call); doneReason (why Ollama ended the answer); toolCalls (how many tool calls it asked for); textForm (true when the calls were read from the text); contextTokens (an estimate of the conversation’s size); totals ({turns, tokens} so far); limits ({maxIterations, tokenBudget, numCtx}). */
   | 'AGENT_TURN'
-  /** A file was written and recorded as an artifact. */
+  /** A file was written and recorded as an artifact. data: artifactId (the artifact); path (workspace-relative path); kind (GENERATED_FILE, COMMAND_OUTPUT or FILE); sizeBytes (its size). */
   | 'ARTIFACT_CREATED'
-  /** A block of an LLM answer that names a file was not written; data has path, line (in the answer) or entry (in a JSON answer), and reason (the answer ended inside it, a later block names the same file, it is the step’s own output file, …). */
+  /** A block of an LLM answer that names a file was not written. data: path (the file it names); reason (why (the answer ended inside it, a later block names the same file, it is the step’s own output file, …)); line (its line in the answer); entry (its entry in a JSON answer). */
   | 'FILE_BLOCK_SKIPPED'
-  /** Generation finished; data holds characters, tokens, tokens/s and load time. */
+  /** Generation finished. data: model (the model); characters (characters of the answer (reasoning not counted)); thinkingCharacters (characters of reasoning, when the model reasoned); tokens (tokens generated (Ollama’s eval_count)); tokensPerSecond (generation speed); loadSeconds (seconds Ollama took to load the model); totalSeconds (seconds of the whole call); doneReason (why Ollama ended the answer (stop, length)). */
   | 'LLM_DONE'
-  /** The model started answering. */
+  /** The model started answering. data: model (the model); turn (an agent’s turn). */
   | 'LLM_GENERATING'
-  /** Still waiting on the model (loading, or a pause mid-answer); data.elapsedSeconds says how long, and data.silentSeconds, in a pause, how long since its last text. */
+  /** Still waiting on the model (loading, or a pause mid-answer). data: model (the model); elapsedSeconds (seconds since the call began); silentSeconds (in a pause: seconds since its last text). */
   | 'LLM_HEARTBEAT'
-  /** Ollama is loading the step’s model. */
+  /** Ollama is loading the step’s model. data: model (the model). */
   | 'LLM_LOADING_MODEL'
-  /** The model’s reasoning (Ollama’s `thinking` field, or a `<think>…</think>` block at the start of its answer), coalesced like LLM_TOKEN; data.text holds the delta. Never part of the step’s output or files. */
+  /** The model’s reasoning (Ollama’s `thinking` field, or a `<think>…</think>` block at the start of its answer), coalesced like LLM_TOKEN. Never part of the step’s output or files. data: text (the delta (also the message)). */
   | 'LLM_THINKING'
-  /** Generated text, coalesced; data.text holds the delta. */
+  /** Generated text, coalesced. data: text (the delta (also the message)). */
   | 'LLM_TOKEN'
-  /** A loop finished an iteration; data.until says whether its until condition held. */
+  /** A loop finished an iteration. data: loop (the loop step); iteration (the iteration); maxIterations (iterations at most); until (whether its until condition held). */
   | 'LOOP_ITERATION_COMPLETED'
-  /** A loop began an iteration; data.iteration and data.maxIterations. */
+  /** A loop began an iteration. data: loop (the loop step); iteration (the iteration, from 1); maxIterations (iterations at most). */
   | 'LOOP_ITERATION_STARTED'
-  /** The run paused between two steps (pauseRun). */
+  /** The run paused at a step boundary (pauseRun). data: nextStep (the first top-level step still to run); where (for a pause inside a step (an agent): where it stopped). */
   | 'RUN_PAUSED'
-  /** The run was created (or retried with retryRun) and waits for the worker. */
+  /** The run was created (or retried with retryRun) and waits for a worker. data: workflow (the workflow (null for an AGENT run)); version (its version); runType (WORKFLOW or AGENT); definitionHash (the content hash of the definition the run pins); projectId (the project); models (the model chosen for each step that calls one: {step, model, source}); timeoutSeconds (the run’s timeout per model call); inputs (the workflow inputs, defaults filled in); agent (the run’s agent options, when given); retry (true for a retry); fromStep (a retry: the first step run again); again (a retry: the steps run again); fromVersion (a retry on another version: the version the run had). */
   | 'RUN_QUEUED'
-  /** A run a previous server process left running was put back in the queue at start-up; it continues from the first step that did not complete. */
+  /** A run a previous server process left running was put back in the queue at start-up; it continues from the first step that did not complete. data: interruptedStep (the first step that was running); interruptedSteps (every step that was running: {name, loop, iteration}); nextStep (the top-level step it continues from); killedProcessGroups (process groups of the old process’s commands that were killed). */
   | 'RUN_RECOVERED'
-  /** The run was resumed (resumeRun), or its pending pause cancelled. */
+  /** The run was resumed (resumeRun), or its pending pause cancelled. data: nextStep (the step it continues with). */
   | 'RUN_RESUMED'
   /** The run was stopped (stopRun). Terminal. */
   | 'RUN_STOPPED'
-  /** A command started. */
+  /** A command started. data: command (the command as written); sandboxed (whether it runs in the sandbox); network (whether it may reach the network). */
   | 'SHELL_EXECUTING'
-  /** Command output, coalesced; data.stream is stdout or stderr, data.text the delta. */
+  /** Command output, coalesced. data: stream (stdout or stderr); text (the delta (also the message)); heldBack (a note: output past half of OUTPUT_CAP_BYTES is held back; its tail follows at the end); droppedBytes (a note: bytes dropped before the tail that follows). */
   | 'SHELL_OUTPUT'
-  /** A step completed; data holds its results (such as exitCode). */
+  /** A step completed; data also holds what its kind reports (see the fields marked by kind). data: loop (for a step inside a loop: the loop step); iteration (for a step inside a loop: the iteration, from 1); index (the step’s record index); durationMs (how long it took); attempt (the attempt that completed). By kind: model (LLM_GENERATE and AGENT: the model); characters (LLM_GENERATE: characters of the answer, reasoning not counted); thinkingCharacters (LLM_GENERATE: characters of reasoning, when the model reasoned); tokens (LLM_GENERATE: tokens generated; AGENT: prompt plus output tokens over its turns); tokensPerSecond (LLM_GENERATE: generation speed); loadSeconds (LLM_GENERATE: seconds Ollama took to load the model); totalSeconds (LLM_GENERATE: seconds of the whole model call); doneReason (LLM_GENERATE: why Ollama ended the answer (stop, length)); files (LLM_GENERATE: the files written from the answer); skippedBlocks (LLM_GENERATE: blocks naming files that were not written); filesFrom (LLM_GENERATE: the form the files were read from); exitCode (commands: the exit code (null when a signal ended it)); signal (commands: the signal that ended it); command (commands: the command as written); sandboxed (commands: whether it ran in the sandbox); truncated (commands: output past OUTPUT_CAP_BYTES was dropped); droppedBytes (commands: bytes dropped, {stdout, stderr}); timedOut (commands: the command’s own timeout ended it); timeoutSeconds (commands: that timeout); path (FILE_WRITE: the file written); sizeBytes (FILE_WRITE: its size in bytes); failures (FAILURE_REPORT: failures read); tests (FAILURE_REPORT: of which failed tests); errors (FAILURE_REPORT: of which build errors); turns (AGENT: model calls made); finishedBy (AGENT: finish (the finish tool) or answer (a reply without tool calls)); summary (AGENT: its closing summary); iterations (LOOP: iterations run); limit (AGENT: the limit that ended it); used (AGENT: that limit’s use); max (AGENT: that limit’s value); status (Ollama failures: the HTTP status); code (Ollama failures: the network error code); capabilities (model failures: the model’s capabilities); modelsWithTools (agent failures: installed models that support tools); turn (agent failures: the turn whose model call failed); stepName (Ollama failures: the step); lineNumber (Ollama failures: the stream line that could not be read). */
   | 'STEP_COMPLETED'
-  /** A step failed; data.error says why. */
+  /** A step failed; data also holds what its kind reports about the failure. data: loop (for a step inside a loop: the loop step); iteration (for a step inside a loop: the iteration, from 1); index (the step’s record index); durationMs (how long its last attempt took); error (why); attempts (attempts made); retryable (whether retryRun may help); continueOnError (true when the run goes on (the step has continueOnError)). */
   | 'STEP_FAILED'
-  /** A line a step logged about its work (custom step types use it: ctx.log). */
+  /** A line a step logged about its work (custom step types use ctx.log); data is what it logged with the line. */
   | 'STEP_LOG'
-  /** An attempt of a step failed and it will be tried again; data has attempt, maxAttempts, error and waitSeconds. */
+  /** An attempt of a step failed and it will be tried again. data: loop (for a step inside a loop: the loop step); iteration (for a step inside a loop: the iteration, from 1); index (the step’s record index); attempt (the attempt that failed); maxAttempts (attempts allowed); error (why it failed); waitSeconds (the wait before the next attempt). */
   | 'STEP_RETRYING'
-  /** A step did not run: data.reason says why (its condition was false, a step it needs failed, the run failed). */
+  /** A step did not run because its condition was false. data: loop (for a step inside a loop: the loop step); iteration (for a step inside a loop: the iteration, from 1); reason (why); condition (the step’s if). */
   | 'STEP_SKIPPED'
-  /** A step began. */
+  /** A step (one attempt of it) began. data: loop (for a step inside a loop: the loop step); iteration (for a step inside a loop: the iteration, from 1); index (the step’s record index); type (its kind); attempt (the attempt, from 1); maxAttempts (attempts its retry policy allows); model (LLM_GENERATE: the model in force); customType (CUSTOM: the custom type); timeoutSeconds (the step’s timeout); maxIterations (LOOP: iterations at most); continuing (LOOP: true when it continues an earlier execution). */
   | 'STEP_STARTED'
-  /** Every step completed. Terminal. */
+  /** Every step completed. Terminal. data: workflow (its name); durationMs (the run’s duration). */
   | 'WORKFLOW_COMPLETED'
-  /** The workflow failed; data.error says why. Terminal. */
+  /** The workflow failed. Terminal. data: error (why). */
   | 'WORKFLOW_FAILED'
-  /** Looking up the workflow definition. */
+  /** Looking up the workflow definition. data: workflow (its name). */
   | 'WORKFLOW_LOOKUP'
-  /** The workflow began executing. */
+  /** The workflow began executing (or continued, after a pause, retry or recovery). data: workflow (its name); version (its version); steps (the top-level step names); workspace (the project folder); fromStep (the first step that had not completed). */
   | 'WORKFLOW_STARTED';
 
 /** What kind of file failed to load at start. */

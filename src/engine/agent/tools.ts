@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { eventData } from '../events.js';
 import { runCommand } from '../steps/shell-command.js';
 import { StepError, StepTimeoutError, coerceError, type StepContext } from '../types.js';
 
@@ -329,7 +330,8 @@ const runCommandTool: AgentTool = {
       step: { ...step.step, saveArtifact: false, continueOnError: true },
       signal: AbortSignal.any([step.signal, timer.signal]),
       emit(type, message, data) {
-        if (type === 'SHELL_OUTPUT' && typeof data?.text === 'string') output.push(data.text);
+        const shown = eventData({ type, data }, 'SHELL_OUTPUT');
+        if (shown) output.push(shown.text);
         step.emit(type, message, data);
       },
     };

@@ -1,5 +1,6 @@
 import type { GenerateRequest, GenerateResponse } from 'ollama';
 import { AnswerStream } from '../answer-stream.js';
+import type { EventData } from '../events.js';
 import { FILES_SCHEMA, FILES_SCHEMA_PROMPT, SKIP_REASONS, extractFiles, extractJsonFiles, inAnswerOrder, type ExtractedFile, type SkippedBlock } from '../extract-files.js';
 import { createOllama, describeOllamaError } from '../providers/ollama.js';
 import { StepError, type LlmGenerateStep, type ResolvedStep, type StepContext, type StepExecutor } from '../types.js';
@@ -123,7 +124,7 @@ function assertWhole(step: ResolvedStep<LlmGenerateStep>, model: string, answer:
   }
 }
 
-function describeGeneration(model: string, answer: StreamedAnswer): { message: string; data: Record<string, unknown> } {
+function describeGeneration(model: string, answer: StreamedAnswer): { message: string; data: EventData<'LLM_DONE'> } {
   const { text, thinking, final, elapsedMs } = answer;
   const tokens = final.eval_count ?? 0;
   const tokensPerSecond = final.eval_duration > 0 ? Math.round((tokens / (final.eval_duration / 1e9)) * 10) / 10 : 0;
