@@ -15,6 +15,8 @@ export type TimelineItem = { kind: 'event'; key: string; event: TimelineEvent } 
 export interface TimelineGroup {
   key: string;
   stepName: string | null;
+  /** A loop's step: the iteration its events belong to (from the lifecycle events' `data.iteration`); else null. */
+  iteration: number | null;
   items: TimelineItem[];
 }
 
@@ -22,10 +24,17 @@ const STREAMED: Partial<Record<TimelineEvent['type'], StreamKind>> = { LLM_TOKEN
 
 export function buildTimeline(events: readonly TimelineEvent[]): TimelineGroup[] {
   const groups: TimelineGroup[] = [];
+  // The iteration each step inside a loop is at: its lifecycle events say (data.loop, data.iteration);
+  // its streamed text does not, and belongs to the iteration last announced.
+  const iterationOf = new Map<string, number>();
   for (const event of events) {
+    const stepName = event.stepName ?? null;
+    const data = event.data as { loop?: unknown; iteration?: unknown } | null;
+    if (stepName !== null && typeof data?.loop === 'string' && data.loop !== stepName && typeof data.iteration === 'number') iterationOf.set(stepName, data.iteration);
+    const iteration = stepName !== null ? (iterationOf.get(stepName) ?? null) : null;
     let group = groups.at(-1);
-    if (!group || group.stepName !== event.stepName) {
-      group = { key: `g${event.seq}`, stepName: event.stepName ?? null, items: [] };
+    if (!group || group.stepName !== stepName || group.iteration !== iteration) {
+      group = { key: `g${event.seq}`, stepName, iteration, items: [] };
       groups.push(group);
     }
     const streamKind = STREAMED[event.type];
