@@ -125,7 +125,8 @@ describe('flow control in the console', () => {
     await page.locator('[data-testid=shell-text][data-step=b]').filter({ hasText: 'b through' }).waitFor();
     expect(await stepsOnScreen(page)).toEqual(['b']);
     expect(await seqsOnScreen(page)).toEqual((await eventsOf(runId, 'b')).map((e) => e.seq));
-    expect(await statusOf(page, 'b')).toBe('COMPLETED');
+    // The graph follows (it reads the run's records again after each step's event).
+    await eventually(async () => (await statusOf(page, 'b')) === 'COMPLETED', 'b done in the graph');
     expect(await statusOf(page, 'c')).toBe('RUNNING');
     await screenshot(page, 'e2e-flow-filtered-b');
 
@@ -187,7 +188,9 @@ describe('flow control in the console', () => {
   it('opens a shared ?step= link with only that step’s events, and the workflows page shows needs, conditions, the loop and the limits', async () => {
     const { page } = session;
     const { createRun } = await t.client.request(CreateRunDocument, { input: { projectId, goal: 'a shared link', options: { workflowName: 'diamond-loop' } } });
-    // The gates are open already: the run goes straight through.
+    // The gates are open (the first test opened them; opened here too should it have failed early).
+    writeFileSync(join(folder, 'gate-b'), '');
+    writeFileSync(join(folder, 'gate-c'), '');
     await eventually(async () => (await eventsOf(createRun.id)).some((e) => e.type === 'WORKFLOW_COMPLETED'), 'the run to complete', 40_000);
 
     await page.goto(`${t.url}/runs/${createRun.id}?step=d`);

@@ -37,7 +37,7 @@ function StepFacts({ step, now }: { step: StepRecord; now: number }) {
         </p>
       ) : null}
       {step.status === 'SKIPPED' && step.skippedReason ? (
-        <p className="step-skipped" data-testid="skipped-reason">
+        <p className="step-skip-reason" data-testid="skipped-reason">
           Skipped: {step.skippedReason}
         </p>
       ) : null}
@@ -102,7 +102,11 @@ function LoopIterations({ loop, view, flow, now, filter, onFilter }: { loop: Ste
         {' · '}
         {max !== null ? `at most ${plural(max, 'iteration')}` : flow?.maxIterations ? <>at most <code>{String(flow.maxIterations)}</code> iterations</> : null}
       </p>
-      {view.iterations.length === 0 ? <p className="muted">No iteration yet.</p> : null}
+      {view.iterations.length === 0 ? (
+        <p className="muted">
+          No iteration yet{flow?.steps?.length ? `; each runs ${flow.steps.map((s) => s.name).join(', ')}` : ''}.
+        </p>
+      ) : null}
       <ol className="iterations" aria-label={`Iterations of ${loop.name}`}>
         {view.iterations.map((iteration, i) => {
           const outcome = iterationOutcome(iteration, i === view.iterations.length - 1, view);

@@ -259,8 +259,8 @@ function LoopSteps({ step }: { step: FlowStep }) {
       <ol className="loop-inner" aria-label={`Steps of each iteration of ${step.name}`}>
         {inner.map((innerStep) => (
           <li key={innerStep.name} data-step={innerStep.name}>
-            <code>{innerStep.name}</code> <span className="tag">{innerStep.typeName}</span> {innerStep.description}
-            {innerStep.command ? (
+            <code>{innerStep.name}</code> <span className="tag">{innerStep.typeName}</span> {innerStep.description.replaceAll('{model}', innerStep.modelInForce?.model ?? innerStep.model ?? 'its model')}
+            {innerStep.command && !innerStep.description.includes(innerStep.command) ? (
               <>
                 {' '}
                 <code className="command">{innerStep.command}</code>
