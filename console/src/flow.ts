@@ -4,8 +4,9 @@
  * iteration's `until` gave. Pure functions over the step records (`Run.steps` with `needs` and
  * `depth`) and the run's events (LOOP_ITERATION_* carry `data.iteration` and `data.until`).
  */
-import type { StepStatus } from '../../src/client/generated/graphql';
-import type { TimelineEvent } from './timeline';
+// `.js` in the paths: tests/console imports this file under the server's NodeNext resolution too.
+import type { StepStatus } from '../../src/client/generated/graphql.js';
+import type { TimelineEvent } from './timeline.js';
 
 /** What the graph needs of a step record (a `StepRun` of the one-run query). */
 export interface GraphStepRecord {

@@ -3,7 +3,7 @@
  * no step, such as RUN_QUEUED, form "run" groups), and inside a group consecutive streamed text
  * (LLM_TOKEN, LLM_THINKING, SHELL_OUTPUT) forms one block that grows as the deltas arrive.
  */
-import type { ConsoleEventFragment } from '../../src/client/generated/graphql';
+import type { ConsoleEventFragment } from '../../src/client/generated/graphql.js';
 
 export type TimelineEvent = ConsoleEventFragment;
 
