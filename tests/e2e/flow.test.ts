@@ -16,8 +16,9 @@ import { eventually, launchBrowser, pagePerTest, screenshot, seqsOnScreen } from
 
 /**
  * a → (b, c) → d, then a report that runs only if c failed (it does not: SKIPPED) beside a loop
- * whose check passes on its second iteration. b and c wait for gate files in the project's folder
- * (their working directory; a sandboxed command sees no other folder the test writes to).
+ * whose check fails on its first iteration and passes on its second. b, c and the second check wait
+ * for gate files in the project's folder (their working directory; a sandboxed command sees no other
+ * folder the test writes to).
  */
 const FLOW = `name: diamond-loop
 version: "1.0.0"
@@ -40,7 +41,7 @@ steps:
     until: \${{ steps.check.outcome == 'success' }}
     steps:
       - { name: bump, type: SHELL_COMMAND, command: "n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; echo try $((n+1))" }
-      - { name: check, type: SHELL_COMMAND, command: "[ $(cat count) -ge 2 ]", continueOnError: true }
+      - { name: check, type: SHELL_COMMAND, command: "[ $(cat count) -ge 2 ] && while [ ! -e gate-loop ]; do sleep 0.05; done", continueOnError: true }
 `;
 
 const CONDITION = "${{ steps.c.outcome == 'failure' }}";
@@ -146,8 +147,20 @@ describe('flow control in the console', () => {
     await page.waitForURL((url) => !url.search.includes('step='));
     expect((await stepsOnScreen(page)).length).toBeGreaterThan(2);
 
-    // c's gate opens: d, then the report is skipped (its condition is false) and the loop runs twice.
+    // c's gate opens: d, then the report is skipped (its condition is false) and the loop runs; its
+    // second iteration's check waits at its gate, live on the page.
     writeFileSync(join(folder, 'gate-c'), '');
+    const loop = page.locator('.graph-step[data-step=repeat]');
+    const iterations = loop.getByRole('list', { name: 'Iterations of repeat' }).locator(':scope > li');
+    const inner = (iteration: number, step: string) => loop.locator(`.loop-step[data-iteration="${iteration}"][data-step=${step}] [data-step-status]`).getAttribute('data-step-status');
+    await eventually(async () => (await iterations.count()) === 2 && (await inner(2, 'check')) === 'RUNNING', 'the second iteration’s check running', 40_000);
+    expect(await statusOf(page, 'repeat')).toBe('RUNNING');
+    expect(await iterations.nth(0).getAttribute('aria-label')).toBe('Iteration 1 of 3: until did not hold: next iteration');
+    expect(await iterations.nth(1).getAttribute('aria-label')).toBe('Iteration 2 of 3: running');
+    expect(await inner(1, 'check')).toBe('FAILED');
+    expect(await loop.getByTestId('loop-ending').count()).toBe(0);
+    await screenshot(page, 'e2e-flow-loop-running');
+    writeFileSync(join(folder, 'gate-loop'), '');
     await page.locator('.page-title [data-status=COMPLETED]').waitFor({ timeout: 40_000 });
     await page.locator('.timeline [data-type=WORKFLOW_COMPLETED]').waitFor();
     const whole = await seqsOnScreen(page);
@@ -157,14 +170,11 @@ describe('flow control in the console', () => {
     expect(await page.locator('.graph-step[data-step=report] [data-testid=skipped-reason]').textContent()).toBe(`Skipped: its condition ${CONDITION} is false`);
     expect(await page.locator('.timeline [data-type=STEP_SKIPPED]').textContent()).toContain(CONDITION);
 
-    const loop = page.locator('.graph-step[data-step=repeat]');
     expect(await statusOf(page, 'repeat')).toBe('COMPLETED');
     expect(await loop.locator('.loop-rule').textContent()).toBe("until ${{ steps.check.outcome == 'success' }} · at most 3 iterations");
-    const iterations = loop.getByRole('list', { name: 'Iterations of repeat' }).locator(':scope > li');
     expect(await iterations.count()).toBe(2);
     expect(await iterations.nth(0).getAttribute('aria-label')).toBe('Iteration 1 of 3: until did not hold: next iteration');
     expect(await iterations.nth(1).getAttribute('aria-label')).toBe('Iteration 2 of 3: until held');
-    const inner = (iteration: number, step: string) => loop.locator(`.loop-step[data-iteration="${iteration}"][data-step=${step}] [data-step-status]`).getAttribute('data-step-status');
     expect([await inner(1, 'bump'), await inner(1, 'check'), await inner(2, 'bump'), await inner(2, 'check')]).toEqual(['COMPLETED', 'FAILED', 'COMPLETED', 'COMPLETED']);
     expect(await loop.locator('.loop-step[data-iteration="1"][data-step=check] .step-error').textContent()).toMatch(/exit|code 1/i);
     expect(await loop.getByTestId('loop-ending').textContent()).toContain('until held after 2 iterations');
@@ -189,8 +199,7 @@ describe('flow control in the console', () => {
     const { page } = session;
     const { createRun } = await t.client.request(CreateRunDocument, { input: { projectId, goal: 'a shared link', options: { workflowName: 'diamond-loop' } } });
     // The gates are open (the first test opened them; opened here too should it have failed early).
-    writeFileSync(join(folder, 'gate-b'), '');
-    writeFileSync(join(folder, 'gate-c'), '');
+    for (const gate of ['gate-b', 'gate-c', 'gate-loop']) writeFileSync(join(folder, gate), '');
     await eventually(async () => (await eventsOf(createRun.id)).some((e) => e.type === 'WORKFLOW_COMPLETED'), 'the run to complete', 40_000);
 
     await page.goto(`${t.url}/runs/${createRun.id}?step=d`);
