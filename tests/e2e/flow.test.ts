@@ -98,6 +98,11 @@ describe('flow control in the console', () => {
     expect(await columns(page)).toEqual([['a'], ['b', 'c'], ['d'], ['report', 'repeat']]);
     expect(await page.locator('.graph-column').nth(1).getAttribute('aria-label')).toBe('Stage 2: b, c');
     expect(await page.locator('.graph-step[data-step=d] [data-testid=needs]').textContent()).toContain('after b, c');
+    // A line from each need to its step, under the cards.
+    await eventually(async () => (await page.locator('.graph-edges [data-edge]').count()) === 6, 'the graph’s lines');
+    expect((await page.locator('.graph-edges [data-edge]').evaluateAll((paths) => paths.map((p) => p.getAttribute('data-edge')))).sort()).toEqual(
+      ['a>b', 'a>c', 'b>d', 'c>d', 'd>repeat', 'd>report'],
+    );
     expect(await page.locator('.graph-step[data-step=report] .step-condition').textContent()).toBe(`if ${CONDITION}`);
     expect(await page.getByText('at most 4 at once').count()).toBe(1);
 

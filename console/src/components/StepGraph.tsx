@@ -5,6 +5,7 @@
  * why), and a loop with its iterations. A step's name filters the timeline to its events. The graph
  * scrolls sideways inside its own box when it is wider than the page.
  */
+import { useLayoutEffect, useRef, useState, type RefObject } from 'react';
 import type { ConsoleRunQuery, StepStatus } from '../../../src/client/generated/graphql';
 import { columnsByDepth, loopView, type LoopView } from '../flow';
 import { formatDuration, plural, STEP_TYPE_LABEL } from '../format';
@@ -161,9 +162,78 @@ function LoopIterations({ loop, view, flow, now, filter, onFilter }: { loop: Ste
   );
 }
 
+interface Edge {
+  key: string;
+  /** An SVG path from the need's card to the step's, in the columns' coordinates (px). */
+  path: string;
+  /** The need's status: the line is solid once it completed. */
+  done: boolean;
+}
+
+/** Where a line leaves a card and enters the next: level with its head (cards differ in height). */
+const EDGE_Y_PX = 18;
+
+/**
+ * Lines from each step's needs to it, drawn under the cards (decoration: every card also says
+ * "after …" in words). Measured after each render that changes the steps, and again when a card or
+ * the box changes size.
+ */
+function Edges({ box, steps }: { box: RefObject<HTMLOListElement | null>; steps: readonly StepRecord[] }) {
+  const [drawing, setDrawing] = useState<{ edges: Edge[]; width: number; height: number }>({ edges: [], width: 0, height: 0 });
+  const svg = useRef<SVGSVGElement>(null);
+  const shape = steps.map((s) => `${s.name}:${s.status}:${s.needs.join(',')}`).join(';');
+  useLayoutEffect(() => {
+    const element = box.current;
+    if (!element || !svg.current) return;
+    const canvas = svg.current;
+    const measure = () => {
+      // The drawing lies under the columns, from the scroll box's corner: it scrolls with them.
+      const origin = canvas.getBoundingClientRect();
+      const cards = new Map<string, DOMRect>();
+      for (const card of element.querySelectorAll<HTMLElement>(':scope > .graph-column > .graph-column-steps > .graph-step')) cards.set(card.dataset.step ?? '', card.getBoundingClientRect());
+      const status = new Map(steps.map((s) => [s.name, s.status]));
+      const edges: Edge[] = [];
+      for (const step of steps) {
+        const to = cards.get(step.name);
+        for (const need of step.needs) {
+          const from = cards.get(need);
+          if (!from || !to) continue;
+          const x1 = from.right - origin.left;
+          const y1 = from.top - origin.top + EDGE_Y_PX;
+          const x2 = to.left - origin.left - 2;
+          const y2 = to.top - origin.top + EDGE_Y_PX;
+          const bend = Math.max(12, (x2 - x1) / 2);
+          edges.push({ key: `${need}>${step.name}`, path: `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`, done: status.get(need) === 'COMPLETED' });
+        }
+      }
+      const next = { edges, width: element.offsetLeft + element.scrollWidth, height: element.offsetTop + element.scrollHeight };
+      setDrawing((previous) => (JSON.stringify(previous) === JSON.stringify(next) ? previous : next));
+    };
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(element);
+    for (const card of element.querySelectorAll('.graph-step')) observer.observe(card);
+    return () => observer.disconnect();
+    // `shape` stands for the steps: a new status or step may move the cards.
+  }, [box, shape]);
+  return (
+    <svg ref={svg} className="graph-edges" width={drawing.width} height={drawing.height} aria-hidden="true" focusable="false">
+      <defs>
+        <marker id="graph-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <path d="M0,0 L8,4 L0,8 z" />
+        </marker>
+      </defs>
+      {drawing.edges.map((edge) => (
+        <path key={edge.key} d={edge.path} className={edge.done ? 'graph-edge graph-edge-done' : 'graph-edge'} markerEnd="url(#graph-arrow)" data-edge={edge.key} />
+      ))}
+    </svg>
+  );
+}
+
 /** The run's steps as columns by depth, live; `filter` is the step the timeline shows, if one. */
 export function StepGraph({ run, events, now, filter, onFilter }: { run: FullRun; events: readonly TimelineEvent[]; now: number; filter: string | null; onFilter: (step: string | null) => void }) {
   const top = run.steps.filter((s) => s.loop === null);
+  const columnsBox = useRef<HTMLOListElement>(null);
   const columns = columnsByDepth(top);
   const flowOf = new Map<string, FlowStep>();
   for (const step of run.workflow?.steps ?? []) {
@@ -183,7 +253,7 @@ export function StepGraph({ run, events, now, filter, onFilter }: { run: FullRun
         </span>
       </div>
       <div className="graph-scroll" role="region" aria-label="Step graph" tabIndex={0}>
-        <ol className="steps graph-columns">
+        <ol className="steps graph-columns" ref={columnsBox}>
           {columns.map((column, c) => (
             <li key={c} className="graph-column" data-depth={column[0]?.depth ?? c} aria-label={`Stage ${c + 1}: ${column.map((s) => s.name).join(', ')}`}>
               <p className="graph-column-head" aria-hidden="true">
@@ -220,6 +290,7 @@ export function StepGraph({ run, events, now, filter, onFilter }: { run: FullRun
             </li>
           ))}
         </ol>
+        <Edges box={columnsBox} steps={top} />
       </div>
     </section>
   );
