@@ -116,6 +116,13 @@ describe('flow control in the console', () => {
     await page.locator('[data-testid=shell-text][data-step=c]').filter({ hasText: 'c waits' }).waitFor();
     await screenshot(page, 'e2e-flow-diamond-running');
 
+    // The list of runs, in another tab, names both steps running.
+    const list = await page.context().newPage();
+    await list.goto(`${t.url}/`);
+    const current = list.locator(`tr[data-run-id="${runId}"] td[data-label="Current step"]`);
+    await eventually(async () => (await current.textContent()) === 'b (2/6), c (3/6)', 'both running steps in the list of runs');
+    await list.close();
+
     // Clicking b filters the timeline to b's events, in the URL.
     await page.getByRole('button', { name: 'Timeline of step b' }).click();
     await page.waitForURL(/\?step=b$/);
@@ -159,6 +166,11 @@ describe('flow control in the console', () => {
     const iterations = loop.getByRole('list', { name: 'Iterations of repeat' }).locator(':scope > li');
     const inner = (iteration: number, step: string) => loop.locator(`.loop-step[data-iteration="${iteration}"][data-step=${step}] [data-step-status]`).getAttribute('data-step-status');
     await eventually(async () => (await iterations.count()) === 2 && (await inner(2, 'check')) === 'RUNNING', 'the second iteration’s check running', 40_000);
+    const list2 = await page.context().newPage();
+    await list2.goto(`${t.url}/`);
+    const current2 = list2.locator(`tr[data-run-id="${runId}"] td[data-label="Current step"]`);
+    await eventually(async () => (await current2.textContent()) === 'repeat › check, iteration 2 (6/6)', 'the loop’s running step in the list of runs');
+    await list2.close();
     expect(await statusOf(page, 'repeat')).toBe('RUNNING');
     expect(await iterations.nth(0).getAttribute('aria-label')).toBe('Iteration 1 of 3: until did not hold: next iteration');
     expect(await iterations.nth(1).getAttribute('aria-label')).toBe('Iteration 2 of 3: running');
