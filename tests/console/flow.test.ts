@@ -1,12 +1,13 @@
 /**
  * The console's reading of a run's graph (console/src/flow.ts): columns by depth, a loop's
  * iterations and how it ended (until held, iterations ran out, cut off), and the graph fields kept
- * across a fresh state of the steps that does not carry them.
+ * across a fresh state of the steps that does not carry them; the timeline's groups of a loop's
+ * step by iteration (console/src/timeline.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { StepStatus } from '../../src/client/generated/graphql.js';
 import { columnsByDepth, loopView, stepNames, withGraph, type GraphStepRecord } from '../../console/src/flow.js';
-import type { TimelineEvent } from '../../console/src/timeline.js';
+import { buildTimeline, type TimelineEvent } from '../../console/src/timeline.js';
 
 let index = 0;
 function record(name: string, depth: number, status: StepStatus = 'PENDING', loop: string | null = null, iteration: number | null = null, needs: string[] = []): GraphStepRecord {
@@ -83,5 +84,28 @@ describe('withGraph', () => {
 describe('stepNames', () => {
   it('each step once, in the order of its first record', () => {
     expect(stepNames([record('a', 0), record('repeat', 1), record('bump', 0, 'PENDING', 'repeat', 1), record('bump', 0, 'PENDING', 'repeat', 2)])).toEqual(['a', 'repeat', 'bump']);
+  });
+});
+
+describe('buildTimeline', () => {
+  it('groups a loop’s step by iteration; its streamed output belongs to the iteration last announced', () => {
+    const events = [
+      event('LOOP_ITERATION_STARTED', 'repeat', { loop: 'repeat', iteration: 1 }),
+      event('STEP_STARTED', 'check', { loop: 'repeat', iteration: 1 }),
+      event('SHELL_OUTPUT', 'check', { stream: 'stdout', text: 'one' }),
+      event('STEP_COMPLETED', 'check', { loop: 'repeat', iteration: 1 }),
+      event('LOOP_ITERATION_STARTED', 'repeat', { loop: 'repeat', iteration: 2 }),
+      event('STEP_STARTED', 'check', { loop: 'repeat', iteration: 2 }),
+      event('SHELL_OUTPUT', 'check', { stream: 'stdout', text: 'two' }),
+    ];
+    const groups = buildTimeline(events);
+    expect(groups.map((g) => [g.stepName, g.iteration, g.items.length])).toEqual([
+      ['repeat', null, 1],
+      ['check', 1, 3],
+      ['repeat', null, 1],
+      ['check', 2, 2],
+    ]);
+    // One step's events alone (the page's ?step= filter): still split by iteration.
+    expect(buildTimeline(events.filter((e) => e.stepName === 'check')).map((g) => g.iteration)).toEqual([1, 2]);
   });
 });
