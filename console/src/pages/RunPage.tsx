@@ -326,6 +326,8 @@ function Timeline({
   const stepIndex = new Map(run.steps.filter((s) => s.loop === null).map((s) => [s.name, s.index]));
   const names = stepNames(run.steps);
   const known = step === null || names.includes(step);
+  // Text still streams only while its step runs (a step beside it, or a filter, may put it last).
+  const runningSteps = new Set(run.steps.filter((s) => s.status === 'RUNNING').map((s) => s.name));
 
   useLayoutEffect(() => {
     const element = scroller.current;
@@ -415,7 +417,7 @@ function Timeline({
                       </div>
                     </li>
                   ) : (
-                    <StreamBlock key={item.key} item={item} origin={origin} streaming={running && item === lastItem} />
+                    <StreamBlock key={item.key} item={item} origin={origin} streaming={running && item === lastItem && runningSteps.has(group.stepName ?? '')} />
                   ),
                 )}
               </ol>
