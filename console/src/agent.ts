@@ -4,7 +4,7 @@
  * output of its command and its result, the directives (waiting, then delivered), the limits reached
  * and the run-control moments; and the limits in force with how much of each is used.
  */
-import { eventData } from '../../src/engine/events';
+import { eventData } from '../../src/engine/events.js';
 import type { TimelineEvent } from './timeline';
 
 export interface AgentLimits {

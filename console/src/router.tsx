@@ -21,12 +21,17 @@ export function useLocation(): { pathname: string; search: URLSearchParams; href
   return { pathname: url.pathname, search: url.searchParams, href };
 }
 
-export function navigate(to: string, { replace = false } = {}): void {
+/**
+ * Goes to `to` (a path with its query). A new page (`replace` and `inPage` false) scrolls to the
+ * top and focuses its heading; `inPage` is for a change of view within the page (a filter in the
+ * query string): a history entry of its own, so Back undoes it, but the scroll and focus stay.
+ */
+export function navigate(to: string, { replace = false, inPage = false } = {}): void {
   if (to === snapshot()) return;
   if (replace) window.history.replaceState(null, '', to);
   else window.history.pushState(null, '', to);
   notify();
-  if (!replace) {
+  if (!replace && !inPage) {
     window.scrollTo(0, 0);
     // After React rendered the new page: focus its heading so the move is announced.
     requestAnimationFrame(() => document.querySelector<HTMLElement>('main h1')?.focus({ preventScroll: true }));

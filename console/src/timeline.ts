@@ -3,8 +3,8 @@
  * no step, such as RUN_QUEUED, form "run" groups), and inside a group consecutive streamed text
  * (LLM_TOKEN, LLM_THINKING, SHELL_OUTPUT) forms one block that grows as the deltas arrive.
  */
-import { eventData } from '../../src/engine/events';
-import type { ConsoleEventFragment } from '../../src/client/generated/graphql';
+import { eventData } from '../../src/engine/events.js';
+import type { ConsoleEventFragment } from '../../src/client/generated/graphql.js';
 
 export type TimelineEvent = ConsoleEventFragment;
 
@@ -16,6 +16,8 @@ export type TimelineItem = { kind: 'event'; key: string; event: TimelineEvent } 
 export interface TimelineGroup {
   key: string;
   stepName: string | null;
+  /** A loop's step: the iteration its events belong to (from the lifecycle events' `data.iteration`); else null. */
+  iteration: number | null;
   items: TimelineItem[];
 }
 
@@ -23,10 +25,17 @@ const STREAMED: Partial<Record<TimelineEvent['type'], StreamKind>> = { LLM_TOKEN
 
 export function buildTimeline(events: readonly TimelineEvent[]): TimelineGroup[] {
   const groups: TimelineGroup[] = [];
+  // The iteration each step inside a loop is at: its lifecycle events say (data.loop, data.iteration);
+  // its streamed text does not, and belongs to the iteration last announced.
+  const iterationOf = new Map<string, number>();
   for (const event of events) {
+    const stepName = event.stepName ?? null;
+    const data = event.data as { loop?: unknown; iteration?: unknown } | null;
+    if (stepName !== null && typeof data?.loop === 'string' && data.loop !== stepName && typeof data.iteration === 'number') iterationOf.set(stepName, data.iteration);
+    const iteration = stepName !== null ? (iterationOf.get(stepName) ?? null) : null;
     let group = groups.at(-1);
-    if (!group || group.stepName !== event.stepName) {
-      group = { key: `g${event.seq}`, stepName: event.stepName ?? null, items: [] };
+    if (!group || group.stepName !== stepName || group.iteration !== iteration) {
+      group = { key: `g${event.seq}`, stepName, iteration, items: [] };
       groups.push(group);
     }
     const streamKind = STREAMED[event.type];

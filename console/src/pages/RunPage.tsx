@@ -14,23 +14,23 @@ import {
 } from '../../../src/client/generated/graphql';
 import { api, ApiError } from '../api';
 import { AgentPanel } from '../components/AgentPanel';
-import { Empty, ErrorBox, Loading, PageTitle, StatusBadge, StepBadge } from '../components/common';
+import { Empty, ErrorBox, Loading, PageTitle, StatusBadge } from '../components/common';
 import { DownloadLink } from '../components/DownloadLink';
+import { StepGraph } from '../components/StepGraph';
+import { stepNames, withGraph } from '../flow';
 import {
   ARTIFACT_KIND_LABEL,
   EVENT_LABEL,
   formatBytes,
   formatDateTime,
-  formatDuration,
   formatOffset,
   formatValue,
   MODEL_SOURCE_LABEL,
   plural,
   shortHash,
-  STEP_TYPE_LABEL,
 } from '../format';
 import { useDocumentTitle, useNow, useQuery } from '../hooks';
-import { Link } from '../router';
+import { Link, navigate, useLocation } from '../router';
 import { appendEvents, buildTimeline, deltaText, outputStream, type TimelineEvent, type TimelineItem } from '../timeline';
 import { runDuration } from './RunsPage';
 
@@ -44,6 +44,9 @@ const RELOAD_ON = new Set<TimelineEvent['type']>([
   'STEP_COMPLETED',
   'STEP_FAILED',
   'STEP_RETRYING',
+  'STEP_SKIPPED',
+  'LOOP_ITERATION_STARTED',
+  'LOOP_ITERATION_COMPLETED',
   'ARTIFACT_CREATED',
   'RUN_PAUSED',
   'RUN_RESUMED',
@@ -184,9 +187,9 @@ function Controls({ run, onRun }: { run: FullRun; onRun: (run: ConsoleRunFragmen
           <label className="field-inline">
             <span className="label">Retry from</span>
             <select value={fromStep} onChange={(e) => setFromStep(e.target.value)}>
-              {run.steps.map((s) => (
-                <option key={s.name} value={s.name}>
-                  {s.index + 1}. {s.name}
+              {stepNames(run.steps).map((name, i) => (
+                <option key={name} value={name}>
+                  {i + 1}. {name}
                 </option>
               ))}
             </select>
@@ -211,38 +214,6 @@ function Controls({ run, onRun }: { run: FullRun; onRun: (run: ConsoleRunFragmen
       ) : null}
       {error ? <ErrorBox error={error} title="That did not work" /> : null}
     </div>
-  );
-}
-
-function Steps({ run, now }: { run: FullRun; now: number }) {
-  return (
-    <ol className="steps" aria-label="Steps">
-      {run.steps.map((step) => {
-        let timing = '';
-        if (step.status === 'RUNNING' && step.startedAt) timing = `running for ${formatDuration(Math.max(0, now - Date.parse(step.startedAt)))}`;
-        else if (step.startedAt && step.finishedAt) timing = `took ${formatDuration(Date.parse(step.finishedAt) - Date.parse(step.startedAt))}`;
-        return (
-          <li key={step.index} className={`step step-item-${step.status.toLowerCase()}`} data-step={step.name} aria-current={step.status === 'RUNNING' ? 'step' : undefined}>
-            <div className="step-head">
-              <StepBadge status={step.status} />
-              <strong>
-                {step.index + 1}. {step.name}
-              </strong>
-              <span className="tag">{STEP_TYPE_LABEL[step.type]}</span>
-            </div>
-            <p className="step-description">{step.description}</p>
-            {timing || step.attempt > 1 ? (
-              <p className="step-meta">
-                {timing}
-                {step.attempt > 1 ? `${timing ? ' · ' : ''}attempt ${step.attempt} (retried)` : ''}
-              </p>
-            ) : null}
-            {step.error && step.status !== 'PENDING' ? <p className="step-error">{step.error}</p> : null}
-            {step.error && step.status === 'PENDING' ? <p className="step-meta">{step.error}</p> : null}
-          </li>
-        );
-      })}
-    </ol>
   );
 }
 
@@ -325,13 +296,38 @@ function StreamBlock({ item, origin, streaming }: { item: Extract<TimelineItem, 
   );
 }
 
-function Timeline({ run, events, ended, error }: { run: FullRun; events: TimelineEvent[]; ended: boolean; error: ApiError | null }) {
+/**
+ * The run's events, or one step's (`step`, from the page's `?step=`). The page holds every event of
+ * the run from seq 1 (replayed, then live), so one step's are a filter of them: as gapless and live
+ * as the whole, with no second subscription, and switching steps or back to all is instant.
+ */
+function Timeline({
+  run,
+  events: allEvents,
+  ended,
+  error,
+  step,
+  onStep,
+}: {
+  run: FullRun;
+  events: TimelineEvent[];
+  ended: boolean;
+  error: ApiError | null;
+  step: string | null;
+  onStep: (step: string | null) => void;
+}) {
+  const events = useMemo(() => (step === null ? allEvents : allEvents.filter((e) => e.stepName === step)), [allEvents, step]);
   const groups = useMemo(() => buildTimeline(events), [events]);
   const scroller = useRef<HTMLDivElement>(null);
   const [follow, setFollow] = useState(true);
   const origin = run.createdAt;
   const running = run.status === 'RUNNING';
-  const stepIndex = new Map(run.steps.map((s) => [s.name, s.index]));
+  // Top-level steps by their place in the workflow (a loop's steps are named with their iteration).
+  const stepIndex = new Map(run.steps.filter((s) => s.loop === null).map((s) => [s.name, s.index]));
+  const names = stepNames(run.steps);
+  const known = step === null || names.includes(step);
+  // Text still streams only while its step runs (a step beside it, or a filter, may put it last).
+  const runningSteps = new Set(run.steps.filter((s) => s.status === 'RUNNING').map((s) => s.name));
 
   useLayoutEffect(() => {
     const element = scroller.current;
@@ -346,12 +342,37 @@ function Timeline({ run, events, ended, error }: { run: FullRun; events: Timelin
       <div className="section-head">
         <h2 id="timeline-title">Timeline</h2>
         <span className="muted" data-testid="event-count">
-          {plural(events.length, 'event')} · times since the run was created
+          {step === null ? plural(events.length, 'event') : `${events.length} of ${plural(allEvents.length, 'event')}`} · times since the run was created
           {ended ? ' · complete' : running ? ' · live' : ''}
         </span>
         <label className="checkbox">
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow new events
         </label>
+      </div>
+      <div className="timeline-filter" role="group" aria-label="Timeline filter">
+        <label className="field-inline">
+          <span className="label">Events of</span>
+          <select value={step ?? ''} onChange={(e) => onStep(e.target.value || null)}>
+            <option value="">every step</option>
+            {names.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+            {!known ? <option value={step!}>{step}</option> : null}
+          </select>
+        </label>
+        {step !== null ? (
+          <>
+            <span className="muted" data-testid="timeline-filter-state" role="status">
+              Showing only the events of step <code>{step}</code>
+              {!known ? ' — this run has no step of that name' : ''}
+            </span>
+            <button type="button" className="button button-small" onClick={() => onStep(null)}>
+              Show all events
+            </button>
+          </>
+        ) : null}
       </div>
       {error ? <ErrorBox error={error} title="The live timeline stopped" /> : null}
       <div
@@ -366,13 +387,22 @@ function Timeline({ run, events, ended, error }: { run: FullRun; events: Timelin
         }}
       >
         {events.length === 0 ? (
-          <p className="muted timeline-empty">{ended ? 'This run has no events.' : 'Waiting for the first event…'}</p>
+          <p className="muted timeline-empty">
+            {step !== null ? (ended ? `Step ${step} has no events.` : `No events of step ${step} yet…`) : ended ? 'This run has no events.' : 'Waiting for the first event…'}
+          </p>
         ) : null}
         {groups.map((group) => {
           const index = group.stepName !== null ? stepIndex.get(group.stepName) : undefined;
           return (
-            <section key={group.key} className={`tl-group ${group.stepName ? 'tl-group-step' : 'tl-group-run'}`} data-group={group.stepName ?? 'run'}>
-              <h3 className="tl-group-title">{group.stepName ? `Step ${index !== undefined ? `${index + 1}: ` : ''}${group.stepName}` : 'Run'}</h3>
+            <section
+              key={group.key}
+              className={`tl-group ${group.stepName ? 'tl-group-step' : 'tl-group-run'}`}
+              data-group={group.stepName ?? 'run'}
+              data-iteration={group.iteration ?? undefined}
+            >
+              <h3 className="tl-group-title">
+                {group.stepName ? `Step ${index !== undefined ? `${index + 1}: ` : ''}${group.stepName}${group.iteration !== null ? ` · iteration ${group.iteration}` : ''}` : 'Run'}
+              </h3>
               <ol className="tl-items">
                 {group.items.map((item) =>
                   item.kind === 'event' ? (
@@ -387,7 +417,7 @@ function Timeline({ run, events, ended, error }: { run: FullRun; events: Timelin
                       </div>
                     </li>
                   ) : (
-                    <StreamBlock key={item.key} item={item} origin={origin} streaming={running && item === lastItem} />
+                    <StreamBlock key={item.key} item={item} origin={origin} streaming={running && item === lastItem && runningSteps.has(group.stepName ?? '')} />
                   ),
                 )}
               </ol>
@@ -455,11 +485,16 @@ export function RunPage({ runId }: { runId: string }) {
   };
   useEffect(() => () => clearTimeout(reloadTimer.current), []);
 
-  /** A newer state of the run (a mutation's answer or runUpdated): keep the artifacts we have. */
+  /** A newer state of the run (a mutation's answer or runUpdated): keep the artifacts and the graph we have. */
   const applyRun = (fresh: ConsoleRunFragment) => {
-    query.setData((current) => (current?.run ? { run: { ...current.run, ...fresh } } : current));
+    query.setData((current) => (current?.run ? { run: { ...current.run, ...fresh, steps: withGraph(fresh.steps, current.run.steps) } } : current));
     reload();
   };
+
+  // The timeline's step filter lives in the URL (?step=NAME): shareable, and Back undoes it.
+  const { search } = useLocation();
+  const stepFilter = search.get('step');
+  const filterStep = (step: string | null) => navigate(`/runs/${runId}${step === null ? '' : `?step=${encodeURIComponent(step)}`}`, { inPage: true });
 
   // A run that leaves an ended status (retryRun) produces events again: follow them.
   useEffect(() => {
@@ -638,16 +673,8 @@ export function RunPage({ runId }: { runId: string }) {
       {run.steps.some((s) => s.type === 'AGENT') ? <AgentPanel run={run} events={events} now={now} /> : null}
 
       <div className="run-layout">
-        <section className="card run-steps" aria-labelledby="steps-title">
-          <div className="section-head">
-            <h2 id="steps-title">Steps</h2>
-            <span className="muted">
-              {run.steps.filter((s) => s.status === 'COMPLETED').length} of {run.steps.length} done
-            </span>
-          </div>
-          <Steps run={run} now={now} />
-        </section>
-        <Timeline run={run} events={events} ended={ended} error={streamError} />
+        <StepGraph run={run} events={events} now={now} filter={stepFilter} onFilter={filterStep} />
+        <Timeline run={run} events={events} ended={ended} error={streamError} step={stepFilter} onStep={filterStep} />
         <Artifacts run={run} />
       </div>
     </>

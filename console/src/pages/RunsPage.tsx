@@ -24,16 +24,30 @@ function byNewest(a: { id: string }, b: { id: string }) {
   return Number(b.id) - Number(a.id);
 }
 
+/**
+ * Where a run is, in a few words: every step running (steps at once are listed together; a loop
+ * with its running steps and iteration), else the failed step, else how many are done. Counts the
+ * workflow's own steps (a loop is one, whatever its iterations).
+ */
 export function currentStep(run: ConsoleRunFragment): string {
-  const total = run.steps.length;
-  const running = run.steps.find((s) => s.status === 'RUNNING');
-  if (running) return `${running.name} (${running.index + 1}/${total})`;
-  const failed = run.steps.find((s) => s.status === 'FAILED');
-  if (failed) return `${failed.name} failed (${failed.index + 1}/${total})`;
-  const done = run.steps.filter((s) => s.status === 'COMPLETED').length;
+  const top = run.steps.filter((s) => s.loop === null);
+  const total = top.length;
+  const place = (step: ConsoleRunFragment['steps'][number]) => `(${top.indexOf(step) + 1}/${total})`;
+  const running = top.filter((s) => s.status === 'RUNNING');
+  if (running.length > 0) {
+    return running
+      .map((step) => {
+        const inner = run.steps.filter((s) => s.loop === step.name && s.status === 'RUNNING');
+        return inner.length > 0 ? `${step.name} › ${inner.map((s) => s.name).join(', ')}, iteration ${inner[0]!.iteration} ${place(step)}` : `${step.name} ${place(step)}`;
+      })
+      .join(', ');
+  }
+  const failed = top.find((s) => s.status === 'FAILED');
+  if (failed) return `${failed.name} failed ${place(failed)}`;
+  const done = top.filter((s) => s.status === 'COMPLETED').length;
   if (run.status === 'COMPLETED') return `all ${total} done`;
   if (done === 0) return run.status === 'QUEUED' ? 'not started' : '—';
-  const next = run.steps.find((s) => s.status === 'PENDING');
+  const next = top.find((s) => s.status === 'PENDING');
   return next ? `${done}/${total} done, next: ${next.name}` : `${done}/${total} done`;
 }
 

@@ -1,5 +1,11 @@
 import { useState } from 'react';
-import { ConsoleWorkflowsDocument, type ConsoleLoadProblemFragment, type ConsoleWorkflowFragment } from '../../../src/client/generated/graphql';
+import {
+  ConsoleWorkflowFlowDocument,
+  ConsoleWorkflowsDocument,
+  type ConsoleLoadProblemFragment,
+  type ConsoleWorkflowFlowFragment,
+  type ConsoleWorkflowFragment,
+} from '../../../src/client/generated/graphql';
 import { Empty, ErrorBox, Loading, NumberedLines, PageTitle } from '../components/common';
 import {
   formatDateTime,
@@ -17,7 +23,15 @@ import { useDocumentTitle, useQuery, useRefetchOnReturn } from '../hooks';
 import { Link } from '../router';
 
 type WorkflowVersion = ConsoleWorkflowFragment;
-type WorkflowWithVersions = ConsoleWorkflowFragment & { versions: WorkflowVersion[] };
+type WorkflowFlow = ConsoleWorkflowFlowFragment;
+type WorkflowWithVersions = ConsoleWorkflowFragment & WorkflowFlow & { versions: WorkflowVersion[] };
+
+/** The flow (needs, conditions, loops) of the version shown: the list carries the latest's, an older one's is asked for. */
+function useFlow(workflow: WorkflowWithVersions, shown: WorkflowVersion): WorkflowFlow | null {
+  const older = shown.version !== workflow.version;
+  const query = useQuery(ConsoleWorkflowFlowDocument, { name: workflow.name, version: shown.version }, { skip: !older });
+  return older ? (query.data?.workflow ?? null) : workflow;
+}
 
 export function WorkflowsPage() {
   useDocumentTitle('Workflows');
@@ -80,6 +94,7 @@ function WorkflowCard({ workflow }: { workflow: WorkflowWithVersions }) {
   const shown = workflow.versions.find((v) => v.version === chosen) ?? workflow;
   const id = `wf-${workflow.name}`;
   const startLink = `/runs/new?workflow=${encodeURIComponent(workflow.name)}${shown.latest ? '' : `&version=${encodeURIComponent(shown.version)}`}`;
+  const flow = useFlow(workflow, shown);
   return (
     <section className="card workflow" aria-labelledby={id} data-workflow={workflow.name}>
       <div className="section-head">
@@ -138,7 +153,7 @@ function WorkflowCard({ workflow }: { workflow: WorkflowWithVersions }) {
       </div>
 
       <Inputs workflow={shown} />
-      <Steps workflow={shown} />
+      <Steps workflow={shown} flow={flow} />
 
       <details className="definition" data-testid="definition">
         <summary>
@@ -210,10 +225,67 @@ function Inputs({ workflow }: { workflow: WorkflowVersion }) {
   );
 }
 
-function Steps({ workflow }: { workflow: WorkflowVersion }) {
+/** How many steps run at once and what a failure does to the others. */
+function Limits({ flow }: { flow: WorkflowFlow }) {
+  return (
+    <p className="muted" data-testid="workflow-limits">
+      {flow.maxParallel ? `At most ${plural(flow.maxParallel, 'step')} at once` : 'As many steps at once as their needs allow (up to the server’s MAX_PARALLEL_STEPS)'}
+      {' · '}
+      {flow.failFast ? 'a failed step stops the steps running beside it (failFast)' : 'a failed step lets the steps running beside it finish'}
+    </p>
+  );
+}
+
+function NeedsCell({ needs }: { needs: readonly string[] | undefined }) {
+  if (!needs) return <span className="muted">…</span>;
+  return needs.length === 0 ? <>—</> : <>{needs.join(', ')}</>;
+}
+
+function ConditionCell({ condition }: { condition: string | null | undefined }) {
+  return condition ? <code>{condition}</code> : <>—</>;
+}
+
+type FlowStep = WorkflowFlow['steps'][number];
+
+/** A loop's rule and the steps of one iteration, with their needs and conditions. */
+function LoopSteps({ step }: { step: FlowStep }) {
+  const inner = step.steps ?? [];
+  return (
+    <div className="loop-definition">
+      <p className="loop-rule">
+        Repeats until <code>{step.until}</code>, at most{' '}
+        {typeof step.maxIterations === 'number' ? plural(step.maxIterations, 'iteration') : <><code>{String(step.maxIterations)}</code> iterations</>}
+      </p>
+      <ol className="loop-inner" aria-label={`Steps of each iteration of ${step.name}`}>
+        {inner.map((innerStep) => (
+          <li key={innerStep.name} data-step={innerStep.name}>
+            <code>{innerStep.name}</code> <span className="tag">{innerStep.typeName}</span> {innerStep.description.replaceAll('{model}', innerStep.modelInForce?.model ?? innerStep.model ?? 'its model')}
+            {innerStep.command && !innerStep.description.includes(innerStep.command) ? (
+              <>
+                {' '}
+                <code className="command">{innerStep.command}</code>
+              </>
+            ) : null}
+            {innerStep.needs.length > 0 ? <span className="muted"> · after {innerStep.needs.join(', ')}</span> : null}
+            {innerStep.if ? (
+              <span className="muted">
+                {' '}
+                · if <code>{innerStep.if}</code>
+              </span>
+            ) : null}
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
+
+function Steps({ workflow, flow }: { workflow: WorkflowVersion; flow: WorkflowFlow | null }) {
+  const flowOf = new Map((flow?.steps ?? []).map((step) => [step.name, step]));
   return (
     <>
       <h3 className="subhead">Steps</h3>
+      {flow ? <Limits flow={flow} /> : null}
       <div className="table-wrap">
         <table className="responsive-table steps-table">
           <caption className="sr-only">
@@ -224,53 +296,65 @@ function Steps({ workflow }: { workflow: WorkflowVersion }) {
               <th scope="col">#</th>
               <th scope="col">Step</th>
               <th scope="col">Type</th>
+              <th scope="col">Needs</th>
+              <th scope="col">Condition</th>
               <th scope="col">What it does</th>
               <th scope="col">Model or command</th>
               <th scope="col">Writes</th>
             </tr>
           </thead>
           <tbody>
-            {workflow.steps.map((step, index) => (
-              <tr key={step.name} data-step={step.name}>
-                <td data-label="#">{index + 1}</td>
-                <td data-label="Step">
-                  <code>{step.name}</code>
-                </td>
-                <td data-label="Type">
-                  <code>{step.typeName}</code>
-                  {step.type === 'CUSTOM' ? <span className="muted"> (custom)</span> : null}
-                </td>
-                <td data-label="What it does">
-                  {step.description.replaceAll('{model}', step.modelInForce?.model ?? step.model ?? 'its model')}
-                  {step.retry ? (
-                    <span className="muted">
-                      {' '}
-                      · retried up to {step.retry.maxAttempts} attempts ({step.retry.backoffSeconds} s, ×{step.retry.backoffFactor})
-                    </span>
-                  ) : null}
-                  {step.timeoutSeconds ? <span className="muted"> · timeout {step.timeoutSeconds} s</span> : null}
-                </td>
-                <td data-label="Model or command">
-                  {step.command ? <code className="command">{step.command}</code> : null}
-                  {step.model ? (
-                    <>
-                      default <code>{step.model}</code>
-                      {step.modelInForce && step.modelInForce.model !== step.model ? (
-                        <span className="muted">
-                          {' '}
-                          · in force: <code>{step.modelInForce.model}</code> ({MODEL_SOURCE_LABEL[step.modelInForce.source]})
-                        </span>
-                      ) : null}
-                    </>
-                  ) : null}
-                  {!step.command && !step.model ? '—' : null}
-                </td>
-                <td data-label="Writes">
-                  {step.outputFile ? <code>{step.outputFile}</code> : '—'}
-                  {step.outputFile && !step.saveArtifact ? <span className="muted"> (not kept as an artifact)</span> : null}
-                </td>
-              </tr>
-            ))}
+            {workflow.steps.map((step, index) => {
+              const stepFlow = flowOf.get(step.name);
+              return (
+                <tr key={step.name} data-step={step.name}>
+                  <td data-label="#">{index + 1}</td>
+                  <td data-label="Step">
+                    <code>{step.name}</code>
+                  </td>
+                  <td data-label="Type">
+                    <code>{step.typeName}</code>
+                    {step.type === 'CUSTOM' ? <span className="muted"> (custom)</span> : null}
+                  </td>
+                  <td data-label="Needs">
+                    <NeedsCell needs={stepFlow?.needs} />
+                  </td>
+                  <td data-label="Condition">
+                    <ConditionCell condition={stepFlow?.if} />
+                  </td>
+                  <td data-label="What it does">
+                    {step.description.replaceAll('{model}', step.modelInForce?.model ?? step.model ?? 'its model')}
+                    {step.retry ? (
+                      <span className="muted">
+                        {' '}
+                        · retried up to {step.retry.maxAttempts} attempts ({step.retry.backoffSeconds} s, ×{step.retry.backoffFactor})
+                      </span>
+                    ) : null}
+                    {step.timeoutSeconds ? <span className="muted"> · timeout {step.timeoutSeconds} s</span> : null}
+                    {step.type === 'LOOP' && stepFlow ? <LoopSteps step={stepFlow} /> : null}
+                  </td>
+                  <td data-label="Model or command">
+                    {step.command ? <code className="command">{step.command}</code> : null}
+                    {step.model ? (
+                      <>
+                        default <code>{step.model}</code>
+                        {step.modelInForce && step.modelInForce.model !== step.model ? (
+                          <span className="muted">
+                            {' '}
+                            · in force: <code>{step.modelInForce.model}</code> ({MODEL_SOURCE_LABEL[step.modelInForce.source]})
+                          </span>
+                        ) : null}
+                      </>
+                    ) : null}
+                    {!step.command && !step.model ? '—' : null}
+                  </td>
+                  <td data-label="Writes">
+                    {step.outputFile ? <code>{step.outputFile}</code> : '—'}
+                    {step.outputFile && !step.saveArtifact ? <span className="muted"> (not kept as an artifact)</span> : null}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       </div>
