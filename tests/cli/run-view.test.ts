@@ -30,6 +30,7 @@ const RUN: CliRunFragment = {
   id: '7',
   name: null,
   goal: 'Hello service',
+  runType: 'WORKFLOW',
   status: 'QUEUED',
   workflowName: 'three-steps',
   workflowVersion: '1.0.0',
