@@ -21,6 +21,8 @@ export interface WatchOptions {
   lines?: number;
   /** --stop-on-exit: Ctrl-C stops the run instead of leaving it running. */
   stopOnExit?: boolean;
+  /** --reasoning: a model's reasoning (LLM_THINKING) is shown with its output (default: only noted). */
+  reasoning?: boolean;
 }
 
 /** Where a watched run is shown: a terminal, plain lines, or NDJSON. */
@@ -84,7 +86,7 @@ function jsonOutput(ctx: CliContext): WatchOutput {
 /** Follows run `runId` to its end (or Ctrl-C) and returns the exit code (see EXIT). */
 export async function watchRun(ctx: CliContext, runId: string, options: WatchOptions = {}): Promise<number> {
   const initial = await fetchRun(ctx, runId);
-  const view = createRunView(initial, options.lines ?? 5);
+  const view = createRunView(initial, options.lines ?? 5, { reasoning: options.reasoning === true });
   const output = ctx.json ? jsonOutput(ctx) : ctx.tty ? ttyOutput(ctx, view, options) : plainOutput(ctx, view, options);
 
   const detach = new AbortController();
