@@ -256,7 +256,7 @@ describe('an agent step in the watch fold', () => {
       '                   turn 1 of 3 · 1,234 of 400,000 tokens · qwen3-coder:latest',
       '                   ✉ directive: Use tabs (delivered before turn 1)',
       '                   ✖ run_command npm test — exit 1 in 1.5s',
-      '                   ✖ read_file src/missing.ts — error: Error: src/missing.ts does not exist',
+      '                   ✖ read_file src/missing.ts — error: src/missing.ts does not exist',
       '                   → search "TODO"',
       'Ctrl-C detaches',
     ]);
@@ -269,7 +269,7 @@ describe('an agent step in the watch fold', () => {
       'agent  Turn 1: → run_command npm test',
       'agent  Turn 1: ✖ run_command — exit 1 in 1.5s',
       'agent  Turn 1: → read_file src/missing.ts',
-      'agent  Turn 1: ✖ read_file — error: Error: src/missing.ts does not exist',
+      'agent  Turn 1: ✖ read_file — error: src/missing.ts does not exist',
       'agent  Turn 2: → search "TODO"',
     ]);
 

@@ -95,7 +95,7 @@ export function resultSummary(data: Data): string {
   if (signal) return `killed by ${signal}${took}`;
   if (exitCode !== null) return `exit ${exitCode}${took}`;
   if (ok) return `ok${took}`;
-  const content = str(data.content) ?? '';
+  const content = (str(data.content) ?? '').replace(/^Error:\s*/, '');
   return `error: ${short(content.split('\n')[0] ?? '', 80)}`;
 }
 
