@@ -140,6 +140,16 @@ describe('agent-runner agent', { timeout: 90_000 }, () => {
     expect(withoutTime(reasoning.stdout)).toEqual(expect.arrayContaining(['agent ~ Let me run it.', 'agent ~ Now read.']));
   });
 
+  it('without --stream, a pipe still gets the commands’ output of an agent (not its model’s text)', async () => {
+    const project = await createProject(t);
+    fake.script(AGENT_MODEL, conversationScript([{ ...call('run_command', { command: 'echo plain-output' }), tokens: ['I will ', 'run it.'] }, call('finish', { summary: 'ok' })]));
+    const watched = await ar(['agent', '-p', project.id, '-g', 'Echo', '--watch']);
+    expect(watched.exitCode, watched.stderr).toBe(0);
+    const lines = withoutTime(watched.stdout);
+    expect(lines).toContain('agent | plain-output');
+    expect(lines.some((line) => line.includes('I will run it.'))).toBe(false);
+  });
+
   it('a limit reached: said as it happens and in the summary, exit 1', async () => {
     const project = await createProject(t);
     fake.script(AGENT_MODEL, conversationScript(Array.from({ length: 5 }, () => call('list_files'))));
@@ -238,6 +248,7 @@ describe('agent-runner watch of an agent in a terminal', { timeout: 90_000 }, ()
     const drawn = screen.join('\n');
     expect(drawn).toMatch(/turn 2 of 40 · [\d,]+ of 400,000 tokens · qwen3-coder:latest/);
     expect(drawn).toMatch(/✔ run_command echo tty-line — exit 0/);
+    expect(drawn).toContain('│ tty-line');
     gate.open();
     const result = await child;
     expect(result.exitCode).toBe(0);

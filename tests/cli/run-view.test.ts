@@ -190,6 +190,18 @@ describe('the watch fold', () => {
     expect(view.steps[0]).toMatchObject({ tail: ['Let me think.'], partial: 'Hm', partialStream: 'thinking' });
   });
 
+  it('a line one stream left unfinished ends when another stream writes (model text, then a command’s output)', () => {
+    const view = createRunView(RUN, 3);
+    applyEvent(view, { seq: 1, type: 'STEP_STARTED', stepName: 'planner', data: {}, message: '', createdAt: at(100) } as CliEventFragment);
+    applyEvent(view, { seq: 2, type: 'LLM_TOKEN', stepName: 'planner', data: { text: 'I will run it.' }, message: '', createdAt: at(200) } as CliEventFragment);
+    const lines = applyEvent(view, { seq: 3, type: 'SHELL_OUTPUT', stepName: 'planner', data: { stream: 'stdout', text: 'hello\n' }, message: '', createdAt: at(300) } as CliEventFragment);
+    expect(lines).toEqual([
+      { step: 'planner', stream: 'model', text: 'I will run it.' },
+      { step: 'planner', stream: 'stdout', text: 'hello' },
+    ]);
+    expect(view.steps[0]!.tail).toEqual(['I will run it.', 'hello']);
+  });
+
   it('escape codes and control characters from model or command output never reach the terminal', () => {
     const view = fold([
       ['STEP_STARTED', 'planner'],

@@ -117,11 +117,13 @@ const count = (value: unknown): number | null => (typeof value === 'number' && N
 
 /** Adds streamed text to a step's output; returns the lines it completed. */
 function appendOutput(view: RunView, step: StepView, stream: string, delta: string): OutputLine[] {
+  // A line another stream left unfinished (the model's text before a command's output) ends here.
+  const ended = step.partialStream !== stream ? flushOutput(view, step) : [];
   step.partialStream = stream;
   const parts = (step.partial + delta).split(/\r?\n/);
   step.partial = parts.pop() ?? '';
   if (parts.length > 0) step.tail = [...step.tail, ...parts].slice(-Math.max(1, view.tailLines));
-  return parts.map((line) => ({ step: step.name, stream, text: line }));
+  return [...ended, ...parts.map((line) => ({ step: step.name, stream, text: line }))];
 }
 
 /** Ends a step's unfinished output line; returns it as a line, if there was one. */

@@ -56,7 +56,9 @@ function plainOutput(ctx: CliContext, view: RunView, options: WatchOptions): Wat
   return {
     event(event, lines) {
       const width = stepColumnWidth(view);
-      if (options.stream) for (const line of lines) ctx.out(outputLine(line, width));
+      // An agent's command output is what it acts on: printed even without --stream (its model's text is not).
+      const shown = options.stream ? lines : lines.filter((line) => (line.stream === 'stdout' || line.stream === 'stderr') && view.steps.find((s) => s.name === line.step)?.agent);
+      for (const line of shown) ctx.out(outputLine(line, width));
       const line = eventLine(event, width);
       if (line !== null) ctx.out(line);
     },
