@@ -92,11 +92,11 @@ export function planRun(registry: WorkflowRegistry, options: RunOptions, setting
   const workflow = record.definition;
   checkAgentOptions(workflow, options);
   const inputs = resolveInputs(workflow, givenInputs);
-  const llmSteps = modelSteps(workflow);
+  const stepsWithModels = modelSteps(workflow);
   const overrides = new Map<string, string>();
   for (const override of options.models ?? []) {
-    if (!llmSteps.some((s) => s.name === override.step)) {
-      const names = llmSteps.map((s) => s.name).join(', ') || 'none';
+    if (!stepsWithModels.some((s) => s.name === override.step)) {
+      const names = stepsWithModels.map((s) => s.name).join(', ') || 'none';
       throw new RunInputError(
         `options.models names step "${override.step}", which is not a step of ${workflow.name} that calls a model. Its steps that call a model (LLM_GENERATE and AGENT, loops' steps included): ${names}.`,
         'options.models',
@@ -114,7 +114,7 @@ export function planRun(registry: WorkflowRegistry, options: RunOptions, setting
   if (options.timeoutSeconds !== undefined && (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > MAX_TIMEOUT_SECONDS)) {
     throw new RunInputError(`options.timeoutSeconds must be a whole number of seconds from 1 to ${MAX_TIMEOUT_SECONDS}.`, 'options.timeoutSeconds');
   }
-  const models = llmSteps.map((step) => chooseModel(step, overrides, settings.stepModels));
+  const models = stepsWithModels.map((step) => chooseModel(step, overrides, settings.stepModels));
   return { workflow: record, models, timeoutSeconds, inputs };
 }
 

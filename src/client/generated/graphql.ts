@@ -141,7 +141,7 @@ export type LoadProblemKind =
   /** A workflow definition in WORKFLOWS_DIR (or a built-in one that conflicts with a stored version). */
   | 'WORKFLOW_FILE';
 
-/** The model to use for one LLM step of this run. */
+/** The model to use for one step of this run that calls a model: one of its workflow’s `models` (LLM_GENERATE and AGENT steps, a loop’s included; an AGENT run’s step is agent). */
 export type ModelOverrideInput = {
   /** The Ollama model, such as llama2:latest. */
   model: string;
