@@ -22,10 +22,10 @@ export function examples(...lines: string[]): string {
 }
 
 /**
- * An action for commander: `handler(ctx, ...positional arguments, options)`; it returns the exit
+ * An action for commander: `handler(ctx, options, ...positional arguments)` (a variadic argument is an array); it returns the exit
  * code (0 when it returns nothing) and throws what goes wrong (the program explains it).
  */
-export function defineAction<O extends object, A extends string[]>(host: CommandHost, handler: (ctx: CliContext, options: O, ...args: A) => Promise<number | void>) {
+export function defineAction<O extends object, A extends Array<string | string[]>>(host: CommandHost, handler: (ctx: CliContext, options: O, ...args: A) => Promise<number | void>) {
   return async (...received: unknown[]): Promise<void> => {
     const command = received.at(-1) as Command;
     const args = received.slice(0, -2) as A;

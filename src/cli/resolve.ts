@@ -129,6 +129,26 @@ export function typedInputs(workflow: CliWorkflow, pairs: Array<[string, string]
   return { values, problems };
 }
 
+/**
+ * `--model STEP=MODEL` pairs checked against the steps of the workflow that call a model
+ * (Workflow.models: LLM and agent steps, loops' steps included): one problem per step it lacks, or
+ * per empty model, naming the steps it has.
+ */
+export function modelProblems(workflow: CliWorkflow, pairs: Array<[string, string]>): string[] {
+  const steps = workflow.models.map((m) => m.step);
+  const problems: string[] = [];
+  for (const [step, model] of pairs) {
+    if (!steps.includes(step)) {
+      problems.push(
+        `--model ${step}=…: ${workflow.name} has no step "${step}" that calls a model (${steps.length > 0 ? `its steps that do, loops' included: ${steps.join(', ')}` : 'none of its steps does'}).`,
+      );
+    } else if (model.trim() === '') {
+      problems.push(`--model ${step}=: give the model, such as --model ${step}=llama2:latest.`);
+    }
+  }
+  return problems;
+}
+
 /** A run status as typed, in any case; anything else fails listing the statuses. */
 export function parseRunStatus(text: string): RunStatus {
   const status = text.trim().toUpperCase() as RunStatus;

@@ -11,7 +11,7 @@
  */
 import { ancestorsByName, descendantsOf } from './graph.js';
 import { killLeftoverProcessGroups } from './processes.js';
-import { RunInputError, carryOverModels, describeStep, resolveInputs } from './run-plan.js';
+import { RunInputError, agentSteps, carryOverModels, describeStep, resolveInputs } from './run-plan.js';
 import { changeRunStatus, executeRun, recordEvent, recordStopped, type RunnerDeps } from './runner.js';
 import type { DefinitionPin } from './store.js';
 import {
@@ -260,7 +260,7 @@ export class RunController {
     await this.deps.store.replaceStepRuns(runId, rebuilt, pin);
     await this.deps.store.deleteArtifacts(runId, plan.again);
     // An agent step run again starts a new conversation (a resumed or recovered one goes on with its own).
-    const agentsAgain = definition.steps.flatMap((s) => (s.type === 'LOOP' ? s.steps : [s])).filter((s) => s.type === 'AGENT' && plan.again.includes(s.name));
+    const agentsAgain = agentSteps(definition).filter((s) => plan.again.includes(s.name));
     if (agentsAgain.length > 0) await this.deps.store.clearConversations(runId, agentsAgain.map((s) => s.name));
 
     const first = definition.steps.findIndex((s) => plan.again.includes(s.name));

@@ -1,6 +1,7 @@
 import { agentRunRecord } from './agent/workflow.js';
 import { AGENT_OPTION_RANGES, agentOptionProblem, resolveAgentSettings, type AgentDefaults } from './agent/settings.js';
 import { renderCommand, renderTemplate, type ExpressionValues } from './expressions.js';
+import { allSteps } from './graph.js';
 import { forEachString, inputValueProblem } from './workflows/parse.js';
 import type { AnyStepKind } from './steps/registry.js';
 import type { WorkflowRegistry } from './workflows/registry.js';
@@ -56,6 +57,32 @@ export function usesModel(step: WorkflowStepDefinition): step is LlmGenerateStep
 }
 
 /**
+ * Every step of a definition that calls a model (LLM_GENERATE and AGENT), at the top level and inside
+ * loops, in definition order (a loop's steps right after the loop). Step names are unique in a
+ * workflow, loops included, so each is one entry of a run's `models` (options.models,
+ * OLLAMA_<STEP>_MODEL). The one list every rule about models uses: planning a run, carrying models
+ * over to another version, agent options and directives, the API's Workflow.models, the CLI.
+ */
+export function modelSteps(workflow: Pick<WorkflowDefinition, 'steps'>): Array<LlmGenerateStep | AgentStep> {
+  return allSteps(workflow.steps)
+    .map(({ step }) => step)
+    .filter(usesModel);
+}
+
+/** The agent steps of a definition, loops' included. */
+export function agentSteps(workflow: Pick<WorkflowDefinition, 'steps'>): AgentStep[] {
+  return modelSteps(workflow).filter((step): step is AgentStep => step.type === 'AGENT');
+}
+
+/**
+ * The model each model step of a workflow gets in a new run that chooses none (`OLLAMA_<STEP>_MODEL`,
+ * else the definition's default), with its source; in the order of `modelSteps`.
+ */
+export function workflowModels(workflow: Pick<WorkflowDefinition, 'steps'>, environment: Record<string, string>): StepModel[] {
+  return modelSteps(workflow).map((step) => defaultModel(step, environment));
+}
+
+/**
  * Validates a run's options against the registry and fixes its choices when the run is created:
  * the workflow (an AGENT run's is the one-step agent workflow), the model of each LLM or agent step
  * (run options > environment > workflow default) and the LLM timeout (run options > OLLAMA_TIMEOUT_SECONDS).
@@ -65,13 +92,13 @@ export function planRun(registry: WorkflowRegistry, options: RunOptions, setting
   const workflow = record.definition;
   checkAgentOptions(workflow, options);
   const inputs = resolveInputs(workflow, givenInputs);
-  const llmSteps = workflow.steps.filter(usesModel);
+  const stepsWithModels = modelSteps(workflow);
   const overrides = new Map<string, string>();
   for (const override of options.models ?? []) {
-    if (!llmSteps.some((s) => s.name === override.step)) {
-      const names = llmSteps.map((s) => s.name).join(', ') || 'none';
+    if (!stepsWithModels.some((s) => s.name === override.step)) {
+      const names = stepsWithModels.map((s) => s.name).join(', ') || 'none';
       throw new RunInputError(
-        `options.models names step "${override.step}", which is not an LLM step of ${workflow.name}. Its LLM steps: ${names}.`,
+        `options.models names step "${override.step}", which is not a step of ${workflow.name} that calls a model. Its steps that call a model (LLM_GENERATE and AGENT, loops' steps included): ${names}.`,
         'options.models',
       );
     }
@@ -87,7 +114,7 @@ export function planRun(registry: WorkflowRegistry, options: RunOptions, setting
   if (options.timeoutSeconds !== undefined && (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > MAX_TIMEOUT_SECONDS)) {
     throw new RunInputError(`options.timeoutSeconds must be a whole number of seconds from 1 to ${MAX_TIMEOUT_SECONDS}.`, 'options.timeoutSeconds');
   }
-  const models = llmSteps.map((step) => chooseModel(step, overrides, settings.stepModels));
+  const models = stepsWithModels.map((step) => chooseModel(step, overrides, settings.stepModels));
   return { workflow: record, models, timeoutSeconds, inputs };
 }
 
@@ -102,7 +129,7 @@ function agentRunRecordFor(options: RunOptions): WorkflowVersionRecord {
 function checkAgentOptions(workflow: WorkflowDefinition, options: RunOptions): void {
   const agent = options.agent;
   if (agent === undefined) return;
-  if (!workflow.steps.some((s) => s.type === 'AGENT')) {
+  if (agentSteps(workflow).length === 0) {
     throw new RunInputError(`options.agent sets the limits of agent steps, and workflow ${workflow.name} has none: leave it out.`, 'options.agent');
   }
   for (const name of Object.keys(AGENT_OPTION_RANGES) as Array<keyof typeof AGENT_OPTION_RANGES>) {
@@ -164,13 +191,11 @@ export function resolveInputs(workflow: WorkflowDefinition, given: unknown): Rec
 }
 
 /**
- * The models of a workflow's LLM steps for a run moving to it (retryRun onto another version): the
+ * The models of a workflow's model steps (loops' included) for a run moving to it (retryRun onto another version): the
  * run's earlier choice for a step of the same name, otherwise the environment, then the default.
  */
 export function carryOverModels(workflow: WorkflowDefinition, previous: readonly StepModel[], environment: Record<string, string>): StepModel[] {
-  return workflow.steps
-    .filter(usesModel)
-    .map((step) => previous.find((m) => m.step === step.name) ?? chooseModel(step, new Map(), environment));
+  return modelSteps(workflow).map((step) => previous.find((m) => m.step === step.name) ?? chooseModel(step, new Map(), environment));
 }
 
 function chooseModel(step: LlmGenerateStep | AgentStep, overrides: Map<string, string>, environment: Record<string, string>): StepModel {

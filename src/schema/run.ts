@@ -69,7 +69,7 @@ RunRef.implement({
     inputs: t.field({ type: 'JSON', description: 'The workflow inputs of the run, checked and with defaults filled in, as an object by input name.', resolve: (run) => run.inputs }),
     models: t.field({
       type: [StepModelRef],
-      description: 'The model each LLM step uses, and where that choice came from (run options > environment > workflow default).',
+      description: 'The model each step that calls a model (LLM_GENERATE and AGENT, a loop’s steps included) uses, and where that choice came from (run options > environment > workflow default).',
       resolve: (run) => run.models,
     }),
     timeoutSeconds: t.exposeInt('timeoutSeconds', { nullable: true, description: 'The LLM timeout in force for this run, in seconds.' }),
@@ -110,7 +110,7 @@ RunRef.implement({
 });
 
 const ModelOverrideInput = builder.inputType('ModelOverrideInput', {
-  description: 'The model to use for one LLM step of this run.',
+  description: 'The model to use for one step of this run that calls a model: one of its workflow’s `models` (LLM_GENERATE and AGENT steps, a loop’s included; an AGENT run’s step is agent).',
   fields: (t) => ({
     step: t.string({ required: true, description: 'The step name, such as planner or coder.' }),
     model: t.string({ required: true, description: 'The Ollama model, such as llama2:latest.' }),

@@ -1,4 +1,4 @@
-import { defaultModel, usesModel } from '../engine/run-plan.js';
+import { defaultModel, usesModel, workflowModels } from '../engine/run-plan.js';
 import { stepGraph } from '../engine/graph.js';
 import type { AnyStepKind } from '../engine/steps/registry.js';
 import {
@@ -145,6 +145,12 @@ WorkflowRef.implement({
     version: t.string({ description: 'The version of this definition, such as 1.0.0.', resolve: (w) => w.definition.version }),
     description: t.string({ description: 'What the workflow does.', resolve: (w) => w.definition.description }),
     steps: t.field({ type: [WorkflowStepRef], description: 'The steps, in order (a LOOP’s own steps are in its `steps`).', resolve: (w) => stepsWithGraph(w.definition.steps) }),
+    models: t.field({
+      type: [StepModelRef],
+      description:
+        'Every step that calls a model (LLM_GENERATE and AGENT, a LOOP’s steps included), in definition order, with the model a new run gets unless its options.models chooses another, and where that comes from: the server’s OLLAMA_<STEP>_MODEL (ENVIRONMENT), else the definition’s default (WORKFLOW_DEFAULT). options.models may name exactly these steps.',
+      resolve: (w, _args, { services }) => workflowModels(w.definition, services.config.stepModels),
+    }),
     maxParallel: t.int({ nullable: true, description: 'How many steps may run at once, when the workflow limits it (the server’s MAX_PARALLEL_STEPS applies anyway).', resolve: (w) => w.definition.maxParallel ?? null }),
     failFast: t.boolean({ description: 'Whether a failed step stops the steps running beside it at once.', resolve: (w) => w.definition.failFast === true }),
     inputs: t.field({

@@ -3,7 +3,7 @@ import type { EventLog } from '../engine/event-log.js';
 import type { EventData } from '../engine/events.js';
 import type { PubSub } from '../engine/pubsub.js';
 import type { AgentDefaults } from '../engine/agent/settings.js';
-import { describeStep, planRun, RunInputError } from '../engine/run-plan.js';
+import { agentSteps, describeStep, planRun, RunInputError } from '../engine/run-plan.js';
 import { recordEvent, type Logger } from '../engine/runner.js';
 import { FINAL_RUN_STATUSES, type DirectiveRecord, type RunOptions, type RunRecord, type RunType, type StepModel, type WorkflowStepDefinition } from '../engine/types.js';
 import type { WorkflowRegistry } from '../engine/workflows/registry.js';
@@ -111,12 +111,19 @@ export function stepRecordsOf(steps: readonly WorkflowStepDefinition[], models: 
 /** Largest directive accepted, in bytes of UTF-8. */
 export const MAX_DIRECTIVE_BYTES = 20 * 1024;
 
-/** Whether a run has an agent to read directives: an AGENT run, or a workflow run with an AGENT step still to complete. */
+/**
+ * Whether a run has an agent to read directives: an AGENT run, or a workflow run with an AGENT step
+ * (at the top level or inside a loop) still to complete — a top-level agent step, or the loop that
+ * holds one, whose record is not COMPLETED.
+ */
 async function hasAgentToCome(deps: { store: SqlStore }, run: RunRecord): Promise<boolean> {
   if (run.runType === 'AGENT') return true;
-  if (!run.definition?.steps.some((s) => s.type === 'AGENT')) return false;
+  if (!run.definition) return false;
+  const agents = new Set(agentSteps(run.definition).map((s) => s.name));
+  if (agents.size === 0) return false;
+  const holders = new Set(run.definition.steps.filter((s) => agents.has(s.name) || (s.type === 'LOOP' && agentSteps({ steps: s.steps }).length > 0)).map((s) => s.name));
   const steps = await deps.store.listStepRuns(run.id);
-  return steps.some((s) => s.type === 'AGENT' && s.status !== 'COMPLETED');
+  return steps.some((s) => s.iteration === null && holders.has(s.name) && s.status !== 'COMPLETED');
 }
 
 /**

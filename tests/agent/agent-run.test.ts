@@ -298,7 +298,7 @@ describe('an agent run', () => {
     await expectRefused(create({ agent: { numCtx: 10 } }), 'BAD_USER_INPUT', 'options.agent.numCtx');
     await expectRefused(create({ workflowName: 'quarkus-bootstrap-v1' }), 'BAD_USER_INPUT', 'An AGENT run executes no workflow');
     await expectRefused(create({ agent: { maxIterations: 3 } }, 'WORKFLOW'), 'BAD_USER_INPUT', 'workflow quarkus-bootstrap-v1 has none');
-    await expectRefused(create({ models: [{ step: 'planner', model: 'x' }] }), 'BAD_USER_INPUT', 'Its LLM steps: agent');
+    await expectRefused(create({ models: [{ step: 'planner', model: 'x' }] }), 'BAD_USER_INPUT', 'Its steps that call a model (LLM_GENERATE and AGENT, loops\' steps included): agent.');
 
     const { agentDefaults } = await t.client.request(AgentDefaultsDocument);
     expect(agentDefaults).toEqual({

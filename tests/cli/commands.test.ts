@@ -182,7 +182,7 @@ describe('agent-runner run', () => {
     expect(bad.stderr).toContain('--goal is required');
     expect(bad.stderr).toMatch(/Unknown project "nosuch"\. Projects: .*epsilon \(id \d+\).* Create one with: agent-runner projects create nosuch PATH/);
     expect(bad.stderr).toContain('--model "coder": expected STEP=MODEL, such as --model coder=llama2:latest.');
-    expect(bad.stderr).toContain('--model writer=…: quarkus-bootstrap-v1 has no LLM step "writer" (its LLM steps: planner, coder).');
+    expect(bad.stderr).toContain(`--model writer=…: quarkus-bootstrap-v1 has no step "writer" that calls a model (its steps that do, loops' included: planner, coder).`);
     expect(bad.stderr).toContain('--input "=x": expected KEY=VALUE');
 
     const workflow = await ar('run', 'nope-v9', '--project', 'epsilon', '--goal', GOAL);

@@ -30,6 +30,7 @@ const RUN: CliRunFragment = {
   id: '7',
   name: null,
   goal: 'Hello service',
+  runType: 'WORKFLOW',
   status: 'QUEUED',
   workflowName: 'three-steps',
   workflowVersion: '1.0.0',
@@ -175,13 +176,30 @@ describe('the watch fold', () => {
     expect(view.note).toBe('Something new happened');
   });
 
-  it("a model's reasoning is output of its own stream, marked apart in plain lines", () => {
-    const view = createRunView(RUN, 3);
+  it("a model's reasoning is only noted unless asked for (--reasoning): then output of its own stream, marked apart in plain lines", () => {
+    const hidden = createRunView(RUN, 3);
+    applyEvent(hidden, { seq: 1, type: 'STEP_STARTED', stepName: 'planner', data: {}, message: '', createdAt: at(100) } as CliEventFragment);
+    expect(applyEvent(hidden, { seq: 2, type: 'LLM_THINKING', stepName: 'planner', data: { text: 'Let me think.\nHm' }, message: '', createdAt: at(200) } as CliEventFragment)).toEqual([]);
+    expect(hidden.steps[0]).toMatchObject({ tail: [], partial: '', note: 'the model is reasoning (--reasoning shows it)' });
+
+    const view = createRunView(RUN, 3, { reasoning: true });
     applyEvent(view, { seq: 1, type: 'STEP_STARTED', stepName: 'planner', data: {}, message: '', createdAt: at(100) } as CliEventFragment);
     const lines = applyEvent(view, { seq: 2, type: 'LLM_THINKING', stepName: 'planner', data: { text: 'Let me think.\nHm' }, message: '', createdAt: at(200) } as CliEventFragment);
     expect(lines.map((line) => outputLine(line, 7))).toEqual(['planner ~ Let me think.']);
     expect(eventLine({ seq: 2, type: 'LLM_THINKING', stepName: 'planner', data: {}, message: 'x', createdAt: at(200) } as CliEventFragment, 7)).toBeNull();
     expect(view.steps[0]).toMatchObject({ tail: ['Let me think.'], partial: 'Hm', partialStream: 'thinking' });
+  });
+
+  it('a line one stream left unfinished ends when another stream writes (model text, then a command’s output)', () => {
+    const view = createRunView(RUN, 3);
+    applyEvent(view, { seq: 1, type: 'STEP_STARTED', stepName: 'planner', data: {}, message: '', createdAt: at(100) } as CliEventFragment);
+    applyEvent(view, { seq: 2, type: 'LLM_TOKEN', stepName: 'planner', data: { text: 'I will run it.' }, message: '', createdAt: at(200) } as CliEventFragment);
+    const lines = applyEvent(view, { seq: 3, type: 'SHELL_OUTPUT', stepName: 'planner', data: { stream: 'stdout', text: 'hello\n' }, message: '', createdAt: at(300) } as CliEventFragment);
+    expect(lines).toEqual([
+      { step: 'planner', stream: 'model', text: 'I will run it.' },
+      { step: 'planner', stream: 'stdout', text: 'hello' },
+    ]);
+    expect(view.steps[0]!.tail).toEqual(['I will run it.', 'hello']);
   });
 
   it('escape codes and control characters from model or command output never reach the terminal', () => {
@@ -213,5 +231,70 @@ describe('the watch fold', () => {
       artifacts: [{ path: 'PLAN.md', stepName: 'planner', sizeBytes: 2048 }],
     });
     expect(summaryLines(view)).toEqual(['Run 7 completed in 0.8s: 1 of 3 steps completed, 1 file written.', '  PLAN.md (2.0 KB)']);
+  });
+});
+
+describe('an agent step in the watch fold', () => {
+  const AGENT_RUN: CliRunFragment = { ...RUN, runType: 'AGENT', workflowName: null, steps: [{ ...step(0, 'agent', 'Agent using qwen3-coder'), type: 'AGENT' as const }] };
+
+  function foldAgent(events: Array<[type: string, stepName: string | null, data?: Record<string, unknown>, message?: string]>): { view: RunView; lines: Array<string | null> } {
+    const view = createRunView(AGENT_RUN, 3);
+    const lines: Array<string | null> = [];
+    events.forEach(([type, stepName, data, message], i) => {
+      const event = { seq: i + 1, type, stepName, data: data ?? null, message: message ?? `${type} message`, createdAt: at((i + 1) * 100) } as CliEventFragment;
+      applyEvent(view, event);
+      lines.push(eventLine(event, 5));
+    });
+    return { view, lines };
+  }
+
+  it('turns and tokens against the limits, tool calls with their arguments and results, directives, the limit reached', () => {
+    const { view, lines } = foldAgent([
+      ['WORKFLOW_STARTED', null],
+      ['STEP_STARTED', 'agent', { attempt: 1, maxAttempts: 1 }],
+      ['AGENT_DIRECTIVE', null, { directiveId: '4', text: 'Use tabs', state: 'received' }, 'Directive received: Use tabs'],
+      ['AGENT_STARTED', 'agent', { model: 'qwen3-coder:latest', turns: 0, tokens: 0, limits: { maxIterations: 3, tokenBudget: 400000 } }, 'Agent started'],
+      ['AGENT_DIRECTIVE', 'agent', { directiveId: '4', text: 'Use tabs', state: 'delivered', turn: 1 }, 'Directive delivered to the agent before turn 1: Use tabs'],
+      ['AGENT_TURN', 'agent', { turn: 1, totals: { turns: 1, tokens: 1234 } }, 'Turn 1: 1000 prompt + 234 output tokens'],
+      ['AGENT_TOOL_CALL', 'agent', { turn: 1, callId: 'turn1-call1', name: 'run_command', arguments: { command: 'npm test' } }],
+      ['AGENT_TOOL_RESULT', 'agent', { turn: 1, callId: 'turn1-call1', name: 'run_command', ok: false, exitCode: 1, durationMs: 1500, content: 'Exit code: 1' }],
+      ['AGENT_TOOL_CALL', 'agent', { turn: 1, callId: 'turn1-call2', name: 'read_file', arguments: { path: 'src/missing.ts' } }],
+      ['AGENT_TOOL_RESULT', 'agent', { turn: 1, callId: 'turn1-call2', name: 'read_file', ok: false, content: 'Error: src/missing.ts does not exist\nmore' }],
+      ['AGENT_TOOL_CALL', 'agent', { turn: 2, callId: 'turn2-call1', name: 'search', arguments: { pattern: 'TODO' } }],
+    ]);
+    expect(view.steps[0]!.agent).toMatchObject({ model: 'qwen3-coder:latest', turn: 1, maxTurns: 3, tokens: 1234, tokenBudget: 400000 });
+    expect(frame(view, T0 + 2_000).slice(1, 8)).toEqual([
+      '  ⠋ agent  1.8s    Agent using qwen3-coder',
+      '                   turn 1 of 3 · 1,234 of 400,000 tokens · qwen3-coder:latest',
+      '                   ✉ directive: Use tabs (delivered before turn 1)',
+      '                   ✖ run_command npm test — exit 1 in 1.5s',
+      '                   ✖ read_file src/missing.ts — error: src/missing.ts does not exist',
+      '                   → search "TODO"',
+      'Ctrl-C detaches',
+    ]);
+    // Plain lines (CI logs): a tool call with its argument summary, then its result's state.
+    expect(lines.slice(2).map((line) => line!.replace(/^\d\d:\d\d:\d\d {2}/, ''))).toEqual([
+      '       Directive received: Use tabs',
+      'agent  Agent started',
+      'agent  Directive delivered to the agent before turn 1: Use tabs',
+      'agent  Turn 1: 1000 prompt + 234 output tokens',
+      'agent  Turn 1: → run_command npm test',
+      'agent  Turn 1: ✖ run_command — exit 1 in 1.5s',
+      'agent  Turn 1: → read_file src/missing.ts',
+      'agent  Turn 1: ✖ read_file — error: src/missing.ts does not exist',
+      'agent  Turn 2: → search "TODO"',
+    ]);
+
+    const ended = foldAgent([
+      ['STEP_STARTED', 'agent', {}],
+      ['AGENT_LIMIT_REACHED', 'agent', { limit: 'maxIterations', used: 3, max: 3 }, 'Limit reached: The agent made its 3 model calls'],
+      ['STEP_FAILED', 'agent', { error: 'The agent made its 3 model calls (options.agent.maxIterations) without finishing.' }],
+    ]).view;
+    expect(frame(ended).slice(1, 5)).toEqual([
+      '  ✖ agent  0.2s    Agent using qwen3-coder',
+      '                   The agent made its 3 model calls (options.agent.maxIterations) without finishing.',
+      '                   turn 0 · 0 tokens',
+      '                   ⚠ limit reached: maxIterations (3 of 3)',
+    ]);
   });
 });

@@ -32,10 +32,21 @@ const AGENT_LIMIT_FIELDS: Array<{ name: AgentLimitField; label: string; hint: st
   { name: 'numCtx', label: 'Context window in tokens', hint: 'Sent to Ollama as num_ctx; larger needs more memory.' },
 ];
 
+/** The model each step that calls a model (loops' steps included) gets unless the run chooses another. */
 function modelsInForce(workflow: ConsoleWorkflowFragment | undefined): Models {
   const models: Models = {};
-  for (const step of workflow?.steps ?? []) if (step.modelInForce) models[step.name] = step.modelInForce.model;
+  for (const m of workflow?.models ?? []) models[m.step] = m.model;
   return models;
+}
+
+/** The definition's own default model of a step, at the top level or inside a loop. */
+function definitionModel(workflow: ConsoleWorkflowFragment, step: string): string | null {
+  for (const s of workflow.steps) {
+    if (s.name === step) return s.model ?? null;
+    const inner = s.steps?.find((i) => i.name === step);
+    if (inner) return inner.model ?? null;
+  }
+  return null;
 }
 
 function isAbsolutePath(value: string): boolean {
@@ -478,49 +489,48 @@ export function NewRunPage() {
           </fieldset>
         ) : null}
 
-        {!isAgent && workflow && workflow.steps.some((s) => s.modelInForce) ? (
+        {!isAgent && workflow && workflow.models.length > 0 ? (
           <fieldset>
             <legend>Models</legend>
-            {workflow.steps
-              .filter((s) => s.modelInForce)
-              .map((step) => {
-                const inForce = step.modelInForce!;
-                const value = models[step.name] ?? '';
-                const changed = value.trim() !== inForce.model;
-                const name = `model-${step.name}`;
-                return (
-                  <div className="field" key={step.name}>
-                    <label className="label" htmlFor={`${ids}-${name}`}>
-                      Model for <code>{step.name}</code>
-                    </label>
-                    <span className="input-row">
-                      <input
-                        id={`${ids}-${name}`}
-                        name={name}
-                        value={value}
-                        onChange={(e) => setModels((m) => ({ ...m, [step.name]: e.target.value }))}
-                        aria-describedby={describedBy(name, true)}
-                        aria-invalid={Boolean(fieldErrors[name])}
-                        spellCheck={false}
-                        autoComplete="off"
-                      />
-                      {changed ? (
-                        <button type="button" className="button button-small" onClick={() => setModels((m) => ({ ...m, [step.name]: inForce.model }))}>
-                          Reset
-                        </button>
-                      ) : null}
-                    </span>
-                    <span className="hint" id={`${ids}-${name}-hint`} data-model-source={changed ? 'RUN_OPTIONS' : inForce.source}>
-                      {changed
-                        ? `Your choice for this run (default: ${inForce.model}, ${MODEL_SOURCE_LABEL[inForce.source]}).`
-                        : inForce.source === 'ENVIRONMENT'
-                          ? `From the server’s OLLAMA_${step.name.toUpperCase()}_MODEL (the workflow’s default is ${step.model}).`
-                          : `The workflow’s default. The model must be installed in Ollama (ollama pull ${inForce.model}).`}
-                    </span>
-                    {fieldError(name)}
-                  </div>
-                );
-              })}
+            {workflow.models.map((inForce) => {
+              // Every step that calls a model, loops' steps included (Workflow.models).
+              const step = { name: inForce.step };
+              const value = models[step.name] ?? '';
+              const changed = value.trim() !== inForce.model;
+              const name = `model-${step.name}`;
+              return (
+                <div className="field" key={step.name}>
+                  <label className="label" htmlFor={`${ids}-${name}`}>
+                    Model for <code>{step.name}</code>
+                  </label>
+                  <span className="input-row">
+                    <input
+                      id={`${ids}-${name}`}
+                      name={name}
+                      value={value}
+                      onChange={(e) => setModels((m) => ({ ...m, [step.name]: e.target.value }))}
+                      aria-describedby={describedBy(name, true)}
+                      aria-invalid={Boolean(fieldErrors[name])}
+                      spellCheck={false}
+                      autoComplete="off"
+                    />
+                    {changed ? (
+                      <button type="button" className="button button-small" onClick={() => setModels((m) => ({ ...m, [step.name]: inForce.model }))}>
+                        Reset
+                      </button>
+                    ) : null}
+                  </span>
+                  <span className="hint" id={`${ids}-${name}-hint`} data-model-source={changed ? 'RUN_OPTIONS' : inForce.source}>
+                    {changed
+                      ? `Your choice for this run (default: ${inForce.model}, ${MODEL_SOURCE_LABEL[inForce.source]}).`
+                      : inForce.source === 'ENVIRONMENT'
+                        ? `From the server’s OLLAMA_${step.name.toUpperCase()}_MODEL (the workflow’s default is ${definitionModel(workflow, step.name) ?? 'not set'}).`
+                        : `The workflow’s default. The model must be installed in Ollama (ollama pull ${inForce.model}).`}
+                  </span>
+                  {fieldError(name)}
+                </div>
+              );
+            })}
           </fieldset>
         ) : null}
 

@@ -1,9 +1,9 @@
 /**
  * Every command of `agent-runner`, in the order --help lists them. A new command is one module
- * here (the server features still to come — `approve` / `reject`, `directive RUN TEXT` — each
- * become one).
+ * here (the server features still to come — `approve` / `reject` — each become one).
  */
 import type { CommandModule } from '../command.js';
+import { registerAgent } from './agent.js';
 import { registerArtifacts } from './artifacts.js';
 import { registerControl } from './control.js';
 import { registerLogs } from './logs.js';
@@ -21,6 +21,7 @@ export const COMMANDS: readonly CommandModule[] = [
   registerWorkflows,
   registerWorkflowFiles,
   registerRun,
+  registerAgent,
   registerRuns,
   registerWatch,
   registerLogs,

@@ -30,12 +30,13 @@ export const registerLogs: CommandModule = (program, host) => {
     .argument('<run>', 'the run id')
     .option('-f, --follow', 'keep printing as the run goes on, until it ends')
     .option('--step <name>', "only this step's events and output")
+    .option('--reasoning', "also print a model's reasoning (its thinking), as `step ~ line`")
     .addHelpText('after', examples('agent-runner logs 12', 'agent-runner logs 12 --step maven_test', 'agent-runner logs 12 --follow', 'agent-runner logs 12 --json | jq -r .event.message'))
     .action(
-      defineAction(host, async (ctx, options: { follow?: boolean; step?: string }, id: string) => {
+      defineAction(host, async (ctx, options: { follow?: boolean; step?: string; reasoning?: boolean }, id: string) => {
         const runId = parseRunId(id);
         const run = await fetchRun(ctx, runId);
-        const view = createRunView(run, 1);
+        const view = createRunView(run, 1, { reasoning: options.reasoning === true });
         if (options.step !== undefined && !run.steps.some((s) => s.name === options.step)) {
           throw new CliError(`Run ${runId} has no step "${options.step}". Its steps: ${run.steps.map((s) => s.name).join(', ')}.`, 'NOT_FOUND');
         }

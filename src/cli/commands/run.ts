@@ -3,7 +3,7 @@ import { CliCreateRunDocument, type CreateRunInput } from '../../client/generate
 import { defineAction, examples, wholeNumber, type CommandModule } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { collect, findProject, listProjects, parsePairs, typedInputs, workflowForRun } from '../resolve.js';
+import { collect, findProject, listProjects, modelProblems, parsePairs, typedInputs, workflowForRun } from '../resolve.js';
 import { watchRun } from '../watch/watch-run.js';
 import { addWatchOptions, WATCH_EXIT_CODES, watchOptions } from './watch-options.js';
 
@@ -41,12 +41,7 @@ async function checkedInput(ctx: CliContext, workflowName: string, options: RunO
     const typed = typedInputs(workflow, inputs.pairs);
     inputValues = typed.values;
     problems.push(...typed.problems);
-    const llmSteps = workflow.steps.filter((s) => s.type === 'LLM_GENERATE').map((s) => s.name);
-    for (const [step] of models.pairs) {
-      if (!llmSteps.includes(step)) {
-        problems.push(`--model ${step}=…: ${workflow.name} has no LLM step "${step}" (its LLM steps: ${llmSteps.join(', ') || 'none'}).`);
-      }
-    }
+    problems.push(...modelProblems(workflow, models.pairs));
   }
   if (problems.length > 0 || !project || 'problem' in project) {
     throw new CliError(`Cannot start the run:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -75,7 +70,7 @@ export const registerRun: CommandModule = (program, host) => {
     .option('-p, --project <name-or-id>', 'the project the run works in (required)')
     .option('-g, --goal <text>', 'what the run should achieve (required)')
     .option('-i, --input <key=value>', 'a workflow input (repeatable; agent-runner workflows show WORKFLOW lists them)', collect, [])
-    .option('-m, --model <step=model>', 'the Ollama model for one LLM step of this run (repeatable)', collect, [])
+    .option('-m, --model <step=model>', 'the Ollama model for one step that calls a model (LLM or agent, inside a loop too) of this run (repeatable; agent-runner workflows show lists them)', collect, [])
     .option('--timeout <seconds>', 'LLM step timeout for this run', wholeNumber('--timeout', 1, 86_400))
     .option('--workflow-version <version>', "a registered version of the workflow (default: its latest)")
     .option('--name <label>', 'a label for the run')

@@ -7,12 +7,13 @@ export function addWatchOptions(command: Command): Command {
   return command
     .option('--stream', "print the model's text and the commands' output in full as they arrive (default: a terminal shows the running step's last lines in place)")
     .option('--lines <n>', "how many of the running step's last output lines a terminal shows (0 hides them)", wholeNumber('--lines', 0, 100), 5)
+    .option('--reasoning', "also show a model's reasoning (its thinking) with its output (default: only noted)")
     .option('--stop-on-exit', 'Ctrl-C stops the run instead of detaching from it');
 }
 
 /** The watch options as given on the command line. */
-export function watchOptions(options: { stream?: boolean; lines?: number; stopOnExit?: boolean }): WatchOptions {
-  return { stream: options.stream === true, lines: options.lines ?? 5, stopOnExit: options.stopOnExit === true };
+export function watchOptions(options: { stream?: boolean; lines?: number; stopOnExit?: boolean; reasoning?: boolean }): WatchOptions {
+  return { stream: options.stream === true, lines: options.lines ?? 5, stopOnExit: options.stopOnExit === true, reasoning: options.reasoning === true };
 }
 
 /** Exit codes, for the help of commands that watch. */

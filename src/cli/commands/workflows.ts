@@ -79,8 +79,12 @@ export const registerWorkflows: CommandModule = (program, host) => {
           ]),
         ))
           ctx.out(line);
-        const llmSteps = workflow.steps.filter((s) => s.type === 'LLM_GENERATE').map((s) => s.name);
-        if (llmSteps.length > 0) ctx.out(`\nChoose other models for one run with --model, such as: --model ${llmSteps[0]}=llama2:latest`);
+        if (workflow.models.length > 0) {
+          const source = (m: (typeof workflow.models)[number]) => (m.source === 'ENVIRONMENT' ? `server's OLLAMA_${m.step.toUpperCase()}_MODEL` : 'workflow default');
+          ctx.out('\nModels a new run gets (every step that calls a model, loops\' steps included):');
+          for (const m of workflow.models) ctx.out(`  ${m.step}: ${m.model} (${source(m)})`);
+          ctx.out(`Choose other models for one run with --model, such as: --model ${workflow.models[0]!.step}=llama2:latest`);
+        }
         if (workflow.versions.length > 1) {
           ctx.out('\nVersions (run one with --workflow-version):');
           for (const v of workflow.versions) ctx.out(`  ${v.version}${v.latest ? ' (latest)' : ''}  ${v.origin.toLowerCase().replace('_', '-')}, registered ${formatDateTime(v.registeredAt)}`);

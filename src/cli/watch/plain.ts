@@ -5,6 +5,7 @@
  */
 import type { CliEventFragment } from '../../client/generated/graphql.js';
 import { formatBytes, formatDuration, formatTime, printable } from '../format.js';
+import { agentEventLine } from './agent-view.js';
 import type { OutputLine, RunView } from './run-view.js';
 
 /** Events that carry streamed text (printed as output lines, not as event lines). */
@@ -17,7 +18,7 @@ const QUIET_EVENTS: ReadonlySet<string> = new Set(['WORKFLOW_LOOKUP']);
 export function eventLine(event: CliEventFragment, stepWidth: number): string | null {
   if (TEXT_EVENTS.has(event.type) || QUIET_EVENTS.has(event.type)) return null;
   // The first line: a failure's whole reason (a command's last lines) is in the summary.
-  const message = printable(event.message).split('\n')[0] ?? '';
+  const message = agentEventLine(event) ?? printable(event.message).split('\n')[0] ?? '';
   return `${formatTime(event.createdAt)}  ${(event.stepName ?? '').padEnd(stepWidth)}  ${message}`.trimEnd();
 }
 

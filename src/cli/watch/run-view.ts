@@ -6,6 +6,7 @@
  */
 import type { CliEventFragment, CliRunFragment } from '../../client/generated/graphql.js';
 import { printable } from '../format.js';
+import { applyAgentEvent, newAgentStepView, type AgentStepView } from './agent-view.js';
 
 /**
  * Where a step stands on the screen: the server's step statuses, plus RETRYING (an attempt failed,
@@ -30,6 +31,8 @@ export interface StepView {
   /** The output line being written (no newline yet), and the stream it comes from. */
   partial: string;
   partialStream: string;
+  /** An agent step's turns, tokens and activity (agent-view.ts); null until its first AGENT_* event. */
+  agent: AgentStepView | null;
 }
 
 /** A file the run wrote (ARTIFACT_CREATED). */
@@ -57,6 +60,8 @@ export interface RunView {
   error: string | null;
   /** Output lines kept per step. */
   tailLines: number;
+  /** Whether a model's reasoning (LLM_THINKING) is shown as output (--reasoning); otherwise only noted. */
+  reasoning: boolean;
 }
 
 /** A complete output line of a step, for renderers that print the whole output (--stream). */
@@ -70,26 +75,27 @@ export interface OutputLine {
 const time = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
 
 /** The view of a run before any event: its steps (from the run record) pending. */
-export function createRunView(run: CliRunFragment, tailLines: number): RunView {
+export function createRunView(run: CliRunFragment, tailLines: number, options: { reasoning?: boolean } = {}): RunView {
   return {
     id: run.id,
-    workflowName: run.workflowName ?? null,
+    workflowName: run.workflowName ?? (run.runType === 'AGENT' ? 'agent run' : null),
     projectName: printable(run.project.name),
     status: 'QUEUED',
     createdAt: Date.parse(run.createdAt),
     startedAt: null,
     finishedAt: null,
-    steps: run.steps.map((step) => newStep(printable(step.name), printable(step.description))),
+    steps: run.steps.map((step) => ({ ...newStep(printable(step.name), printable(step.description)), agent: step.type === 'AGENT' ? newAgentStepView() : null })),
     lastSeq: 0,
     files: [],
     note: null,
     error: null,
     tailLines,
+    reasoning: options.reasoning === true,
   };
 }
 
 function newStep(name: string, description: string): StepView {
-  return { name, description, state: 'PENDING', startedAt: null, finishedAt: null, attempt: 0, maxAttempts: 1, note: null, tail: [], partial: '', partialStream: 'model' };
+  return { name, description, state: 'PENDING', startedAt: null, finishedAt: null, attempt: 0, maxAttempts: 1, note: null, tail: [], partial: '', partialStream: 'model', agent: null };
 }
 
 /** The step an event is about; a step the run record did not list (an agent's own steps) is added. */
@@ -111,11 +117,13 @@ const count = (value: unknown): number | null => (typeof value === 'number' && N
 
 /** Adds streamed text to a step's output; returns the lines it completed. */
 function appendOutput(view: RunView, step: StepView, stream: string, delta: string): OutputLine[] {
+  // A line another stream left unfinished (the model's text before a command's output) ends here.
+  const ended = step.partialStream !== stream ? flushOutput(view, step) : [];
   step.partialStream = stream;
   const parts = (step.partial + delta).split(/\r?\n/);
   step.partial = parts.pop() ?? '';
   if (parts.length > 0) step.tail = [...step.tail, ...parts].slice(-Math.max(1, view.tailLines));
-  return parts.map((line) => ({ step: step.name, stream, text: line }));
+  return [...ended, ...parts.map((line) => ({ step: step.name, stream, text: line }))];
 }
 
 /** Ends a step's unfinished output line; returns it as a line, if there was one. */
@@ -156,7 +164,7 @@ export function applyEvent(view: RunView, event: CliEventFragment): OutputLine[]
       const from = view.steps.findIndex((s) => s.name === text(data.fromStep));
       if (data.retry === true && from >= 0) {
         const again = view.steps.slice(from);
-        for (const s of again) Object.assign(s, newStep(s.name, s.description));
+        for (const s of again) Object.assign(s, newStep(s.name, s.description), { agent: s.agent ? newAgentStepView() : null });
         view.files = view.files.filter((f) => !again.some((s) => s.name === f.step));
       }
       return [];
@@ -182,7 +190,10 @@ export function applyEvent(view: RunView, event: CliEventFragment): OutputLine[]
     case 'LLM_TOKEN':
       return step ? appendOutput(view, step, 'model', text(data.text) ?? message) : [];
     case 'LLM_THINKING':
-      return step ? appendOutput(view, step, 'thinking', text(data.text) ?? message) : [];
+      if (!step) return [];
+      if (view.reasoning) return appendOutput(view, step, 'thinking', text(data.text) ?? message);
+      step.note = 'the model is reasoning (--reasoning shows it)';
+      return [];
     case 'SHELL_OUTPUT':
       return step ? appendOutput(view, step, text(data.stream) ?? 'stdout', text(data.text) ?? message) : [];
     case 'ARTIFACT_CREATED': {
@@ -249,6 +260,25 @@ export function applyEvent(view: RunView, event: CliEventFragment): OutputLine[]
       return [];
     case 'WORKFLOW_LOOKUP':
       return [];
+    case 'AGENT_DIRECTIVE':
+    case 'AGENT_STARTED':
+    case 'AGENT_TURN':
+    case 'AGENT_TOOL_CALL':
+    case 'AGENT_TOOL_RESULT':
+    case 'AGENT_LIMIT_REACHED': {
+      // A directive is received by the run (no step): it goes to the agent step running, or the first still to run.
+      const agentStep = step ?? view.steps.find((s) => s.agent && s.state === 'RUNNING') ?? view.steps.find((s) => s.agent && s.state === 'PENDING');
+      if (!agentStep) {
+        view.note = message;
+        return [];
+      }
+      agentStep.agent ??= newAgentStepView();
+      applyAgentEvent(agentStep.agent, event);
+      if (event.type === 'AGENT_TOOL_CALL') agentStep.note = null;
+      if (event.type === 'AGENT_LIMIT_REACHED') agentStep.note = message;
+      if (event.type === 'AGENT_DIRECTIVE' && view.note?.startsWith('Directive received')) view.note = null;
+      return [];
+    }
     default:
       // LLM_LOADING_MODEL, LLM_HEARTBEAT, LLM_GENERATING, LLM_DONE, SHELL_EXECUTING, and types this
       // client does not know yet: what the step (or the run) is doing now.

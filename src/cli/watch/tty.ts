@@ -10,9 +10,13 @@ import { createLogUpdate } from 'log-update';
 import picocolors from 'picocolors';
 import type { OutputStream } from '../context.js';
 import { formatDuration } from '../format.js';
+import { activityLine, agentProgress } from './agent-view.js';
 import type { RunView, StepState, StepView } from './run-view.js';
 
 const SPINNER = cliSpinners.dots;
+
+/** An agent step's latest activity lines shown under it (tool calls, directives, the limit). */
+const AGENT_ACTIVITY_LINES = 4;
 
 type Colors = ReturnType<typeof picocolors.createColors>;
 type Paint = (text: string) => string;
@@ -97,6 +101,14 @@ export function renderFrame(view: RunView, options: FrameOptions): string {
       const noteTint = step.state === 'FAILED' ? paint(colors, 'red') : step.state === 'RUNNING' ? dim : paint(colors, 'yellow');
       const note = step.state === 'WAITING' ? `${step.note}: agent-runner resume ${view.id}` : step.note;
       lines.push(cut(`${indent}${noteTint(note.split('\n')[0] ?? '')}`));
+    }
+    // An agent's turn and tokens against its limits, and its latest tool calls and directives.
+    if (step.agent && (step.agent.turn > 0 || step.agent.activity.length > 0) && step.state !== 'COMPLETED' && step.state !== 'SKIPPED') {
+      lines.push(cut(`${indent}${dim(agentProgress(step.agent))}`));
+      for (const activity of step.agent.activity.slice(-AGENT_ACTIVITY_LINES)) {
+        const tint = activity.state === 'error' || activity.state === 'reached' ? paint(colors, 'red') : activity.state === 'running' ? paint(colors, 'cyan') : activity.kind === 'directive' ? paint(colors, 'yellow') : dim;
+        lines.push(cut(`${indent}${tint(activityLine(activity))}`));
+      }
     }
     // The running step's last output lines, and a failed step's: what it printed last explains the failure.
     if (step.state === 'RUNNING' || (step.state === 'FAILED' && options.showTail)) {

@@ -21,6 +21,8 @@ export interface WatchOptions {
   lines?: number;
   /** --stop-on-exit: Ctrl-C stops the run instead of leaving it running. */
   stopOnExit?: boolean;
+  /** --reasoning: a model's reasoning (LLM_THINKING) is shown with its output (default: only noted). */
+  reasoning?: boolean;
 }
 
 /** Where a watched run is shown: a terminal, plain lines, or NDJSON. */
@@ -54,7 +56,9 @@ function plainOutput(ctx: CliContext, view: RunView, options: WatchOptions): Wat
   return {
     event(event, lines) {
       const width = stepColumnWidth(view);
-      if (options.stream) for (const line of lines) ctx.out(outputLine(line, width));
+      // An agent's command output is what it acts on: printed even without --stream (its model's text is not).
+      const shown = options.stream ? lines : lines.filter((line) => (line.stream === 'stdout' || line.stream === 'stderr') && view.steps.find((s) => s.name === line.step)?.agent);
+      for (const line of shown) ctx.out(outputLine(line, width));
       const line = eventLine(event, width);
       if (line !== null) ctx.out(line);
     },
@@ -84,7 +88,7 @@ function jsonOutput(ctx: CliContext): WatchOutput {
 /** Follows run `runId` to its end (or Ctrl-C) and returns the exit code (see EXIT). */
 export async function watchRun(ctx: CliContext, runId: string, options: WatchOptions = {}): Promise<number> {
   const initial = await fetchRun(ctx, runId);
-  const view = createRunView(initial, options.lines ?? 5);
+  const view = createRunView(initial, options.lines ?? 5, { reasoning: options.reasoning === true });
   const output = ctx.json ? jsonOutput(ctx) : ctx.tty ? ttyOutput(ctx, view, options) : plainOutput(ctx, view, options);
 
   const detach = new AbortController();
