@@ -55,7 +55,9 @@ describe('agent-runner watch in a terminal', { timeout: 90_000 }, () => {
     const during = await waitFor(
       async () => {
         const screen = await screenOf(transcript(), 100, 30);
-        return screen.some((line) => line.includes('│ A Quarkus service')) ? screen : null;
+        // A whole frame: the terminal may have received only the top of a redraw (its footer comes last).
+        const whole = screen.at(-1)?.startsWith('Ctrl-C detaches') === true;
+        return whole && screen.some((line) => line.includes('│ A Quarkus service')) ? screen : null;
       },
       { timeoutMs: 30_000, what: 'the planner streaming on screen' },
     );
