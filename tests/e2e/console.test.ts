@@ -131,7 +131,7 @@ describe('the console', () => {
     // The run's last event (the status can arrive a moment before it).
     await page.locator('[data-type=WORKFLOW_COMPLETED]').waitFor();
     expect(((await plannerText.textContent()) ?? '').replace('▍', '')).toBe(PLAN_TEXT);
-    expect(await page.locator('.steps [data-step-status=COMPLETED]').count()).toBe(3);
+    await eventually(async () => (await page.locator('.steps [data-step-status=COMPLETED]').count()) === 3, 'every step shown as completed');
     await expectWholeTimeline(runId);
     expect(await page.locator('[data-testid=shell-text]').textContent()).toContain('BUILD SUCCESS');
     await screenshot(page, 'e2e-run-completed');
@@ -196,7 +196,8 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Retry' }).waitFor();
     expect(await page.getByRole('button', { name: 'Stop', exact: true }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Pause' }).count()).toBe(0);
-    expect(await textOf('[data-step=planner] [data-step-status]')).toContain('Stopped');
+    // The step's card follows the run's events with a fresh read of the run (a moment after RUN_STOPPED).
+    await eventually(async () => (await textOf('[data-step=planner] [data-step-status]')).includes('Stopped'), 'the planner shown as stopped');
     // The model's stream was closed: the text stopped well short of the end.
     expect(((await text.textContent()) ?? '').length).toBeLessThan(SLOW_TOKENS.join('').length);
     await expectWholeTimeline(runId);
