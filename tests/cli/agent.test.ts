@@ -198,7 +198,7 @@ describe('agent-runner directive', { timeout: 90_000 }, () => {
     const late = await ar(['directive', runId, 'Too late']);
     expect(late.exitCode).toBe(3);
     expect(late.stderr).toContain(`Run ${runId} is COMPLETED: it has ended`);
-    expect(late.stderr).toContain('Start a new agent with: agent-runner agent --project PROJECT --goal');
+    expect(late.stderr).toMatch(/Start a new agent in its project with: agent-runner agent --project project-\d+ --goal/);
     const lateJson = await ar(['directive', runId, 'Too late', '--json']);
     expect(JSON.parse(lateJson.stderr).error.code).toBe('CONFLICT');
   });
@@ -211,7 +211,7 @@ describe('agent-runner directive', { timeout: 90_000 }, () => {
     const refused = await ar(['directive', runId, 'Hello?']);
     expect(refused.exitCode).toBe(3);
     expect(refused.stderr).toContain(`Run ${runId} is a WORKFLOW run without an agent step to come`);
-    expect(refused.stderr).toContain('Directives reach an agent run (agent-runner agent …)');
+    expect(refused.stderr).toMatch(/start an agent run in its project: agent-runner agent --project project-\d+ --goal/);
     writeFileSync(join(project.path, '.gate'), '');
     expect((await ar(['watch', runId])).exitCode).toBe(0);
 
