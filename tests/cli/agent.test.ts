@@ -281,6 +281,12 @@ describe('--model for steps inside a loop and agent steps', { timeout: 90_000 },
 
     const shown = await ar(['workflows', 'show', 'loop-models']);
     expect(shown.exitCode).toBe(0);
+    // No description: the header is the name and version alone; the loop's steps are rows under it.
+    expect(shown.stdout.split('\n')[0]).toBe('loop-models v1');
+    expect(shown.stdout).toMatch(/\n1 +rounds +LOOP +Repeat 2 steps until .*\n1\.1 +draft +LLM_GENERATE +.*model gemma3:27b \(workflow default\), writes draft\.md\n1\.2 +fixer +AGENT +/);
+    // A command step with the default description ("Run: <command>") does not repeat the command.
+    const noAgent = await ar(['workflows', 'show', 'no-agent']);
+    expect(noAgent.stdout).toMatch(/\n1 +wait +SHELL_COMMAND +Run: while \[ ! -e \.gate \]; do sleep 0\.05; done$/m);
     expect(shown.stdout).toContain(`Models a new run gets (every step that calls a model, loops' steps included):\n  draft: ${DRAFT_MODEL} (workflow default)\n  fixer: ${AGENT_MODEL} (workflow default)`);
   });
 });
