@@ -8,6 +8,7 @@ import picocolors from 'picocolors';
 import { describe, expect, it } from 'vitest';
 import type { CliEventFragment, CliRunFragment } from '../../src/client/generated/graphql.js';
 import { eventLine, outputLine, summaryLines } from '../../src/cli/watch/plain.js';
+import { formatTime } from '../../src/cli/format.js';
 import { applyEvent, createRunView, settleRunView, type RunView } from '../../src/cli/watch/run-view.js';
 import { renderFrame } from '../../src/cli/watch/tty.js';
 
@@ -188,6 +189,16 @@ describe('the watch fold', () => {
     expect(lines.map((line) => outputLine(line, 7))).toEqual(['planner ~ Let me think.']);
     expect(eventLine({ seq: 2, type: 'LLM_THINKING', stepName: 'planner', data: {}, message: 'x', createdAt: at(200) } as CliEventFragment, 7)).toBeNull();
     expect(view.steps[0]).toMatchObject({ tail: ['Let me think.'], partial: 'Hm', partialStream: 'thinking' });
+  });
+
+  it('a failure the run goes on after keeps its last lines of output under it when the output is not shown; others only their first line', () => {
+    const failed = { seq: 9, type: 'STEP_FAILED', stepName: 'test', data: { continueOnError: true }, message: 'Step 1/3 failed (continueOnError: the run goes on): Command "mvn test" exited with code 1. Last lines of output:\n[ERROR] boom\n\u001b[31mred\u001b[0m', createdAt: at(100) } as CliEventFragment;
+    const head = `${formatTime(at(100))}  test  `;
+    expect(eventLine(failed, 4, { outputNotShown: true })).toBe(`${head}Step 1/3 failed (continueOnError: the run goes on): Command "mvn test" exited with code 1. Last lines of output:\n${' '.repeat(head.length)}[ERROR] boom\n${' '.repeat(head.length)}red`);
+    // With the output shown (--stream, logs), the lines are already there above it.
+    expect(eventLine(failed, 4)).toBe(`${head}Step 1/3 failed (continueOnError: the run goes on): Command "mvn test" exited with code 1. Last lines of output:`);
+    // A failure that fails the run: its whole reason is in the summary.
+    expect(eventLine({ ...failed, data: {} }, 4, { outputNotShown: true })?.split('\n')).toHaveLength(1);
   });
 
   it('a line one stream left unfinished ends when another stream writes (model text, then a command’s output)', () => {
