@@ -191,6 +191,16 @@ describe('the watch fold', () => {
     expect(view.steps[0]).toMatchObject({ tail: ['Let me think.'], partial: 'Hm', partialStream: 'thinking' });
   });
 
+  it("a loop's step is one row, whether its iterations' records are in the run already (a replay, a watch begun mid-loop) or come by events", () => {
+    const looped: CliRunFragment = { ...RUN, steps: [step(0, 'repair', 'Repeat 1 step'), step(1, 'check', 'Run: check'), step(2, 'check', 'Run: check')] };
+    const view = createRunView(looped, 3);
+    expect(view.steps.map((s) => s.name)).toEqual(['repair', 'check']);
+    for (const [seq, type, stepName] of [[1, 'STEP_STARTED', 'check'], [2, 'STEP_FAILED', 'check'], [3, 'STEP_STARTED', 'check'], [4, 'STEP_COMPLETED', 'check'], [5, 'STEP_COMPLETED', 'repair'], [6, 'WORKFLOW_COMPLETED', null]] as const) {
+      applyEvent(view, { seq, type, stepName, data: { durationMs: 1 }, message: `${type}`, createdAt: at(seq * 100) } as CliEventFragment);
+    }
+    expect(summaryLines(view)[0]).toMatch(/: 2 of 2 steps completed/);
+  });
+
   it('a failure the run goes on after keeps its last lines of output under it when the output is not shown; others only their first line', () => {
     const failed = { seq: 9, type: 'STEP_FAILED', stepName: 'test', data: { continueOnError: true }, message: 'Step 1/3 failed (continueOnError: the run goes on): Command "mvn test" exited with code 1. Last lines of output:\n[ERROR] boom\n\u001b[31mred\u001b[0m', createdAt: at(100) } as CliEventFragment;
     const head = `${formatTime(at(100))}  test  `;

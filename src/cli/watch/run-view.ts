@@ -84,7 +84,10 @@ export function createRunView(run: CliRunFragment, tailLines: number, options: {
     createdAt: Date.parse(run.createdAt),
     startedAt: null,
     finishedAt: null,
-    steps: run.steps.map((step) => ({ ...newStep(printable(step.name), printable(step.description)), agent: step.type === 'AGENT' ? newAgentStepView() : null })),
+    // One row per step: a loop's step has a record per iteration, and its events (by name) go to one row, live or replayed.
+    steps: run.steps
+      .filter((step, i) => run.steps.findIndex((other) => other.name === step.name) === i)
+      .map((step) => ({ ...newStep(printable(step.name), printable(step.description)), agent: step.type === 'AGENT' ? newAgentStepView() : null })),
     lastSeq: 0,
     files: [],
     note: null,
