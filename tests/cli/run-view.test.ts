@@ -199,6 +199,14 @@ describe('the watch fold', () => {
       applyEvent(view, { seq, type, stepName, data: { durationMs: 1 }, message: `${type}`, createdAt: at(seq * 100) } as CliEventFragment);
     }
     expect(summaryLines(view)[0]).toMatch(/: 2 of 2 steps completed/);
+    // Each iteration wrote check_output.txt: one file, as last written.
+    settleRunView(view, {
+      ...looped,
+      status: 'COMPLETED',
+      steps: [{ ...looped.steps[0]!, status: 'COMPLETED' }, { ...looped.steps[1]!, status: 'FAILED' }, { ...looped.steps[2]!, status: 'COMPLETED' }],
+      artifacts: [{ path: 'check_output.txt', stepName: 'check', sizeBytes: 10 }, { path: 'check_output.txt', stepName: 'check', sizeBytes: 2048 }],
+    });
+    expect(summaryLines(view).slice(0, 2)).toEqual([expect.stringMatching(/: 2 of 2 steps completed, 1 file written\.$/), '  check_output.txt (2.0 KB)']);
   });
 
   it('a failure the run goes on after keeps its last lines of output under it when the output is not shown; others only their first line', () => {
