@@ -209,6 +209,17 @@ describe('the watch fold', () => {
     expect(summaryLines(view).slice(0, 2)).toEqual([expect.stringMatching(/: 2 of 2 steps completed, 1 file written\.$/), '  check_output.txt (2.0 KB)']);
   });
 
+  it('the retry it suggests is one the server takes: --from the failed step only when every step before it completed', () => {
+    const failedAfter = (earlier: string) => {
+      const view = fold([['STEP_STARTED', 'planner'], [earlier, 'planner'], ['STEP_STARTED', 'coder'], ['STEP_FAILED', 'coder'], ['WORKFLOW_FAILED', null]]);
+      view.status = 'FAILED';
+      return summaryLines(view).at(-1);
+    };
+    expect(failedAfter('STEP_COMPLETED')).toBe('Retry with: agent-runner retry 7 --from coder --watch');
+    // A step skipped by its condition before it: --from coder would be refused; without --from, every step that did not complete goes again.
+    expect(failedAfter('STEP_SKIPPED')).toBe('Retry with: agent-runner retry 7 --watch');
+  });
+
   it('a failure the run goes on after keeps its last lines of output under it when the output is not shown; others only their first line', () => {
     const failed = { seq: 9, type: 'STEP_FAILED', stepName: 'test', data: { continueOnError: true }, message: 'Step 1/3 failed (continueOnError: the run goes on): Command "mvn test" exited with code 1. Last lines of output:\n[ERROR] boom\n\u001b[31mred\u001b[0m', createdAt: at(100) } as CliEventFragment;
     const head = `${formatTime(at(100))}  test  `;

@@ -81,8 +81,12 @@ export function summaryLines(view: RunView): string[] {
   if (view.files.length > MAX_FILES_LISTED) lines.push(`  … and ${view.files.length - MAX_FILES_LISTED} more (agent-runner artifacts ${view.id})`);
   if (view.status === 'FAILED') {
     if (view.error) lines.push(...`Why: ${view.error}`.split('\n').map((line, i) => (i === 0 ? line : `  ${line}`)));
-    const failed = view.steps.find((s) => s.state === 'FAILED');
-    lines.push(`Retry with: agent-runner retry ${view.id}${failed ? ` --from ${failed.name}` : ''} --watch`);
+    // --from the failed step only when every step before it completed (the server refuses it after a
+    // step that did not, such as one skipped by its condition); else the server's default: every step
+    // that did not complete goes again.
+    const failedAt = view.steps.findIndex((s) => s.state === 'FAILED');
+    const from = failedAt >= 0 && view.steps.slice(0, failedAt).every((s) => s.state === 'COMPLETED') ? ` --from ${view.steps[failedAt]!.name}` : '';
+    lines.push(`Retry with: agent-runner retry ${view.id}${from} --watch`);
   }
   if (view.status === 'STOPPED') lines.push(`Go on with: agent-runner retry ${view.id} --watch`);
   return lines;
