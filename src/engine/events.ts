@@ -431,7 +431,7 @@ export const EVENT_DOCS: { [T in EventType]: EventDoc<T> } = {
       killedProcessGroups: 'process groups of the old process’s commands that were killed',
     },
   },
-  WORKFLOW_COMPLETED: { summary: 'Every step completed. Terminal.', data: { workflow: 'its name', durationMs: 'the run’s duration' } },
+  WORKFLOW_COMPLETED: { summary: 'Every step completed. Terminal.', data: { workflow: 'its name', durationMs: 'the run’s duration since the worker last started it (after a pause, retry or recovery: since it went on)' } },
   WORKFLOW_FAILED: { summary: 'The workflow failed. Terminal.', data: { error: 'why' } },
   LLM_THINKING: {
     summary:

@@ -125,7 +125,7 @@ export type EventType =
   | 'STEP_SKIPPED'
   /** A step (one attempt of it) began. data: `loop` — for a step inside a loop: the loop step; `iteration` — for a step inside a loop: the iteration, from 1; `index` — the step’s record index; `type` — its kind; `attempt` — the attempt, from 1; `maxAttempts` — attempts its retry policy allows; `model` — LLM_GENERATE: the model in force; `customType` — CUSTOM: the custom type; `timeoutSeconds` — the step’s timeout; `maxIterations` — LOOP: iterations at most; `continuing` — LOOP: true when it continues an earlier execution. */
   | 'STEP_STARTED'
-  /** Every step completed. Terminal. data: `workflow` — its name; `durationMs` — the run’s duration. */
+  /** Every step completed. Terminal. data: `workflow` — its name; `durationMs` — the run’s duration since the worker last started it (after a pause, retry or recovery: since it went on). */
   | 'WORKFLOW_COMPLETED'
   /** The workflow failed. Terminal. data: `error` — why. */
   | 'WORKFLOW_FAILED'
