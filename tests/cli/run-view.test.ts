@@ -8,6 +8,7 @@ import picocolors from 'picocolors';
 import { describe, expect, it } from 'vitest';
 import type { CliEventFragment, CliRunFragment } from '../../src/client/generated/graphql.js';
 import { eventLine, outputLine, summaryLines } from '../../src/cli/watch/plain.js';
+import { currentStep } from '../../src/cli/commands/runs.js';
 import { formatTime } from '../../src/cli/format.js';
 import { applyEvent, createRunView, settleRunView, type RunView } from '../../src/cli/watch/run-view.js';
 import { renderFrame } from '../../src/cli/watch/tty.js';
@@ -15,9 +16,10 @@ import { renderFrame } from '../../src/cli/watch/tty.js';
 const T0 = Date.parse('2026-05-01T10:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();
 
-const step = (index: number, name: string, description: string) => ({
+const step = (index: number, name: string, description: string, place: { loop: string | null; iteration: number | null } = { loop: null, iteration: null }) => ({
   index,
   name,
+  ...place,
   type: 'LLM_GENERATE' as const,
   status: 'PENDING' as const,
   description,
@@ -192,7 +194,10 @@ describe('the watch fold', () => {
   });
 
   it("a loop's step is one row, whether its iterations' records are in the run already (a replay, a watch begun mid-loop) or come by events", () => {
-    const looped: CliRunFragment = { ...RUN, steps: [step(0, 'repair', 'Repeat 1 step'), step(1, 'check', 'Run: check'), step(2, 'check', 'Run: check')] };
+    const looped: CliRunFragment = {
+      ...RUN,
+      steps: [step(0, 'repair', 'Repeat 1 step'), step(1, 'check', 'Run: check', { loop: 'repair', iteration: 1 }), step(2, 'check', 'Run: check', { loop: 'repair', iteration: 2 })],
+    };
     const view = createRunView(looped, 3);
     expect(view.steps.map((s) => s.name)).toEqual(['repair', 'check']);
     for (const [seq, type, stepName] of [[1, 'STEP_STARTED', 'check'], [2, 'STEP_FAILED', 'check'], [3, 'STEP_STARTED', 'check'], [4, 'STEP_COMPLETED', 'check'], [5, 'STEP_COMPLETED', 'repair'], [6, 'WORKFLOW_COMPLETED', null]] as const) {
@@ -207,6 +212,17 @@ describe('the watch fold', () => {
       artifacts: [{ path: 'check_output.txt', stepName: 'check', sizeBytes: 10 }, { path: 'check_output.txt', stepName: 'check', sizeBytes: 2048 }],
     });
     expect(summaryLines(view).slice(0, 2)).toEqual([expect.stringMatching(/: 2 of 2 steps completed, 1 file written\.$/), '  check_output.txt (2.0 KB)']);
+  });
+
+  it("runs list's step: counted among the workflow's own steps, a loop's step inside its loop; a completed run is done", () => {
+    const records = (statuses: string[]) =>
+      [step(0, 'test', ''), step(1, 'repair', ''), step(2, 'fixer', '', { loop: 'repair', iteration: 1 }), step(3, 'fixer', '', { loop: 'repair', iteration: 2 })].map((s, i) => ({ ...s, status: statuses[i] as 'PENDING' }));
+    expect(currentStep({ status: 'RUNNING', steps: records(['COMPLETED', 'RUNNING', 'COMPLETED', 'RUNNING']) })).toBe('2/2 repair › fixer #2');
+    expect(currentStep({ status: 'FAILED', steps: records(['FAILED', 'FAILED', 'FAILED', 'FAILED']) })).toBe('2/2 repair');
+    // A step that failed with continueOnError does not make a completed run look stuck at it.
+    expect(currentStep({ status: 'COMPLETED', steps: records(['FAILED', 'COMPLETED', 'COMPLETED', 'COMPLETED']) })).toBe('2/2');
+    expect(currentStep({ status: 'STOPPED', steps: records(['COMPLETED', 'SKIPPED', 'PENDING', 'PENDING']) })).toBe('2/2 repair');
+    expect(currentStep({ status: 'QUEUED', steps: records(['PENDING', 'PENDING']).slice(0, 2) })).toBe('1/2 test');
   });
 
   it('the retry it suggests is one the server takes: --from the failed step only when every step before it completed', () => {
