@@ -57,7 +57,7 @@ export interface StepResultData {
   command?: string;
   /** Commands: whether it ran in the sandbox. */
   sandboxed?: boolean;
-  /** Commands: true when output beyond OUTPUT_CAP_BYTES was dropped. */
+  /** Commands: true when output beyond COMMAND_OUTPUT_LIMIT_BYTES was dropped. */
   truncated?: boolean;
   /** Commands: bytes dropped, {stdout, stderr}. */
   droppedBytes?: unknown;
@@ -277,7 +277,7 @@ const STEP_RESULT_DOCS = {
   signal: 'commands: the signal that ended it',
   command: 'commands: the command as written',
   sandboxed: 'commands: whether it ran in the sandbox',
-  truncated: 'commands: output past OUTPUT_CAP_BYTES was dropped',
+  truncated: 'commands: output past COMMAND_OUTPUT_LIMIT_BYTES was dropped',
   droppedBytes: 'commands: bytes dropped, {stdout, stderr}',
   timedOut: 'commands: the command’s own timeout ended it',
   timeoutSeconds: 'commands: that timeout',
@@ -380,7 +380,7 @@ export const EVENT_DOCS: { [T in EventType]: EventDoc<T> } = {
     data: {
       stream: 'stdout or stderr',
       text: 'the delta (also the message)',
-      heldBack: 'a note: output past half of OUTPUT_CAP_BYTES is held back; its tail follows at the end',
+      heldBack: 'a note: output past half of COMMAND_OUTPUT_LIMIT_BYTES is held back; its tail follows at the end',
       droppedBytes: 'a note: bytes dropped before the tail that follows',
     },
   },
@@ -393,7 +393,7 @@ export const EVENT_DOCS: { [T in EventType]: EventDoc<T> } = {
     data: { ...LOOP_PLACE_DOCS, index: 'the step’s record index', durationMs: 'how long it took', attempt: 'the attempt that completed' },
   },
   STEP_FAILED: {
-    summary: 'A step failed; data also holds what its kind reports about the failure.',
+    summary: 'A step failed; data also holds what its kind reports about the failure (the fields listed by kind under STEP_COMPLETED).',
     data: {
       ...LOOP_PLACE_DOCS,
       index: 'the step’s record index',
@@ -431,7 +431,7 @@ export const EVENT_DOCS: { [T in EventType]: EventDoc<T> } = {
       killedProcessGroups: 'process groups of the old process’s commands that were killed',
     },
   },
-  WORKFLOW_COMPLETED: { summary: 'Every step completed. Terminal.', data: { workflow: 'its name', durationMs: 'the run’s duration' } },
+  WORKFLOW_COMPLETED: { summary: 'Every step completed. Terminal.', data: { workflow: 'its name', durationMs: 'the run’s duration since the worker last started it (after a pause, retry or recovery: since it went on)' } },
   WORKFLOW_FAILED: { summary: 'The workflow failed. Terminal.', data: { error: 'why' } },
   LLM_THINKING: {
     summary:
@@ -537,14 +537,19 @@ function documentedFields(type: EventType): string[] {
   return type === 'STEP_COMPLETED' || type === 'STEP_FAILED' ? [...own, ...Object.keys(STEP_RESULT_DOCS)] : own;
 }
 
+/** `` `name` — what ``: a field of an event's data in its type's description (Markdown, as GraphiQL shows it). */
+function fieldLine(name: string, what: string): string {
+  return `\`${name}\` — ${what}`;
+}
+
 /**
- * The description of an event type for the GraphQL enum: its summary, then "data: field (what it
- * is); …". The step kinds' fields of STEP_COMPLETED and STEP_FAILED are listed once, under STEP_COMPLETED.
+ * The description of an event type for the GraphQL enum: its summary, then "data: `field` — what it
+ * is; …". The step kinds' fields of STEP_COMPLETED and STEP_FAILED are listed once, under STEP_COMPLETED.
  */
 export function describeEventType(type: EventType): string {
   const doc = EVENT_DOCS[type];
-  const fields = Object.entries(doc.data as Record<string, string>).map(([name, what]) => `${name} (${what})`);
-  const kinds = type === 'STEP_COMPLETED' ? ` By kind: ${Object.entries(STEP_RESULT_DOCS).map(([name, what]) => `${name} (${what})`).join('; ')}.` : '';
+  const fields = Object.entries(doc.data as Record<string, string>).map(([name, what]) => fieldLine(name, what));
+  const kinds = type === 'STEP_COMPLETED' ? ` By kind: ${Object.entries(STEP_RESULT_DOCS).map(([name, what]) => fieldLine(name, what)).join('; ')}.` : '';
   return fields.length === 0 ? `${doc.summary}${kinds}` : `${doc.summary} data: ${fields.join('; ')}.${kinds}`;
 }
 

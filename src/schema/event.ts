@@ -6,7 +6,7 @@ import { boundedInt, pageComplexity, parseId } from './args.js';
 import { builder } from './builder.js';
 
 export const EventTypeEnum = builder.enumType('EventType', {
-  description: 'What happened to a run. The seed’s event names, plus RUN_QUEUED, LLM_TOKEN, LLM_HEARTBEAT, SHELL_OUTPUT, STEP_FAILED, STEP_RETRYING and the run-control events.',
+  description: 'What happened to a run: the type of an Event. Each value says what the event means and what its data (Event.data, JSON) holds.',
   values: Object.fromEntries(EVENT_TYPES.map((type) => [type, { description: describeEventType(type) }])) as Record<EventType, { description: string }>,
 });
 

@@ -104,7 +104,7 @@ RunRef.implement({
       resolve: (run, _args, { services }) => run.status === 'RUNNING' && services.control.isPauseRequested(run.id),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the run was created.' }),
-    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When the worker started it.' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When the worker last started it: for a run that was resumed, retried or recovered, when it went on (so finishedAt − startedAt is its last stretch).' }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true, description: 'When it ended.' }),
   }),
 });

@@ -198,7 +198,7 @@ describe('agent-runner directive', { timeout: 90_000 }, () => {
     const late = await ar(['directive', runId, 'Too late']);
     expect(late.exitCode).toBe(3);
     expect(late.stderr).toContain(`Run ${runId} is COMPLETED: it has ended`);
-    expect(late.stderr).toContain('Start a new agent with: agent-runner agent --project PROJECT --goal');
+    expect(late.stderr).toMatch(/Start a new agent in its project with: agent-runner agent --project project-\d+ --goal/);
     const lateJson = await ar(['directive', runId, 'Too late', '--json']);
     expect(JSON.parse(lateJson.stderr).error.code).toBe('CONFLICT');
   });
@@ -211,7 +211,7 @@ describe('agent-runner directive', { timeout: 90_000 }, () => {
     const refused = await ar(['directive', runId, 'Hello?']);
     expect(refused.exitCode).toBe(3);
     expect(refused.stderr).toContain(`Run ${runId} is a WORKFLOW run without an agent step to come`);
-    expect(refused.stderr).toContain('Directives reach an agent run (agent-runner agent …)');
+    expect(refused.stderr).toMatch(/start an agent run in its project: agent-runner agent --project project-\d+ --goal/);
     writeFileSync(join(project.path, '.gate'), '');
     expect((await ar(['watch', runId])).exitCode).toBe(0);
 
@@ -281,6 +281,12 @@ describe('--model for steps inside a loop and agent steps', { timeout: 90_000 },
 
     const shown = await ar(['workflows', 'show', 'loop-models']);
     expect(shown.exitCode).toBe(0);
+    // No description: the header is the name and version alone; the loop's steps are rows under it.
+    expect(shown.stdout.split('\n')[0]).toBe('loop-models v1');
+    expect(shown.stdout).toMatch(/\n1 +rounds +LOOP +Repeat 2 steps until .*\n1\.1 +draft +LLM_GENERATE +.*model gemma3:27b \(workflow default\), writes draft\.md\n1\.2 +fixer +AGENT +/);
+    // A command step with the default description ("Run: <command>") does not repeat the command.
+    const noAgent = await ar(['workflows', 'show', 'no-agent']);
+    expect(noAgent.stdout).toMatch(/\n1 +wait +SHELL_COMMAND +Run: while \[ ! -e \.gate \]; do sleep 0\.05; done$/m);
     expect(shown.stdout).toContain(`Models a new run gets (every step that calls a model, loops' steps included):\n  draft: ${DRAFT_MODEL} (workflow default)\n  fixer: ${AGENT_MODEL} (workflow default)`);
   });
 });

@@ -287,6 +287,12 @@ describe('agent-runner runs, logs, artifacts', () => {
     const unknown = await ar('watch', '99999');
     expect(unknown.exitCode).toBe(3);
     expect(unknown.stderr).toContain(`Run 99999 does not exist on ${server.url}. See the runs there with: agent-runner runs list`);
+    // The control commands say it the same way (not the GraphQL query to use).
+    for (const command of ['stop', 'pause', 'resume', 'retry']) {
+      const control = await ar(command, '99999');
+      expect(control.exitCode, command).toBe(3);
+      expect(control.stderr, command).toContain(`Run 99999 does not exist on ${server.url}. See the runs there with: agent-runner runs list`);
+    }
     const word = await ar('logs', 'latest');
     expect(word.exitCode).toBe(3);
     expect(word.stderr).toContain('"latest" is not a run id');
@@ -322,7 +328,10 @@ describe('agent-runner stop, pause, resume, retry', () => {
 
       const badStep = await ar('retry', run.id, '--from', 'tester');
       expect(badStep.exitCode).toBe(3);
-      expect(badStep.stderr).toContain('has no step "tester"');
+      expect(badStep.stderr).toMatch(/^agent-runner: --from: quarkus-bootstrap-v1 \S+ has no step "tester"/);
+      const badVersion = await ar('retry', run.id, '--workflow-version', '9.9.9');
+      expect(badVersion.exitCode).toBe(3);
+      expect(badVersion.stderr).toMatch(/^agent-runner: --workflow-version: .*has no version "9\.9\.9"/);
 
       server.fake.script(PLANNER_MODEL, { tokens: PLAN_TOKENS, tokenDelayMs: 5 });
       server.fake.script(CODER_MODEL, { tokens: ['=== FILE: pom.xml ===\n<project/>\n=== END FILE ===\n'], tokenDelayMs: 5 });

@@ -8,15 +8,18 @@ import picocolors from 'picocolors';
 import { describe, expect, it } from 'vitest';
 import type { CliEventFragment, CliRunFragment } from '../../src/client/generated/graphql.js';
 import { eventLine, outputLine, summaryLines } from '../../src/cli/watch/plain.js';
+import { currentStep } from '../../src/cli/commands/runs.js';
+import { formatTime } from '../../src/cli/format.js';
 import { applyEvent, createRunView, settleRunView, type RunView } from '../../src/cli/watch/run-view.js';
 import { renderFrame } from '../../src/cli/watch/tty.js';
 
 const T0 = Date.parse('2026-05-01T10:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();
 
-const step = (index: number, name: string, description: string) => ({
+const step = (index: number, name: string, description: string, place: { loop: string | null; iteration: number | null } = { loop: null, iteration: null }) => ({
   index,
   name,
+  ...place,
   type: 'LLM_GENERATE' as const,
   status: 'PENDING' as const,
   description,
@@ -188,6 +191,59 @@ describe('the watch fold', () => {
     expect(lines.map((line) => outputLine(line, 7))).toEqual(['planner ~ Let me think.']);
     expect(eventLine({ seq: 2, type: 'LLM_THINKING', stepName: 'planner', data: {}, message: 'x', createdAt: at(200) } as CliEventFragment, 7)).toBeNull();
     expect(view.steps[0]).toMatchObject({ tail: ['Let me think.'], partial: 'Hm', partialStream: 'thinking' });
+  });
+
+  it("a loop's step is one row, whether its iterations' records are in the run already (a replay, a watch begun mid-loop) or come by events", () => {
+    const looped: CliRunFragment = {
+      ...RUN,
+      steps: [step(0, 'repair', 'Repeat 1 step'), step(1, 'check', 'Run: check', { loop: 'repair', iteration: 1 }), step(2, 'check', 'Run: check', { loop: 'repair', iteration: 2 })],
+    };
+    const view = createRunView(looped, 3);
+    expect(view.steps.map((s) => s.name)).toEqual(['repair', 'check']);
+    for (const [seq, type, stepName] of [[1, 'STEP_STARTED', 'check'], [2, 'STEP_FAILED', 'check'], [3, 'STEP_STARTED', 'check'], [4, 'STEP_COMPLETED', 'check'], [5, 'STEP_COMPLETED', 'repair'], [6, 'WORKFLOW_COMPLETED', null]] as const) {
+      applyEvent(view, { seq, type, stepName, data: { durationMs: 1 }, message: `${type}`, createdAt: at(seq * 100) } as CliEventFragment);
+    }
+    expect(summaryLines(view)[0]).toMatch(/: 2 of 2 steps completed/);
+    // Each iteration wrote check_output.txt: one file, as last written.
+    settleRunView(view, {
+      ...looped,
+      status: 'COMPLETED',
+      steps: [{ ...looped.steps[0]!, status: 'COMPLETED' }, { ...looped.steps[1]!, status: 'FAILED' }, { ...looped.steps[2]!, status: 'COMPLETED' }],
+      artifacts: [{ path: 'check_output.txt', stepName: 'check', sizeBytes: 10 }, { path: 'check_output.txt', stepName: 'check', sizeBytes: 2048 }],
+    });
+    expect(summaryLines(view).slice(0, 2)).toEqual([expect.stringMatching(/: 2 of 2 steps completed, 1 file written\.$/), '  check_output.txt (2.0 KB)']);
+  });
+
+  it("runs list's step: counted among the workflow's own steps, a loop's step inside its loop; a completed run is done", () => {
+    const records = (statuses: string[]) =>
+      [step(0, 'test', ''), step(1, 'repair', ''), step(2, 'fixer', '', { loop: 'repair', iteration: 1 }), step(3, 'fixer', '', { loop: 'repair', iteration: 2 })].map((s, i) => ({ ...s, status: statuses[i] as 'PENDING' }));
+    expect(currentStep({ status: 'RUNNING', steps: records(['COMPLETED', 'RUNNING', 'COMPLETED', 'RUNNING']) })).toBe('2/2 repair › fixer #2');
+    expect(currentStep({ status: 'FAILED', steps: records(['FAILED', 'FAILED', 'FAILED', 'FAILED']) })).toBe('2/2 repair');
+    // A step that failed with continueOnError does not make a completed run look stuck at it.
+    expect(currentStep({ status: 'COMPLETED', steps: records(['FAILED', 'COMPLETED', 'COMPLETED', 'COMPLETED']) })).toBe('2/2');
+    expect(currentStep({ status: 'STOPPED', steps: records(['COMPLETED', 'SKIPPED', 'PENDING', 'PENDING']) })).toBe('2/2 repair');
+    expect(currentStep({ status: 'QUEUED', steps: records(['PENDING', 'PENDING']).slice(0, 2) })).toBe('1/2 test');
+  });
+
+  it('the retry it suggests is one the server takes: --from the failed step only when every step before it completed', () => {
+    const failedAfter = (earlier: string) => {
+      const view = fold([['STEP_STARTED', 'planner'], [earlier, 'planner'], ['STEP_STARTED', 'coder'], ['STEP_FAILED', 'coder'], ['WORKFLOW_FAILED', null]]);
+      view.status = 'FAILED';
+      return summaryLines(view).at(-1);
+    };
+    expect(failedAfter('STEP_COMPLETED')).toBe('Retry with: agent-runner retry 7 --from coder --watch');
+    // A step skipped by its condition before it: --from coder would be refused; without --from, every step that did not complete goes again.
+    expect(failedAfter('STEP_SKIPPED')).toBe('Retry with: agent-runner retry 7 --watch');
+  });
+
+  it('a failure the run goes on after keeps its last lines of output under it when the output is not shown; others only their first line', () => {
+    const failed = { seq: 9, type: 'STEP_FAILED', stepName: 'test', data: { continueOnError: true }, message: 'Step 1/3 failed (continueOnError: the run goes on): Command "mvn test" exited with code 1. Last lines of output:\n[ERROR] boom\n\u001b[31mred\u001b[0m', createdAt: at(100) } as CliEventFragment;
+    const head = `${formatTime(at(100))}  test  `;
+    expect(eventLine(failed, 4, { outputNotShown: true })).toBe(`${head}Step 1/3 failed (continueOnError: the run goes on): Command "mvn test" exited with code 1. Last lines of output:\n${' '.repeat(head.length)}[ERROR] boom\n${' '.repeat(head.length)}red`);
+    // With the output shown (--stream, logs), the lines are already there above it.
+    expect(eventLine(failed, 4)).toBe(`${head}Step 1/3 failed (continueOnError: the run goes on): Command "mvn test" exited with code 1. Last lines of output:`);
+    // A failure that fails the run: its whole reason is in the summary.
+    expect(eventLine({ ...failed, data: {} }, 4, { outputNotShown: true })?.split('\n')).toHaveLength(1);
   });
 
   it('a line one stream left unfinished ends when another stream writes (model text, then a command’s output)', () => {

@@ -16,8 +16,8 @@ describe('the event data map', () => {
       expect(EVENT_DOCS[type].summary.length, type).toBeGreaterThan(10);
       expect(enumType.getValue(type)?.description, type).toBe(describeEventType(type));
     }
-    expect(describeEventType('LLM_HEARTBEAT')).toContain('silentSeconds (in a pause: seconds since its last text)');
-    expect(describeEventType('STEP_COMPLETED')).toContain('exitCode (commands: the exit code');
+    expect(describeEventType('LLM_HEARTBEAT')).toContain('`silentSeconds` — in a pause: seconds since its last text');
+    expect(describeEventType('STEP_COMPLETED')).toContain('`exitCode` — commands: the exit code');
   });
 
   it('finds data fields the map does not describe, except in the open types', () => {

@@ -72,6 +72,13 @@ describe('workflow definitions', () => {
     expect(located('name: a\nname: b\nversion: "1"\nsteps: []\n')).toEqual(['2:1 Not valid YAML or JSON: Map keys must be unique']);
   });
 
+  it('the YAML mistakes made most say what to do: a colon in a value, indentation, tabs', () => {
+    const head = 'name: x\nversion: "1"\nsteps:\n  - name: a\n    type: LLM_GENERATE\n    model: m\n';
+    expect(located(`${head}    prompt: Plan: {goal}\n`)).toEqual([expect.stringMatching(/^7:13 Not valid YAML or JSON: .*\(a value holding ": " must be quoted, such as prompt: "Plan: \{goal\}", or written as a block/)]);
+    expect(located(`${head}   prompt: Plan\n`)).toEqual([expect.stringMatching(/^7:1 Not valid YAML or JSON: .*\(check the indentation here .*the fields of one step start at the same column\)$/)]);
+    expect(located('name: x\nversion: "1"\nsteps:\n\t- name: a\n')).toEqual([expect.stringMatching(/\(indent with spaces, not tabs\)$/)]);
+  });
+
   it('structure: unknown, missing and mistyped fields, each where it is written', () => {
     const text = `name: bad name
 version: 1.0

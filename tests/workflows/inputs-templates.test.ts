@@ -86,6 +86,9 @@ describe('inputs and templates', () => {
     // People read the values where they go; what ran took them from environment variables.
     expect(executing?.message).toBe(`Running: printf '%s|' billing "in ${projectName}" hedgehogs > shown.txt`);
     expect(executing?.data).toMatchObject({ command: 'printf \'%s|\' "${AGENT_RUNNER_EXPR_1}" "in ${AGENT_RUNNER_EXPR_2}" "${AGENT_RUNNER_EXPR_3}" > shown.txt' });
+    // How it ended names the command as people read it too.
+    const completed = events.find((e) => e.type === 'STEP_COMPLETED' && e.stepName === executing?.stepName);
+    expect(completed?.message).toContain(`Command "printf '%s|' billing "in ${projectName}" hedgehogs > shown.txt" exited with code 0`);
     expect((await getRun(t, createRun.id)).inputs).toEqual(createRun.inputs);
   });
 

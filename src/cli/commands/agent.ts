@@ -11,7 +11,7 @@ import { CliCreateRunDocument, CliSendDirectiveDocument, type AgentThink, type C
 import { defineAction, examples, wholeNumber, type CommandModule } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { findProject, listProjects, parseRunId } from '../resolve.js';
+import { fetchRun, findProject, listProjects, parseRunId } from '../resolve.js';
 import { watchRun } from '../watch/watch-run.js';
 import { addWatchOptions, WATCH_EXIT_CODES, watchOptions } from './watch-options.js';
 
@@ -150,9 +150,10 @@ export const registerAgent: CommandModule = (program, host) => {
           }
           if (error instanceof GraphQLRequestError && error.code === 'CONFLICT') {
             const message = error.errors.map((e) => e.message).join('\n');
+            const project = await projectArgument(ctx, runId);
             const hint = /has ended/.test(message)
-              ? `Start a new agent with: agent-runner agent --project PROJECT --goal "…"`
-              : `Directives reach an agent run (agent-runner agent …) or a workflow's AGENT step that is still to come.`;
+              ? `Start a new agent in its project with: agent-runner agent --project ${project} --goal "…"`
+              : `To give this instruction to an agent, start an agent run in its project: agent-runner agent --project ${project} --goal "…"`;
             throw new CliError(`${message}\n${hint}`, 'CONFLICT');
           }
           throw error;
@@ -162,3 +163,16 @@ export const registerAgent: CommandModule = (program, host) => {
       }),
     );
 };
+
+/**
+ * The run's project as a `--project` argument (its name, quoted for a shell when it needs to be), or
+ * PROJECT when the run cannot be read: for the command a refused directive suggests instead.
+ */
+async function projectArgument(ctx: CliContext, runId: string): Promise<string> {
+  try {
+    const name = (await fetchRun(ctx, runId)).project.name;
+    return /^[\w.@%+=:,/-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`;
+  } catch {
+    return 'PROJECT';
+  }
+}

@@ -1,7 +1,9 @@
 /** `agent-runner stop|pause|resume|retry RUN`: run control. */
 import { CliPauseRunDocument, CliResumeRunDocument, CliRetryRunDocument, CliStopRunDocument, type CliRunFragment } from '../../client/generated/graphql.js';
+import { GraphQLRequestError } from '../../client/client.js';
 import { defineAction, examples, type CommandModule } from '../command.js';
 import type { CliContext } from '../context.js';
+import { CliError } from '../errors.js';
 import { parseRunId } from '../resolve.js';
 import { watchRun } from '../watch/watch-run.js';
 import { addWatchOptions, WATCH_EXIT_CODES, watchOptions } from './watch-options.js';
@@ -9,6 +11,31 @@ import { addWatchOptions, WATCH_EXIT_CODES, watchOptions } from './watch-options
 function report(ctx: CliContext, run: CliRunFragment, line: string): void {
   if (ctx.json) ctx.printJson(run);
   else ctx.out(line);
+}
+
+/** The API's argument names in its messages, as the command's options. */
+const OPTION_NAMES: Array<[RegExp, string]> = [
+  [/Argument "fromStep"/g, '--from'],
+  [/Argument "workflowVersion"/g, '--workflow-version'],
+];
+
+/**
+ * Runs a control mutation on run `runId`, speaking the command's language in a refusal: an unknown
+ * run as `watch` and `logs` say it (with the command that lists runs, not the GraphQL query), and
+ * an argument by its option's name.
+ */
+async function control<T>(ctx: CliContext, runId: string, mutate: () => Promise<T>): Promise<T> {
+  try {
+    return await mutate();
+  } catch (error) {
+    if (!(error instanceof GraphQLRequestError)) throw error;
+    if (error.code === 'NOT_FOUND' && /^No run has id /.test(error.errors[0]?.message ?? '')) {
+      throw new CliError(`Run ${runId} does not exist on ${ctx.config.url}. See the runs there with: agent-runner runs list`, 'NOT_FOUND');
+    }
+    if (error.code !== 'BAD_USER_INPUT') throw error;
+    const message = error.errors.map((e) => OPTION_NAMES.reduce((text, [pattern, option]) => text.replace(pattern, option), e.message)).join('\n');
+    throw new CliError(message, 'BAD_USER_INPUT');
+  }
 }
 
 /** stop, pause and resume: a mutation on one run, and what to say about the run it returns. */
@@ -43,16 +70,17 @@ const CONTROLS: Array<{
 ];
 
 export const registerControl: CommandModule = (program, host) => {
-  for (const control of CONTROLS) {
+  for (const command of CONTROLS) {
     program
-      .command(control.name)
-      .description(control.description)
+      .command(command.name)
+      .description(command.description)
       .argument('<run>', 'the run id')
-      .addHelpText('after', examples(`agent-runner ${control.name} 12`, `agent-runner ${control.name} 12 --json`))
+      .addHelpText('after', examples(`agent-runner ${command.name} 12`, `agent-runner ${command.name} 12 --json`))
       .action(
         defineAction(host, async (ctx, _options, id: string) => {
-          const run = await control.mutate(ctx, parseRunId(id));
-          report(ctx, run, control.says(run));
+          const runId = parseRunId(id);
+          const run = await control(ctx, runId, () => command.mutate(ctx, runId));
+          report(ctx, run, command.says(run));
         }),
       );
   }
@@ -68,7 +96,10 @@ export const registerControl: CommandModule = (program, host) => {
     .addHelpText('after', examples('agent-runner retry 12', 'agent-runner retry 12 --from coder --watch', 'agent-runner retry 12 --from tests --workflow-version 1.1.0') + WATCH_EXIT_CODES)
     .action(
       defineAction(host, async (ctx, options: { from?: string; workflowVersion?: string; watch?: boolean } & Parameters<typeof watchOptions>[0], id: string) => {
-        const { retryRun: run } = await ctx.client.request(CliRetryRunDocument, { id: parseRunId(id), fromStep: options.from ?? null, workflowVersion: options.workflowVersion ?? null });
+        const runId = parseRunId(id);
+        const { retryRun: run } = await control(ctx, runId, () =>
+          ctx.client.request(CliRetryRunDocument, { id: runId, fromStep: options.from ?? null, workflowVersion: options.workflowVersion ?? null }),
+        );
         const from = run.steps.find((s) => s.status === 'PENDING');
         if (!options.watch) return report(ctx, run, `Run ${run.id} is ${run.status} again${from ? ` from step ${from.name}` : ''}. Follow it with: agent-runner watch ${run.id}`);
         if (ctx.json) ctx.printJsonLine({ run });

@@ -38,7 +38,7 @@ export const registerLogs: CommandModule = (program, host) => {
         const run = await fetchRun(ctx, runId);
         const view = createRunView(run, 1, { reasoning: options.reasoning === true });
         if (options.step !== undefined && !run.steps.some((s) => s.name === options.step)) {
-          throw new CliError(`Run ${runId} has no step "${options.step}". Its steps: ${run.steps.map((s) => s.name).join(', ')}.`, 'NOT_FOUND');
+          throw new CliError(`Run ${runId} has no step "${options.step}". Its steps: ${[...new Set(run.steps.map((s) => s.name))].join(', ')}.`, 'NOT_FOUND');
         }
         const width = options.step?.length ?? stepColumnWidth(view);
         const wanted = (step: string | null | undefined) => options.step === undefined || step === options.step;

@@ -1,18 +1,25 @@
 /** `agent-runner workflows list|show`: what the server can run (validate and register: workflow-files.ts). */
-import { CliWorkflowDocument, type CliWorkflowFragment } from '../../client/generated/graphql.js';
+import { CliWorkflowDocument, type CliWorkflowFragment, type CliWorkflowStepFragment } from '../../client/generated/graphql.js';
 import { defineAction, examples, type CommandModule } from '../command.js';
 import { CliError } from '../errors.js';
 import { formatDateTime, table } from '../format.js';
 import { findWorkflow, listWorkflows } from '../resolve.js';
 
-function stepDetails(step: CliWorkflowFragment['steps'][number]): string {
+/** What a step's row says besides its description: its model, its command (unless the description is "Run: <it>"), its file, limits. */
+function stepDetails(step: CliWorkflowStepFragment, description: string): string {
   const parts: string[] = [];
   if (step.modelInForce) parts.push(`model ${step.modelInForce.model} (${step.modelInForce.source === 'ENVIRONMENT' ? `server's OLLAMA_${step.name.toUpperCase()}_MODEL` : 'workflow default'})`);
-  if (step.command) parts.push(`$ ${step.command}`);
+  if (step.command && !description.includes(step.command)) parts.push(`$ ${step.command}`);
   if (step.outputFile) parts.push(`writes ${step.outputFile}`);
   if (step.timeoutSeconds) parts.push(`timeout ${step.timeoutSeconds}s`);
   if (step.retry) parts.push(`up to ${step.retry.maxAttempts} attempts`);
   return parts.join(', ');
+}
+
+/** A row of the steps table: number, name, type, what it does. */
+function stepRow(step: CliWorkflowStepFragment, number: string): string[] {
+  const description = step.description.replaceAll('{model}', step.modelInForce?.model ?? step.model ?? '{model}');
+  return [number, step.name, step.type === 'CUSTOM' ? step.typeName : step.type, [description, stepDetails(step, description)].filter(Boolean).join('; ')];
 }
 
 /** `service (string, required): what it is for`, `retries (number, default 3)`, `tier (one of a, b)`. */
@@ -61,7 +68,7 @@ export const registerWorkflows: CommandModule = (program, host) => {
           throw new CliError(`${name} has no version "${options.workflowVersion}" on this server. Its versions: agent-runner workflows show ${name}`, 'NOT_FOUND');
         }
         if (ctx.json) return ctx.printJson(workflow);
-        ctx.out(`${workflow.name} v${workflow.version}${workflow.latest ? '' : ' (not the latest)'}: ${workflow.description}`);
+        ctx.out(`${workflow.name} v${workflow.version}${workflow.latest ? '' : ' (not the latest)'}${workflow.description ? `: ${workflow.description}` : ''}`);
         ctx.out(`LLM timeout for new runs: ${workflow.defaultTimeoutSeconds}s (--timeout changes it for one run)`);
         ctx.out('');
         if (workflow.inputs.length > 0) {
@@ -71,12 +78,8 @@ export const registerWorkflows: CommandModule = (program, host) => {
         }
         for (const line of table(
           ['#', 'STEP', 'TYPE', 'WHAT IT DOES'],
-          workflow.steps.map((s, i) => [
-            String(i + 1),
-            s.name,
-            s.type === 'CUSTOM' ? s.typeName : s.type,
-            [s.description.replaceAll('{model}', s.modelInForce?.model ?? s.model ?? '{model}'), stepDetails(s)].filter(Boolean).join('; '),
-          ]),
+          // A loop's steps follow it, numbered within it (3.1, 3.2).
+          workflow.steps.flatMap((s, i) => [stepRow(s, String(i + 1)), ...(s.steps ?? []).map((inner, j) => stepRow(inner, `${i + 1}.${j + 1}`))]),
         ))
           ctx.out(line);
         if (workflow.models.length > 0) {

@@ -14,12 +14,28 @@ export const TEXT_EVENTS: ReadonlySet<string> = new Set(['LLM_TOKEN', 'LLM_THINK
 /** Events not worth a line of their own. */
 const QUIET_EVENTS: ReadonlySet<string> = new Set(['WORKFLOW_LOOKUP']);
 
-/** `12:00:03  planner     Step 1/3: Create project plan using gemma3:27b`, or null for a text or quiet event. */
-export function eventLine(event: CliEventFragment, stepWidth: number): string | null {
+/**
+ * Whether an event's whole message is printed, not only its first line: a failure the run goes on
+ * after (continueOnError) or retries, whose reason (a command's last lines) the summary will not show.
+ */
+function keepsWholeMessage(event: CliEventFragment): boolean {
+  if (event.type === 'STEP_RETRYING') return true;
+  return event.type === 'STEP_FAILED' && (event.data as { continueOnError?: unknown } | null)?.continueOnError === true;
+}
+
+/**
+ * `12:00:03  planner     Step 1/3: Create project plan using gemma3:27b`, or null for a text or quiet
+ * event. With `outputNotShown` (the commands' output is not printed: `watch` without --stream), a
+ * failure the summary will not tell keeps its further lines, indented under the message.
+ */
+export function eventLine(event: CliEventFragment, stepWidth: number, options: { outputNotShown?: boolean } = {}): string | null {
   if (TEXT_EVENTS.has(event.type) || QUIET_EVENTS.has(event.type)) return null;
-  // The first line: a failure's whole reason (a command's last lines) is in the summary.
-  const message = agentEventLine(event) ?? printable(event.message).split('\n')[0] ?? '';
-  return `${formatTime(event.createdAt)}  ${(event.stepName ?? '').padEnd(stepWidth)}  ${message}`.trimEnd();
+  const head = `${formatTime(event.createdAt)}  ${(event.stepName ?? '').padEnd(stepWidth)}  `;
+  const agentLine = agentEventLine(event);
+  // Otherwise the first line: a failure's whole reason (a command's last lines) is in the summary.
+  const [first = '', ...rest] = agentLine !== null ? [agentLine] : printable(event.message).split('\n');
+  const more = options.outputNotShown === true && keepsWholeMessage(event) ? rest.map((line) => `${' '.repeat(head.length)}${line}`.trimEnd()) : [];
+  return [`${head}${first}`.trimEnd(), ...more].join('\n');
 }
 
 /** How an output line is marked after the step's name: `!` a command's stderr, `~` a model's reasoning. */
@@ -65,8 +81,12 @@ export function summaryLines(view: RunView): string[] {
   if (view.files.length > MAX_FILES_LISTED) lines.push(`  … and ${view.files.length - MAX_FILES_LISTED} more (agent-runner artifacts ${view.id})`);
   if (view.status === 'FAILED') {
     if (view.error) lines.push(...`Why: ${view.error}`.split('\n').map((line, i) => (i === 0 ? line : `  ${line}`)));
-    const failed = view.steps.find((s) => s.state === 'FAILED');
-    lines.push(`Retry with: agent-runner retry ${view.id}${failed ? ` --from ${failed.name}` : ''} --watch`);
+    // --from the failed step only when every step before it completed (the server refuses it after a
+    // step that did not, such as one skipped by its condition); else the server's default: every step
+    // that did not complete goes again.
+    const failedAt = view.steps.findIndex((s) => s.state === 'FAILED');
+    const from = failedAt >= 0 && view.steps.slice(0, failedAt).every((s) => s.state === 'COMPLETED') ? ` --from ${view.steps[failedAt]!.name}` : '';
+    lines.push(`Retry with: agent-runner retry ${view.id}${from} --watch`);
   }
   if (view.status === 'STOPPED') lines.push(`Go on with: agent-runner retry ${view.id} --watch`);
   return lines;

@@ -84,7 +84,10 @@ export function createRunView(run: CliRunFragment, tailLines: number, options: {
     createdAt: Date.parse(run.createdAt),
     startedAt: null,
     finishedAt: null,
-    steps: run.steps.map((step) => ({ ...newStep(printable(step.name), printable(step.description)), agent: step.type === 'AGENT' ? newAgentStepView() : null })),
+    // One row per step: a loop's step has a record per iteration, and its events (by name) go to one row, live or replayed.
+    steps: run.steps
+      .filter((step, i) => run.steps.findIndex((other) => other.name === step.name) === i)
+      .map((step) => ({ ...newStep(printable(step.name), printable(step.description)), agent: step.type === 'AGENT' ? newAgentStepView() : null })),
     lastSeq: 0,
     files: [],
     note: null,
@@ -309,5 +312,14 @@ export function settleRunView(view: RunView, run: CliRunFragment & { artifacts?:
     step.startedAt = time(record.startedAt) ?? step.startedAt;
     step.finishedAt = time(record.finishedAt) ?? step.finishedAt;
   }
-  if (run.artifacts) view.files = run.artifacts.map((a) => ({ step: a.stepName ?? null, path: printable(a.path), sizeBytes: a.sizeBytes }));
+  if (run.artifacts) {
+    // A file written again (each iteration of a loop, two steps at once) is listed once, as last written.
+    const byPath = new Map<string, FileView>();
+    for (const a of run.artifacts) {
+      const path = printable(a.path);
+      byPath.delete(path);
+      byPath.set(path, { step: a.stepName ?? null, path, sizeBytes: a.sizeBytes });
+    }
+    view.files = [...byPath.values()];
+  }
 }

@@ -59,7 +59,7 @@ function plainOutput(ctx: CliContext, view: RunView, options: WatchOptions): Wat
       // An agent's command output is what it acts on: printed even without --stream (its model's text is not).
       const shown = options.stream ? lines : lines.filter((line) => (line.stream === 'stdout' || line.stream === 'stderr') && view.steps.find((s) => s.name === line.step)?.agent);
       for (const line of shown) ctx.out(outputLine(line, width));
-      const line = eventLine(event, width);
+      const line = eventLine(event, width, { outputNotShown: !options.stream });
       if (line !== null) ctx.out(line);
     },
     connection(problem) {

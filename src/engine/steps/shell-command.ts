@@ -49,8 +49,9 @@ export async function runCommand(ctx: StepContext, command: string, options: { n
   await mkdir(workspace.root, { recursive: true });
   const network = options.network ?? true;
   const launch = await settings.commands.prepare({ command, cwd: workspace.root, env: { ...process.env, ...ctx.env }, runId: ctx.runId, network });
-  // The values of ${{ }} expressions are shown where they go; what runs takes them from the environment.
-  ctx.emit('SHELL_EXECUTING', `Running: ${displayCommand(command, ctx.env)}`, { command, sandboxed: launch.sandboxed, network });
+  // The values of ${{ }} expressions are shown where they go (here and in how it ended); what runs takes them from the environment.
+  const shown = displayCommand(command, ctx.env);
+  ctx.emit('SHELL_EXECUTING', `Running: ${shown}`, { command, sandboxed: launch.sandboxed, network });
 
   const startedAt = Date.now();
   const captured = { stdout: new CapturedStream(), stderr: new CapturedStream() };
@@ -114,8 +115,8 @@ export async function runCommand(ctx: StepContext, command: string, options: { n
   if (launch.containment === 'process-group' || signal.aborted || result instanceof Error) await end();
   else void pid.then((pid) => pid !== undefined && untrackProcessGroup(pid));
   if (signal.aborted) throw signal.reason;
-  if (result instanceof Error) throw new StepError(`Command "${command}" failed: ${result.message}`, { data: { command } });
-  if ('notStarted' in result) throw new StepError(`Could not start "${command}": ${result.notStarted}`, { retryable: false, data: { command } });
+  if (result instanceof Error) throw new StepError(`Command "${shown}" failed: ${result.message}`, { data: { command } });
+  if ('notStarted' in result) throw new StepError(`Could not start "${shown}": ${result.notStarted}`, { retryable: false, data: { command } });
 
   const exitCode = result.exitCode;
   const killedBy = result.signal ?? undefined;
@@ -140,9 +141,9 @@ export async function runCommand(ctx: StepContext, command: string, options: { n
   const outcome = killedBy !== undefined ? `was killed by ${killedBy}` : `exited with code ${exitCode}`;
   if (exitCode !== 0 && !step.continueOnError) {
     const lastLines = lastLinesOf(combined.text(), FAILURE_TAIL_LINES);
-    throw new StepError(`Command "${command}" ${outcome}. Last lines of output:\n${lastLines || '(no output)'}`, { data, output: stdout });
+    throw new StepError(`Command "${shown}" ${outcome}. Last lines of output:\n${lastLines || '(no output)'}`, { data, output: stdout });
   }
-  return { output: stdout, data, summary: `Command "${command}" ${outcome}` };
+  return { output: stdout, data, summary: `Command "${shown}" ${outcome}` };
 }
 
 /** The `<step>_output.txt` artifact, laid out as the Python seed wrote it. */

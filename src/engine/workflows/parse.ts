@@ -56,6 +56,18 @@ export function formatPath(path: readonly PathPart[]): string {
   return out;
 }
 
+/**
+ * What to do about the YAML mistakes people make most in a definition, by the error code of the
+ * `yaml` package (its `YAMLError.code`); the parser's own message says only what it found.
+ */
+const YAML_ERROR_HINTS: Partial<Record<string, string>> = {
+  BLOCK_AS_IMPLICIT_KEY: 'a value holding ": " must be quoted, such as prompt: "Plan: {goal}", or written as a block: prompt: |, then the text indented on the lines below',
+  MISSING_CHAR: 'check the indentation here and the quotes and brackets before it: the fields of one step start at the same column',
+  BAD_INDENT: 'check the indentation: the fields of one mapping start at the same column, and a nested one further right',
+  TAB_AS_INDENT: 'indent with spaces, not tabs',
+  BAD_SCALAR_START: 'quote the value',
+};
+
 /** Reads a definition text (YAML or JSON). */
 export function parseWorkflowDefinition(text: string, kinds: StepKinds): ParsedWorkflow {
   const bytes = Buffer.byteLength(text, 'utf8');
@@ -69,7 +81,8 @@ export function parseWorkflowDefinition(text: string, kinds: StepKinds): ParsedW
       definition: null,
       problems: doc.errors.map((error) => {
         const { line, col } = lineCounter.linePos(error.pos[0]);
-        return { message: `Not valid YAML or JSON: ${error.message.split('\n')[0]}`, path: '', line, column: col };
+        const hint = YAML_ERROR_HINTS[error.code];
+        return { message: `Not valid YAML or JSON: ${error.message.split('\n')[0]}${hint ? ` (${hint})` : ''}`, path: '', line, column: col };
       }),
     };
   }
