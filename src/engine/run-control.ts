@@ -12,7 +12,7 @@
 import { ancestorsByName, descendantsOf } from './graph.js';
 import { killLeftoverProcessGroups } from './processes.js';
 import { RunInputError, agentSteps, carryOverModels, describeStep, resolveInputs } from './run-plan.js';
-import { changeRunStatus, executeRun, recordEvent, recordStopped, type RunnerDeps } from './runner.js';
+import { changeRunStatus, executeRun, recordEvent, recordStopped, skippedByFlow, type RunnerDeps } from './runner.js';
 import type { DefinitionPin } from './store.js';
 import {
   RunStoppedError,
@@ -399,9 +399,11 @@ export function retryPlan(definition: WorkflowDefinition, records: StepRunRecord
       throw new RunControlError('BAD_INPUT', `Argument "fromStep": ${definition.name} ${definition.version} has no step "${fromStep}". Its steps: ${names.join(', ')}.`);
     }
     const anchor = topLevel ?? loop!;
-    // Steps it depends on must have completed: they are kept, and it reads their results.
+    // Steps it depends on must be done: they are kept, and it reads their results. A step the flow
+    // skipped (its condition was false) is done; one left behind by a stop or a failure is not.
     const ancestors = ancestorsByName(definition.steps).get(anchor.name) ?? new Set();
-    const unfinished = definition.steps.find((s) => ancestors.has(s.name) && top(s.name)?.status !== 'COMPLETED' && top(s.name) !== undefined);
+    const done = (record: StepRunRecord | undefined) => record === undefined || record.status === 'COMPLETED' || skippedByFlow(record);
+    const unfinished = definition.steps.find((s) => ancestors.has(s.name) && !done(top(s.name)));
     if (unfinished) {
       throw new RunControlError('BAD_INPUT', `Argument "fromStep": step "${unfinished.name}" comes before "${fromStep}" and did not complete; retry from "${unfinished.name}" or earlier.`);
     }

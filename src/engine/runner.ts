@@ -117,7 +117,7 @@ export async function recordStopped(
   const now = new Date();
   for (const step of await deps.store.listStepRuns(run.id)) {
     if (step.status === 'RUNNING') await deps.store.updateStepRun(run.id, step.index, { status: 'STOPPED', finishedAt: now, error: 'Stopped by request.' });
-    if (step.status === 'PENDING') await deps.store.updateStepRun(run.id, step.index, { status: 'SKIPPED', skippedReason: 'the run was stopped' });
+    if (step.status === 'PENDING') await deps.store.updateStepRun(run.id, step.index, { status: 'SKIPPED', skippedReason: RUN_ENDED_SKIP_REASONS.stopped });
   }
   await recordEvent(deps, run.id, 'RUN_STOPPED', message);
   deps.logger.info(`run ${run.id} stopped`);
@@ -194,7 +194,7 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
           return;
         }
         case 'failed':
-          await execution.skipPending('the run failed');
+          await execution.skipPending(RUN_ENDED_SKIP_REASONS.failed);
           return await fail(outcome.message);
         case 'interrupted': {
           if (outcome.reason instanceof ServerShutdownError) {
@@ -690,6 +690,17 @@ function inLoop(scope: Scope): string {
 
 function lifecycleData(scope: Scope): LoopPlace {
   return scope.loop ? { loop: scope.loop.step.name, iteration: scope.loop.iteration } : {};
+}
+
+/** The reasons of steps SKIPPED because the run ended before they were reached (not decided by the flow). */
+export const RUN_ENDED_SKIP_REASONS = { stopped: 'the run was stopped', failed: 'the run failed' } as const;
+
+/**
+ * Whether a SKIPPED step was skipped by the workflow's flow (its condition, a need that failed) rather
+ * than left behind when the run stopped or failed: only the former is done, with the outcome skipped.
+ */
+export function skippedByFlow(record: Pick<StepRunRecord, 'status' | 'skippedReason'>): boolean {
+  return record.status === 'SKIPPED' && record.skippedReason !== null && !Object.values(RUN_ENDED_SKIP_REASONS).includes(record.skippedReason as never);
 }
 
 /** How a record left by an earlier execution counts now: done with a conclusion, or still to run (null). */

@@ -44,11 +44,20 @@ steps:
       - { name: gate, type: SHELL_COMMAND, if: "loop.iteration == 2", command: "test -f gate-open" }
 `;
 
+/** A check that passes, a report skipped by its condition, then a step that fails until a file exists. */
+const SKIPPED_BEFORE = `name: skipped-before
+version: "1"
+steps:
+  - { name: test, type: SHELL_COMMAND, command: "true" }
+  - { name: report, type: SHELL_COMMAND, if: "failure()", command: "echo report >> report.log" }
+  - { name: last, type: SHELL_COMMAND, command: "echo last >> last.log; test -f last-ok" }
+`;
+
 describe('run control on graphs and loops', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ streamCoalesceMs: 20, killGraceMs: 200 });
-    for (const definition of [GATED, DIAMOND_FILES, LOOP_FAILING]) await register(t, definition);
+    for (const definition of [GATED, DIAMOND_FILES, LOOP_FAILING, SKIPPED_BEFORE]) await register(t, definition);
   });
   afterAll(() => t?.close());
 
@@ -129,6 +138,28 @@ describe('run control on graphs and loops', () => {
     ]);
     const requeued = (await queryEvents(t, runId)).find((e) => e.type === 'RUN_QUEUED' && (e.data as { retry?: boolean })?.retry);
     expect(requeued?.data).toEqual({ retry: true, fromStep: 'b', again: ['b', 'd'] });
+  });
+
+  it('retryRun from a step after one skipped by its condition: the skipped step is kept as it was', async () => {
+    const { project, runId } = await start('skipped-before');
+    await streamToEnd(t, runId);
+    expect((await getRun(t, runId)).steps.map((s) => [s.name, s.status])).toEqual([
+      ['test', 'COMPLETED'],
+      ['report', 'SKIPPED'],
+      ['last', 'FAILED'],
+    ]);
+    writeFileSync(join(project.path, 'last-ok'), '');
+    await t.client.request(RetryRunDocument, { id: runId, fromStep: 'last' });
+    await waitForStatus(t, runId, 'COMPLETED');
+    const run = await getRun(t, runId);
+    expect(run.steps.map((s) => [s.name, s.status])).toEqual([
+      ['test', 'COMPLETED'],
+      ['report', 'SKIPPED'],
+      ['last', 'COMPLETED'],
+    ]);
+    expect(readFileSync(join(project.path, 'last.log'), 'utf8')).toBe('last\nlast\n');
+    expect(existsSync(join(project.path, 'report.log'))).toBe(false);
+    expectGaplessSeqs(await queryEvents(t, runId));
   });
 
   it('a run that failed inside a loop is retried at its iteration: earlier iterations and completed steps are kept', async () => {
