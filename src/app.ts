@@ -7,8 +7,10 @@ import { agentDefaults, type Config } from './config.js';
 import type { Context, Services } from './context.js';
 import { WalCheckpointer } from './db/checkpointer.js';
 import { DatabaseLock } from './db/lock.js';
-import { initORM } from './db/orm.js';
+import { describeDatabaseUrl, initORM, initPostgresORM } from './db/orm.js';
+import { QueueListener } from './db/queue-listener.js';
 import { SqlStore } from './db/store.js';
+import { LeaseKeeper } from './engine/lease-keeper.js';
 import { EventLog } from './engine/event-log.js';
 import { killAllProcessGroups } from './engine/processes.js';
 import { PubSub } from './engine/pubsub.js';
@@ -133,15 +135,29 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     mavenDir: config.sandboxM2Dir,
     hiddenPaths: config.sandboxHiddenPaths,
   });
-  // Before anything reads or migrates the database: a second server on it would recover the first one's live runs.
-  const lock = await DatabaseLock.acquire(config.databasePath);
   const busyTimeoutMs = config.databaseBusyTimeoutSeconds * 1000;
-  const orm = await initORM(config.databasePath, logger.info, { busyTimeoutMs }).catch(async (error: unknown) => {
-    await lock.release();
-    throw error;
-  });
-  const checkpointer = await WalCheckpointer.start(config.databasePath, (error) => logger.error('database checkpoint failed', error));
-  const store = new SqlStore(orm, { busyTimeoutMs });
+  let lock: DatabaseLock | null = null;
+  let checkpointer: WalCheckpointer | null = null;
+  let store: SqlStore;
+  let orm: { close(force?: boolean): Promise<void> };
+  if (config.databaseUrl) {
+    // PostgreSQL: any number of instances share the database; leases, not a file lock, keep each run to one.
+    const pgOrm = await initPostgresORM(config.databaseUrl, logger.info);
+    orm = pgOrm;
+    store = new SqlStore(pgOrm, { busyTimeoutMs, postgres: { instanceId: config.instanceId, labels: config.workerLabels, leaseSeconds: config.leaseSeconds } });
+    logger.info(`database ${describeDatabaseUrl(config.databaseUrl)}: instance ${config.instanceId}, labels [${config.workerLabels.join(', ')}], leases of ${config.leaseSeconds} s`);
+  } else {
+    // Before anything reads or migrates the database: a second server on it would recover the first one's live runs.
+    const fileLock = await DatabaseLock.acquire(config.databasePath);
+    lock = fileLock;
+    const sqliteOrm = await initORM(config.databasePath, logger.info, { busyTimeoutMs }).catch(async (error: unknown) => {
+      await fileLock.release();
+      throw error;
+    });
+    orm = sqliteOrm;
+    checkpointer = await WalCheckpointer.start(config.databasePath, (error) => logger.error('database checkpoint failed', error));
+    store = new SqlStore(sqliteOrm as never, { busyTimeoutMs });
+  }
   const pubsub = new PubSub((error) => logger.error('a subscriber failed', error));
   const eventLog = new EventLog(store, pubsub);
   // Step types first: definitions are checked against them.
@@ -183,6 +199,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     concurrency: config.workerConcurrency,
     checkIntervalSeconds: config.workerCheckIntervalSeconds,
   });
+  const leaseKeeper = store.leases ? new LeaseKeeper(store.leases, control, logger, () => worker.notify()) : null;
+  let queueListener: QueueListener | null = null;
   const artifactLinks = new ArtifactLinks(config.apiToken, config.artifactLinkTtlSeconds);
   const services: Services = { config, store, eventLog, pubsub, worker, control, workflows, kinds, stepTypeProblems: stepTypes.problems, logger, artifactLinks };
 
@@ -289,12 +307,19 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       url = `http://${host}:${address.port}`;
       // Before any run is taken: no run may stay RUNNING with no process working on it.
       await control.recover();
+      if (config.databaseUrl) {
+        queueListener = await QueueListener.start(config.databaseUrl, () => worker.notify(), (error) => logger.error('queue notifications: connection lost; polling meanwhile', error));
+      }
+      leaseKeeper?.start();
       worker.start();
       return url;
     },
     stop() {
       stopping ??= (async () => {
+        await queueListener?.stop();
         await worker.stop(config.shutdownGraceSeconds * 1000);
+        await leaseKeeper?.stop();
+        await store.leases?.leave().catch((error: unknown) => logger.error('could not remove this instance from the live list', error));
         // What the runs recorded up to here reaches the live subscribers before their sockets close.
         await eventLog.flush();
         await webSocket.close();
@@ -306,7 +331,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         await orm.close(true);
         killAllProcessGroups();
         await stopSpawner();
-        await lock.release();
+        await lock?.release();
       })();
       return stopping;
     },

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UniqueConstraintViolationException, type EntityManager, type Knex, type MikroORM } from '@mikro-orm/sqlite';
-import type { DefinitionPin, NewStepRun, RunPatch, RunStore, StepRunPatch } from '../engine/store.js';
+import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/core';
+import type { Knex } from '@mikro-orm/knex';
+import type { ControlRequest, DefinitionPin, LeaseRenewal, LeaseStore, NewStepRun, RunPatch, RunStore, StepRunPatch } from '../engine/store.js';
 import {
+  LeaseLostError,
   TEXT_DELTA_EVENT_TYPES,
   type AgentMessage,
   type ArtifactKind,
@@ -23,6 +25,7 @@ import type { ProjectEntity } from './entities/project.entity.js';
 import type { RunEntity } from './entities/run.entity.js';
 import type { StepRunEntity } from './entities/step-run.entity.js';
 import type { WorkflowVersionEntity } from './entities/workflow-version.entity.js';
+import { PostgresLeases } from './leases.js';
 
 /** A statement the database stayed too busy to run for the whole busy timeout. */
 export class DatabaseBusyError extends Error {
@@ -177,8 +180,13 @@ interface StepRunRow {
   skipped_reason: string | null;
 }
 
+/** A JSON column's value: text on SQLite, already parsed from PostgreSQL's jsonb. */
+function json<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
 /** A `runs` row as SQL returns it (column names, JSON as text). */
-function runFromRow(row: RunRow): RunRecord {
+export function runFromRow(row: RunRow): RunRecord {
   return toRun({
     id: row.id,
     projectId: row.project_id,
@@ -188,11 +196,11 @@ function runFromRow(row: RunRow): RunRecord {
     status: row.status as RunStatus,
     workflowName: row.workflow_name,
     workflowVersion: row.workflow_version,
-    definition: row.definition === null ? null : (JSON.parse(row.definition) as WorkflowDefinition),
+    definition: row.definition === null ? null : json<WorkflowDefinition>(row.definition),
     definitionHash: row.definition_hash,
-    inputs: JSON.parse(row.inputs || '{}') as RunRecord['inputs'],
-    options: JSON.parse(row.options) as RunRecord['options'],
-    models: JSON.parse(row.models) as RunRecord['models'],
+    inputs: json<RunRecord['inputs']>(row.inputs || '{}'),
+    options: json<RunRecord['options']>(row.options),
+    models: json<RunRecord['models']>(row.models),
     timeoutSeconds: row.timeout_seconds,
     error: row.error,
     createdAt: row.created_at,
@@ -281,6 +289,9 @@ function directiveFromRow(row: DirectiveRow): DirectiveRecord {
   return { id: row.id, runId: row.run_id, text: row.text, createdAt: date(row.created_at), deliveredAt: maybeDate(row.delivered_at), stepName: row.step_name };
 }
 
+/** The PostgreSQL channel on which a queued run is announced (LISTEN/NOTIFY). */
+export const QUEUE_CHANNEL = 'agent_runner_queue';
+
 /** Events per INSERT statement: a larger batch is written as several statements in one transaction. */
 const EVENT_INSERT_CHUNK = 2000;
 
@@ -350,6 +361,68 @@ async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>
   return records;
 }
 
+/**
+ * PostgreSQL's insert of a batch of events, numbered by the database: per run (in run id order, so
+ * two instances writing the same runs lock them in the same order), one UPDATE advances the run's
+ * `last_seq` by its count of events, which takes the run's row lock until the commit, so numbers are
+ * handed out, and committed, in order, with no gap and no repeat across instances; where this
+ * instance executes the run, the same UPDATE checks its fencing token. Then one INSERT of every
+ * accepted row. A refused run's events are returned as LeaseLostError; the others are stored.
+ */
+async function insertNumberedEvents(knex: Knex, rows: Array<Omit<EventRecord, 'id'>>, fences: ReadonlyMap<number, number>): Promise<Array<EventRecord | Error>> {
+  const byRun = new Map<number, number[]>();
+  rows.forEach((row, i) => {
+    const list = byRun.get(row.runId);
+    if (list) list.push(i);
+    else byRun.set(row.runId, [i]);
+  });
+  const outcomes: Array<EventRecord | Error> = new Array(rows.length);
+  await knex.transaction(async (trx) => {
+    const accepted: number[] = [];
+    for (const runId of [...byRun.keys()].sort((a, b) => a - b)) {
+      const indexes = byRun.get(runId)!;
+      const token = fences.get(runId);
+      const query = trx('runs').where('id', runId);
+      if (token !== undefined) query.andWhere('lease_token', token);
+      const [counter] = (await query.increment('last_seq', indexes.length).returning('last_seq')) as Array<{ last_seq: number }>;
+      if (!counter) {
+        const refusal = token !== undefined ? new LeaseLostError(runId) : new Error(`Run ${runId} does not exist: its events were not stored.`);
+        for (const i of indexes) outcomes[i] = refusal;
+        continue;
+      }
+      let seq = counter.last_seq - indexes.length;
+      // A run's first events (RUN_QUEUED first): from now on it can be claimed (see PostgresLeases.claim),
+      // and the listening instances hear of it when this transaction commits.
+      if (seq === 0) await trx.raw(`select pg_notify('${QUEUE_CHANNEL}', '')`);
+      for (const i of indexes) {
+        rows[i].seq = ++seq;
+        accepted.push(i);
+      }
+    }
+    if (accepted.length === 0) return;
+    accepted.sort((a, b) => a - b);
+    for (let start = 0; start < accepted.length; start += EVENT_INSERT_CHUNK) {
+      const chunk = accepted.slice(start, start + EVENT_INSERT_CHUNK);
+      const returned = (await trx('events')
+        .insert(
+          chunk.map((i) => {
+            const r = rows[i];
+            return { run_id: r.runId, seq: r.seq, type: r.type, message: r.message, step_name: r.stepName, data: eventDataColumn(r), created_at: r.createdAt.getTime() };
+          }),
+        )
+        .returning(['id', 'run_id', 'seq'])) as Array<{ id: number; run_id: number; seq: number }>;
+      const ids = new Map<string, number>();
+      for (const row of returned) ids.set(`${row.run_id}:${row.seq}`, row.id);
+      for (const i of chunk) {
+        const record = rows[i] as EventRecord;
+        record.id = ids.get(`${record.runId}:${record.seq}`)!;
+        outcomes[i] = record;
+      }
+    }
+  });
+  return outcomes;
+}
+
 /** Inserts PENDING step records numbered from `firstIndex`. */
 async function insertStepRuns(trx: Knex, runId: number, steps: NewStepRun[], firstIndex: number): Promise<void> {
   if (steps.length === 0) return;
@@ -389,12 +462,32 @@ export class SqlStore implements RunStore, WorkflowStore {
 
   private readonly busyTimeoutMs: number;
 
-  /** `busyTimeoutMs`: how long a statement the engine relies on is tried again while the database is busy (60000). */
+  /** PostgreSQL only: leases, fencing, the queue's notifications (see PostgresLeases). */
+  readonly leases?: PostgresLeases;
+  /** PostgreSQL only: events numbered by the database (see EventStore). */
+  readonly insertNumberedEvents?: (rows: Array<Omit<EventRecord, 'id'>>) => Promise<Array<EventRecord | Error>>;
+  private readonly postgres: boolean;
+
+  /**
+   * `busyTimeoutMs`: how long a statement the engine relies on is tried again while the database is
+   * busy (60000). `postgres`: the ORM is on PostgreSQL, shared by several instances: this one's id,
+   * labels and lease length.
+   */
   constructor(
     private readonly orm: MikroORM,
-    { busyTimeoutMs = 60_000 }: { busyTimeoutMs?: number } = {},
+    { busyTimeoutMs = 60_000, postgres }: { busyTimeoutMs?: number; postgres?: { instanceId: string; labels: string[]; leaseSeconds: number } } = {},
   ) {
     this.busyTimeoutMs = busyTimeoutMs;
+    this.postgres = postgres !== undefined;
+    if (postgres) {
+      this.leases = new PostgresLeases(() => this.knex(), postgres.instanceId, postgres.labels, postgres.leaseSeconds);
+      this.insertNumberedEvents = (rows) => insertNumberedEvents(this.knex(), rows, this.leases!.fences);
+    }
+  }
+
+  /** The fencing token this instance claimed `runId` with, if it executes it (PostgreSQL). */
+  private fence(runId: number): number | undefined {
+    return this.leases?.fences.get(runId);
   }
 
   /**
@@ -418,11 +511,11 @@ export class SqlStore implements RunStore, WorkflowStore {
   }
 
   private em(): EntityManager {
-    return this.orm.em.fork();
+    return this.orm.em.fork() as EntityManager;
   }
 
-  private knex() {
-    return this.orm.em.getKnex();
+  private knex(): Knex {
+    return (this.orm.em as unknown as { getKnex(): Knex }).getKnex();
   }
 
   async ping(): Promise<void> {
@@ -543,12 +636,19 @@ export class SqlStore implements RunStore, WorkflowStore {
       if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
       if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
       // One conditional UPDATE: two workers racing for the same run cannot both see it succeed.
-      const rows: RunRow[] = await this.knex()('runs').where({ id, status: from }).update(changes).returning('*');
+      const token = this.fence(id);
+      const query = this.knex()('runs').where({ id, status: from });
+      if (token !== undefined) query.andWhere('lease_token', token);
+      if (this.postgres && patch.status === 'QUEUED') changes.control_request = null;
+      const rows: RunRow[] = await query.update(changes).returning('*');
+      if (rows.length === 0 && token !== undefined) await this.leases!.assertHeld(id);
+      if (rows.length > 0 && this.postgres && patch.status === 'QUEUED') await this.knex().raw(`select pg_notify('${QUEUE_CHANNEL}', '')`);
       return rows.length === 0 ? null : runFromRow(rows[0]);
     });
   }
 
   claimQueuedRuns(limit: number, startedAt: Date): Promise<RunRecord[]> {
+    if (this.leases) return this.leases.claim(limit, startedAt);
     return this.patiently(async () => {
       // Select and claim in one statement: nothing can claim the same runs in between.
       const oldest = this.knex()('runs').select('id').where('status', 'QUEUED').orderBy('id').limit(limit);
@@ -569,6 +669,11 @@ export class SqlStore implements RunStore, WorkflowStore {
     return this.patiently(async () => {
       if (steps.length === 0) return [];
       return this.knex().transaction(async (trx) => {
+        const token = this.fence(runId);
+        if (token !== undefined) {
+          const held = await trx('runs').where({ id: runId, lease_token: token }).forUpdate().first('id');
+          if (!held) throw new LeaseLostError(runId);
+        }
         const last = (await trx('step_runs').where('run_id', runId).max({ max: 'step_index' }).first()) as { max: number | null } | undefined;
         const first = (last?.max ?? -1) + 1;
         await insertStepRuns(trx, runId, steps, first);
@@ -679,7 +784,11 @@ export class SqlStore implements RunStore, WorkflowStore {
       if (patch.skippedReason !== undefined) changes.skipped_reason = patch.skippedReason;
       if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
       if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
-      await this.knex()('step_runs').where({ run_id: runId, step_index: index }).update(changes);
+      const query = this.knex()('step_runs').where({ run_id: runId, step_index: index });
+      const token = this.fence(runId);
+      if (token !== undefined) query.whereExists((held) => held.select(held.client.raw('1')).from('runs').where({ id: runId, lease_token: token }));
+      const updated = (await query.update(changes)) as number;
+      if (updated === 0 && token !== undefined) throw new LeaseLostError(runId);
     });
   }
 

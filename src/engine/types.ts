@@ -739,6 +739,19 @@ export class ServerShutdownError extends Error {
   }
 }
 
+/**
+ * This instance no longer holds the run's lease (it expired while the instance was stalled, and
+ * another instance took the run over): its execution is cut off like a shutdown cuts it off, and
+ * every write it still tries for the run is refused (the fencing token no longer matches).
+ */
+export class LeaseLostError extends ServerShutdownError {
+  constructor(readonly runId: number) {
+    super();
+    this.message = `this server instance lost run ${runId}'s lease (another instance took the run over); it wrote nothing more for it`;
+    this.name = 'LeaseLostError';
+  }
+}
+
 /** Any thrown value as an Error. */
 export function coerceError(value: unknown): Error {
   if (value instanceof Error) return value;
