@@ -11,6 +11,7 @@ import { describeDatabaseUrl, initORM, initPostgresORM } from './db/orm.js';
 import { QueueListener } from './db/queue-listener.js';
 import { SqlStore } from './db/store.js';
 import { LeaseKeeper } from './engine/lease-keeper.js';
+import { RedisBus, describeRedisUrl } from './cluster/redis.js';
 import { EventLog } from './engine/event-log.js';
 import { killAllProcessGroups } from './engine/processes.js';
 import { PubSub } from './engine/pubsub.js';
@@ -142,7 +143,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   let orm: { close(force?: boolean): Promise<void> };
   if (config.databaseUrl) {
     // PostgreSQL: any number of instances share the database; leases, not a file lock, keep each run to one.
-    const pgOrm = await initPostgresORM(config.databaseUrl, logger.info);
+    const pgOrm = await initPostgresORM(config.databaseUrl, logger.info, { leaseSeconds: config.leaseSeconds });
     orm = pgOrm;
     store = new SqlStore(pgOrm, { busyTimeoutMs, postgres: { instanceId: config.instanceId, labels: config.workerLabels, leaseSeconds: config.leaseSeconds } });
     logger.info(`database ${describeDatabaseUrl(config.databaseUrl)}: instance ${config.instanceId}, labels [${config.workerLabels.join(', ')}], leases of ${config.leaseSeconds} s`);
@@ -193,7 +194,19 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logger,
     workspaceRules: workspaceRulesOf(config),
   };
-  const control = new RunController(runnerDeps);
+  // Redis: live events and run control between instances. Stop and pause reach `control` through it.
+  let control: RunController | null = null;
+  const redis = config.redisUrl
+    ? await RedisBus.connect(config.redisUrl, config.instanceId, pubsub, logger, (runId, request) => control?.applyRequest(runId, request)).catch(async (error: unknown) => {
+        await orm.close(true);
+        throw error;
+      })
+    : null;
+  if (redis) {
+    runnerDeps.controlBus = { publish: (runId, request) => redis.publishControl(runId, request) };
+    logger.info(`redis ${describeRedisUrl(config.redisUrl!)}: live events and run control across instances`);
+  }
+  control = new RunController(runnerDeps);
   const worker = new Worker(runnerDeps, control, {
     enabled: !config.disableWorker,
     concurrency: config.workerConcurrency,
@@ -248,6 +261,23 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logging: config.logLevel === 'silent' ? false : 'warn',
   });
 
+  /** What /ready answers: the database and (when configured) Redis, each `ok` or why not. */
+  async function readiness(): Promise<{ ok: boolean; body: Record<string, unknown> }> {
+    const check = (work: Promise<unknown>) => work.then(() => 'ok', (error: unknown) => (error as Error).message);
+    const [database, redisState] = await Promise.all([check(store.ping()), redis ? check(redis.ping()) : Promise.resolve(null)]);
+    const problems: string[] = [];
+    if (database !== 'ok') problems.push(`Database not reachable: ${database}`);
+    if (redisState !== null && redisState !== 'ok') problems.push(`Redis not reachable: ${redisState} (live events between instances wait for it; runs go on)`);
+    const body: Record<string, unknown> = {
+      status: problems.length === 0 ? 'ready' : 'unavailable',
+      database: { kind: config.databaseUrl ? 'postgresql' : 'sqlite', status: database },
+      redis: redis ? { status: redisState } : null,
+      instance: config.databaseUrl ? { id: config.instanceId, labels: config.workerLabels } : null,
+    };
+    if (problems.length > 0) body.error = problems.join('; ');
+    return { ok: problems.length === 0, body };
+  }
+
   const guard = { allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins };
   const httpServer = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -258,10 +288,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       if (!requestAuthorized(config.apiToken, req)) {
         return sendJson(res, 401, { status: 'unauthenticated', error: UNAUTHENTICATED_MESSAGE });
       }
-      store.ping().then(
-        () => sendJson(res, 200, { status: 'ready' }),
-        (error) => sendJson(res, 503, { status: 'unavailable', error: `Database not reachable: ${(error as Error).message}` }),
-      );
+      void readiness().then(({ ok, body }) => sendJson(res, ok ? 200 : 503, body));
       return;
     }
     if (path === '/graphql') return void yoga.requestListener(req, res);
@@ -328,6 +355,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         if (httpServer.listening) await closed;
         await eventLog.flush();
         await checkpointer?.stop();
+        await redis?.close();
         await orm.close(true);
         killAllProcessGroups();
         await stopSpawner();

@@ -54,9 +54,10 @@ export function ormOptions(dbName: string, { busyTimeoutMs = 60_000 }: DatabaseO
 
 /**
  * MikroORM's options for PostgreSQL (DATABASE_URL): the same entities, its own migrations
- * (migrations-pg), a pool of `poolSize` connections.
+ * (migrations-pg), a pool of `poolSize` connections (10) whose sessions end when left idle inside a
+ * transaction for `idleInTransactionMs` (10000).
  */
-export function postgresOrmOptions(clientUrl: string, { poolSize = 10 }: { poolSize?: number } = {}): PostgresOptions {
+export function postgresOrmOptions(clientUrl: string, { poolSize = 10, idleInTransactionMs = 10_000 }: { poolSize?: number; idleInTransactionMs?: number } = {}): PostgresOptions {
   return definePostgresConfig({
     clientUrl,
     entities: [ProjectSchema, RunSchema, EventSchema, ArtifactSchema, StepRunSchema, WorkflowVersionSchema, AgentMessageSchema, DirectiveSchema],
@@ -71,7 +72,15 @@ export function postgresOrmOptions(clientUrl: string, { poolSize = 10 }: { poolS
       snapshot: false,
       silent: true,
     },
-    pool: { min: 0, max: poolSize },
+    pool: {
+      min: 0,
+      max: poolSize,
+      // An instance stalled inside a transaction (SIGSTOP, a frozen VM) would hold its runs' row
+      // locks, and so block the instance taking its runs over: PostgreSQL ends such a session.
+      afterCreate(connection: { query(sql: string, callback: (error: Error | null) => void): void }, done: (error: Error | null, connection: unknown) => void) {
+        connection.query(`set idle_in_transaction_session_timeout = ${Math.round(idleInTransactionMs)}`, (error) => done(error, connection));
+      },
+    },
     discovery: { warnWhenNoEntities: true },
     debug: false,
   });

@@ -25,11 +25,12 @@ export function describeDatabaseUrl(url: string): string {
  * (src/db/migrations-pg); several instances starting at once apply them once. bigint columns (times in ms, event ids) are read as
  * JavaScript numbers: every value they hold is below 2^53.
  */
-export async function initPostgresORM(url: string, log?: (message: string) => void): Promise<CoreORM> {
+export async function initPostgresORM(url: string, log?: (message: string) => void, { leaseSeconds = 15 }: { leaseSeconds?: number } = {}): Promise<CoreORM> {
   const pg = (await import('pg')).default;
   pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
   const { MikroORM: PostgresORM } = await import('@mikro-orm/postgresql');
-  const orm = await PostgresORM.init(postgresOrmOptions(url));
+  // A transaction left open longer than half a lease is a stalled instance's (see postgresOrmOptions).
+  const orm = await PostgresORM.init(postgresOrmOptions(url, { idleInTransactionMs: Math.max(1000, leaseSeconds * 500) }));
   // One migrator at a time across instances starting together: a session advisory lock held on a
   // connection of the pool while this one migrates (the others wait, then find nothing to apply).
   const knex = orm.em.getKnex();

@@ -3,7 +3,7 @@ import type { Logger } from './runner.js';
 import type { LeaseStore } from './store.js';
 
 /** How often expired leases are looked for, at most (ms): a dead instance's run is taken over within its lease plus this. */
-const MAX_TAKEOVER_INTERVAL_MS = 500;
+const MAX_TAKEOVER_INTERVAL_MS = 250;
 
 /**
  * With several instances on one database: renews the leases of the runs this instance executes
