@@ -68,6 +68,8 @@ export interface NewRun {
   options: RunRecord['options'];
   models: RunRecord['models'];
   timeoutSeconds: number | null;
+  /** Placement labels the run requires besides its project's (none when absent). */
+  requiredLabels?: string[];
   steps: NewStepRun[];
 }
 
@@ -86,7 +88,7 @@ const maybeDate = (ms: number | null): Date | null => (ms === null ? null : new 
 const millis = (value: Date | null | undefined): number | null => (value ? value.getTime() : null);
 
 function toProject(e: ProjectEntity): ProjectRecord {
-  return { id: e.id, name: e.name, localPath: e.localPath, createdAt: date(e.createdAt) };
+  return { id: e.id, name: e.name, localPath: e.localPath, createdAt: date(e.createdAt), requiredLabels: json<string[]>(e.requiredLabels ?? '[]') };
 }
 
 function toRun(e: RunEntity): RunRecord {
@@ -109,6 +111,8 @@ function toRun(e: RunEntity): RunRecord {
     createdAt: date(e.createdAt),
     startedAt: maybeDate(e.startedAt),
     finishedAt: maybeDate(e.finishedAt),
+    requiredLabels: json<string[]>(e.requiredLabels ?? '[]'),
+    placement: e.placementNote ?? null,
   };
 }
 
@@ -157,6 +161,8 @@ interface RunRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  required_labels: string | string[];
+  placement_note: string | null;
 }
 
 /** Row shape of the `step_runs` table. */
@@ -206,6 +212,8 @@ export function runFromRow(row: RunRow): RunRecord {
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    requiredLabels: json<string[]>(row.required_labels ?? '[]'),
+    placementNote: row.placement_note ?? null,
   });
 }
 
@@ -524,9 +532,9 @@ export class SqlStore implements RunStore, WorkflowStore {
 
   // Projects ------------------------------------------------------------------------------------
 
-  createProject(name: string, localPath: string): Promise<ProjectRecord> {
+  createProject(name: string, localPath: string, requiredLabels: string[] = []): Promise<ProjectRecord> {
     return this.patiently(async () => {
-      const row = { name, localPath, createdAt: Date.now() };
+      const row = { name, localPath, createdAt: Date.now(), requiredLabels };
       try {
         const id = (await this.em().insert<ProjectEntity>(ProjectSchema, row as ProjectEntity)) as number;
         const project = toProject({ id, ...row });
@@ -566,8 +574,8 @@ export class SqlStore implements RunStore, WorkflowStore {
   /** Creates the run and its pending step records in one transaction. */
   createRun(input: NewRun): Promise<RunRecord> {
     return this.patiently(async () => {
-      const { steps, ...fields } = input;
-      const record = { ...fields, status: 'QUEUED' as const, error: null, createdAt: Date.now(), startedAt: null, finishedAt: null };
+      const { steps, requiredLabels = [], ...fields } = input;
+      const record = { ...fields, status: 'QUEUED' as const, error: null, createdAt: Date.now(), startedAt: null, finishedAt: null, requiredLabels, placementNote: null };
       // knex's own transaction, not em.begin()/commit(): commit() flushes, and a flush runs in an AsyncLocalStorage.
       const id = await this.knex().transaction(async (trx) => {
         const [row] = await trx('runs')
@@ -589,6 +597,7 @@ export class SqlStore implements RunStore, WorkflowStore {
             created_at: record.createdAt,
             started_at: null,
             finished_at: null,
+            required_labels: JSON.stringify(requiredLabels),
           })
           .returning('id');
         const runId = (row as { id: number }).id;

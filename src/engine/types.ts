@@ -379,6 +379,8 @@ export interface ProjectRecord {
   name: string;
   localPath: string;
   createdAt: Date;
+  /** Placement: an instance claims this project's runs only if its WORKER_LABELS include all of these (sorted; none: any). */
+  requiredLabels: string[];
 }
 
 export interface RunRecord {
@@ -406,6 +408,10 @@ export interface RunRecord {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** Placement: labels the executing instance must have besides the project's (sorted; none: any). */
+  requiredLabels: string[];
+  /** Why no live instance can take this queued run (set with several instances; null otherwise). */
+  placement: string | null;
 }
 
 export interface StepRunRecord {

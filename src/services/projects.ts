@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rmdir, stat } from 'node:fs/promises';
+import { ConfigError, normalizeLabels } from '../config.js';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { Services } from '../context.js';
 import { DuplicateProjectNameError, type SqlStore } from '../db/store.js';
@@ -31,7 +32,8 @@ const creating = new WeakMap<SqlStore, Promise<unknown>>();
  * project record and no folder. Errors: BAD_USER_INPUT (the name or the folder), CONFLICT (the name
  * or the folder is another project's).
  */
-export async function createProject(services: Pick<Services, 'store' | 'config'>, rawName: string, rawPath: string): Promise<ProjectRecord> {
+export async function createProject(services: Pick<Services, 'store' | 'config'>, rawName: string, rawPath: string, rawLabels: readonly string[] = []): Promise<ProjectRecord> {
+  const requiredLabels = checkLabels(rawLabels, 'requiredLabels');
   const name = rawName.trim();
   if (name === '') throw badInput('Argument "name" must not be empty.');
   if (name.length > MAX_NAME_LENGTH) throw badInput(`Argument "name" is too long (${name.length} characters; at most ${MAX_NAME_LENGTH}).`);
@@ -49,12 +51,22 @@ export async function createProject(services: Pick<Services, 'store' | 'config'>
 
   const { store } = services;
   const previous = creating.get(store) ?? Promise.resolve();
-  const created = previous.catch(() => undefined).then(() => createChecked(services, name, localPath));
+  const created = previous.catch(() => undefined).then(() => createChecked(services, name, localPath, requiredLabels));
   creating.set(store, created);
   return created;
 }
 
-async function createChecked(services: Pick<Services, 'store' | 'config'>, name: string, localPath: string): Promise<ProjectRecord> {
+/** Placement labels from an API argument, checked and sorted; BAD_USER_INPUT naming `argument` otherwise. */
+export function checkLabels(labels: readonly string[], argument: string): string[] {
+  try {
+    return normalizeLabels(labels.map((l) => l.trim()), `Argument "${argument}"`);
+  } catch (error) {
+    if (error instanceof ConfigError) throw badInput(error.message);
+    throw error;
+  }
+}
+
+async function createChecked(services: Pick<Services, 'store' | 'config'>, name: string, localPath: string, requiredLabels: string[]): Promise<ProjectRecord> {
   const { store, config } = services;
   if (await store.findProjectByName(name)) throw conflict(`A project named "${name}" already exists: choose another name.`);
 
@@ -85,7 +97,7 @@ async function createChecked(services: Pick<Services, 'store' | 'config'>, name:
     }
   }
   try {
-    return await store.createProject(name, localPath);
+    return await store.createProject(name, localPath, requiredLabels);
   } catch (error) {
     if (madeFolder !== undefined) await removeMadeFolders(localPath, madeFolder);
     if (error instanceof DuplicateProjectNameError) throw conflict(`A project named "${name}" already exists: choose another name.`);

@@ -10,7 +10,16 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PauseRunDocument, ResumeRunDocument, RunDocument, RunEventsDocument, StopRunDocument } from '../../src/client/generated/graphql.js';
+import {
+  CreateLabelledProjectDocument,
+  CreateRunDocument,
+  PauseRunDocument,
+  ResumeRunDocument,
+  RunDocument,
+  RunEventsDocument,
+  RunPlacementDocument,
+  StopRunDocument,
+} from '../../src/client/generated/graphql.js';
 import { REDIS_URL, servicesUp } from '../helpers/postgres.js';
 import { collect, makeTempDir, waitFor } from '../helpers/test-app.js';
 import { expectGaplessSeqs, ofType } from '../workflow/support.js';
@@ -204,5 +213,37 @@ describe.skipIf(unavailable !== null)('several instances on PostgreSQL and Redis
     expect(ofType(events, 'RUN_STOPPED')).toHaveLength(1);
     expectGaplessSeqs(events);
     await waitFor(() => processesWithEnv(m2).length === 0, { timeoutMs: 15_000, intervalMs: 50, what: 'the stopped command’s processes to be gone' });
+  });
+
+  it('placement: only an instance with every required label (project’s and run’s) takes a run; a run none can take says so, until one can', async () => {
+    const gpu = await cluster.start('place-gpu', { WORKER_LABELS: 'gpu,host-a' });
+    const plain = await cluster.start('place-plain');
+    const run = async (projectName: string, labels: string[], runLabels: string[] = []) => {
+      const { createProject: project } = await plain.client.request(CreateLabelledProjectDocument, { name: projectName, localPath: join(dir, projectName), requiredLabels: labels });
+      expect(project.requiredLabels).toEqual([...labels].sort());
+      const { createRun: created } = await plain.client.request(CreateRunDocument, {
+        input: { projectId: project.id, goal: 'tick', options: { workflowName: 'ticker' }, inputs: { lines: 1, delay: '0', marker: 'place' }, requiredLabels: runLabels },
+      });
+      return created;
+    };
+    const owners = new Map<string, string | null>();
+    const onGpu = await Promise.all([run('place-1', ['gpu']), run('place-2', [], ['gpu']), run('place-3', ['host-a'], ['gpu'])]);
+    for (const r of onGpu) {
+      await waitFor(async () => (await statusOf(plain, r.id)) === 'COMPLETED', { timeoutMs: 60_000, intervalMs: 100, what: `run ${r.id} to complete` });
+      owners.set(r.id, new RegExp(`run ${r.id} completed\\b`).test(gpu.output()) ? 'place-gpu' : new RegExp(`run ${r.id} completed\\b`).test(plain.output()) ? 'place-plain' : null);
+    }
+    expect([...owners.values()]).toEqual(['place-gpu', 'place-gpu', 'place-gpu']);
+
+    // Nobody has `maven`: the run waits and says why.
+    const waiting = await run('place-4', ['maven']);
+    const noted = await waitFor(async () => (await plain.client.request(RunPlacementDocument, { id: waiting.id })).run?.placement, { timeoutMs: 30_000, intervalMs: 100, what: 'a placement note' });
+    expect(noted).toMatch(/No live instance has every label this run requires \(maven\)/);
+    expect(noted).toMatch(/place-gpu \[gpu, host-a\]/);
+    expect(await statusOf(plain, waiting.id)).toBe('QUEUED');
+    // An instance that has it arrives: it takes the run, and the note is gone.
+    const maven = await cluster.start('place-maven', { WORKER_LABELS: 'maven' });
+    await waitFor(async () => (await statusOf(plain, waiting.id)) === 'COMPLETED', { timeoutMs: 60_000, intervalMs: 100, what: 'the maven run to complete' });
+    expect(maven.output()).toMatch(new RegExp(`run ${waiting.id} completed\\b`));
+    expect((await plain.client.request(RunPlacementDocument, { id: waiting.id })).run?.placement).toBeNull();
   });
 });
