@@ -10,6 +10,8 @@ const PREFIX = 'agent-runner:';
 const CONTROL_CHANNEL = `${PREFIX}control`;
 /** How long a live subscriber that heard nothing reads the database for what it may have missed (ms). */
 const IDLE_CHECK_MS = 2000;
+/** While Redis is down, a failed publish is logged at most this often (ms). */
+const PUBLISH_ERROR_LOG_MS = 10_000;
 
 interface Envelope {
   /** The instance that published it: an instance ignores its own (its listeners had it at once). */
@@ -34,6 +36,8 @@ function revive(channel: string, payload: Record<string, unknown>): unknown {
  */
 export class RedisBus implements PubSubRelay {
   private readonly watched = new Map<string, number>();
+  /** When a failed publish was last logged: while Redis is down, once every PUBLISH_ERROR_LOG_MS. */
+  private lastPublishError = 0;
 
   private constructor(
     private readonly publisher: Redis,
@@ -92,7 +96,11 @@ export class RedisBus implements PubSubRelay {
 
   publish(channel: string, payload: unknown): void {
     const envelope: Envelope = { from: this.instanceId, payload };
-    this.publisher.publish(PREFIX + channel, JSON.stringify(envelope)).catch((error: Error) => this.logger.error(`redis: could not publish on ${channel}: ${error.message}`));
+    this.publisher.publish(PREFIX + channel, JSON.stringify(envelope)).catch((error: Error) => {
+      if (Date.now() - this.lastPublishError < PUBLISH_ERROR_LOG_MS) return;
+      this.lastPublishError = Date.now();
+      this.logger.error(`redis: could not publish on ${channel} (subscribers on other instances read the database meanwhile): ${error.message}`);
+    });
   }
 
   /** Sends a stop or pause to whichever instance executes the run. */
