@@ -58,6 +58,7 @@ export class EventLog {
 
   /** A run just created has no events: its first `seq` is 1, without asking the database. */
   beginNewRun(runId: number): void {
+    if (this.store.insertNumberedEvents) return; // the database numbers them
     if (!this.nextSeqs.has(runId)) this.nextSeqs.set(runId, 1);
   }
 
