@@ -83,6 +83,7 @@ export class PostgresLeases implements LeaseStore {
     return rows.map((r) => r.id).sort((a, b) => a - b);
   }
 
+  /** Forgets the token before its first await (the caller may claim the run again at once); then tells the database. */
   async releaseLease(runId: number): Promise<void> {
     const token = this.fences.get(runId);
     if (token === undefined) return;

@@ -370,12 +370,30 @@ async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>
 }
 
 /**
- * PostgreSQL's insert of a batch of events, numbered by the database: per run (in run id order, so
- * two instances writing the same runs lock them in the same order), one UPDATE advances the run's
- * `last_seq` by its count of events, which takes the run's row lock until the commit, so numbers are
- * handed out, and committed, in order, with no gap and no repeat across instances; where this
- * instance executes the run, the same UPDATE checks its fencing token. Then one INSERT of every
- * accepted row. A refused run's events are returned as LeaseLostError; the others are stored.
+ * PostgreSQL's insert of one run's events, numbered by the database, in one statement (one round
+ * trip, atomic by itself): the UPDATE advances the run's `last_seq` by the number of events, which
+ * takes the run's row lock until the statement commits, so numbers are handed out, and committed, in
+ * order, with no gap and no repeat across instances; where this instance executes the run, the same
+ * UPDATE checks its fencing token, and a refused UPDATE inserts nothing. The rows come as arrays
+ * (unnest), a handful of bound parameters whatever their number.
+ */
+function insertRunEventsSql(fenced: boolean): string {
+  return (
+    `with counter as (update runs set last_seq = last_seq + ? where id = ?${fenced ? ' and lease_token = ?' : ''} returning last_seq) ` +
+    'insert into events (run_id, seq, type, message, step_name, data, created_at) ' +
+    'select ?, counter.last_seq - ? + e.ord, e.type, e.message, e.step_name, e.data, e.created_at ' +
+    'from counter, unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[]) with ordinality as e(type, message, step_name, data, created_at, ord) ' +
+    'returning id, seq'
+  );
+}
+
+/** PostgreSQL's text cannot hold NUL: shown as U+FFFD (SQLite keeps it). */
+const withoutNul = (text: string | null): string | null => (text !== null && text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text);
+
+/**
+ * PostgreSQL's insert of a batch of events (see insertRunEventsSql): one statement per run of the
+ * batch, each run's events stored whole or not at all. A refused run's events are returned as
+ * LeaseLostError (or an error saying the run does not exist); the others are stored.
  */
 async function insertNumberedEvents(knex: Knex, rows: Array<Omit<EventRecord, 'id'>>, fences: ReadonlyMap<number, number>): Promise<Array<EventRecord | Error>> {
   const byRun = new Map<number, number[]>();
@@ -385,49 +403,38 @@ async function insertNumberedEvents(knex: Knex, rows: Array<Omit<EventRecord, 'i
     else byRun.set(row.runId, [i]);
   });
   const outcomes: Array<EventRecord | Error> = new Array(rows.length);
-  await knex.transaction(async (trx) => {
-    const accepted: number[] = [];
-    for (const runId of [...byRun.keys()].sort((a, b) => a - b)) {
-      const indexes = byRun.get(runId)!;
+  await Promise.all(
+    [...byRun].map(async ([runId, indexes]) => {
       const token = fences.get(runId);
-      const query = trx('runs').where('id', runId);
-      if (token !== undefined) query.andWhere('lease_token', token);
-      const [counter] = (await query.increment('last_seq', indexes.length).returning('last_seq')) as Array<{ last_seq: number }>;
-      if (!counter) {
+      const batch = indexes.map((i) => rows[i]);
+      const counter = token === undefined ? [batch.length, runId] : [batch.length, runId, token];
+      const { rows: returned } = (await knex.raw(insertRunEventsSql(token !== undefined), [
+        ...counter,
+        runId,
+        batch.length,
+        batch.map((r) => r.type),
+        batch.map((r) => withoutNul(r.message)),
+        batch.map((r) => withoutNul(r.stepName)),
+        batch.map((r) => eventDataColumn(r)),
+        batch.map((r) => r.createdAt.getTime()),
+      ] as never)) as { rows: Array<{ id: number; seq: number }> };
+      if (returned.length === 0) {
         const refusal = token !== undefined ? new LeaseLostError(runId) : new Error(`Run ${runId} does not exist: its events were not stored.`);
         for (const i of indexes) outcomes[i] = refusal;
-        continue;
+        return;
       }
-      let seq = counter.last_seq - indexes.length;
-      // A run's first events (RUN_QUEUED first): from now on it can be claimed (see PostgresLeases.claim),
-      // and the listening instances hear of it when this transaction commits.
-      if (seq === 0) await trx.raw(`select pg_notify('${QUEUE_CHANNEL}', '')`);
-      for (const i of indexes) {
-        rows[i].seq = ++seq;
-        accepted.push(i);
-      }
-    }
-    if (accepted.length === 0) return;
-    accepted.sort((a, b) => a - b);
-    for (let start = 0; start < accepted.length; start += EVENT_INSERT_CHUNK) {
-      const chunk = accepted.slice(start, start + EVENT_INSERT_CHUNK);
-      const returned = (await trx('events')
-        .insert(
-          chunk.map((i) => {
-            const r = rows[i];
-            return { run_id: r.runId, seq: r.seq, type: r.type, message: r.message, step_name: r.stepName, data: eventDataColumn(r), created_at: r.createdAt.getTime() };
-          }),
-        )
-        .returning(['id', 'run_id', 'seq'])) as Array<{ id: number; run_id: number; seq: number }>;
-      const ids = new Map<string, number>();
-      for (const row of returned) ids.set(`${row.run_id}:${row.seq}`, row.id);
-      for (const i of chunk) {
+      returned.sort((a, b) => a.seq - b.seq);
+      indexes.forEach((i, k) => {
         const record = rows[i] as EventRecord;
-        record.id = ids.get(`${record.runId}:${record.seq}`)!;
+        record.id = returned[k]!.id;
+        record.seq = returned[k]!.seq;
         outcomes[i] = record;
-      }
-    }
-  });
+      });
+      // A run's first events (RUN_QUEUED first): from now on it can be claimed (see PostgresLeases.claim);
+      // the listening instances hear of it at once.
+      if (returned[0]!.seq === 1) await knex.raw(`select pg_notify('${QUEUE_CHANNEL}', '')`);
+    }),
+  );
   return outcomes;
 }
 

@@ -109,12 +109,13 @@ export class RunController {
     };
     execution.done = executeRun(this.deps, run, { signal: execution.controller.signal, holding: decision(false), atStepBoundary: decision(true) })
       .catch((error) => this.deps.logger.error(`run ${id}: ${coerceError(error).message}`, error))
-      .then(() => this.deps.store.leases?.releaseLease(id))
-      .catch((error) => this.deps.logger.error(`run ${id}: could not release its lease (it expires by itself)`, error))
-      .finally(() => {
+      .then(() => {
+        // With leases: the token is forgotten at once (nothing more is written under it); the database learns it meanwhile.
+        const release = this.deps.store.leases?.releaseLease(id);
         // The run may have been claimed again (resumed, retried) by the time this one lets go.
         if (this.executions.get(id) === execution) this.executions.delete(id);
         for (const listener of this.released) listener();
+        return release?.catch((error) => this.deps.logger.error(`run ${id}: could not release its lease (it expires by itself)`, error));
       });
     this.executions.set(id, execution);
   }

@@ -85,6 +85,7 @@ describe.skipIf(unavailable !== null)('several instances on PostgreSQL and Redis
       expect(ofType(events, 'WORKFLOW_COMPLETED'), `run ${run.id}`).toHaveLength(1);
     }
     // Each instance logs the runs it executes: together they executed each run exactly once.
+    await waitFor(() => created.every(({ run }) => servers.some((s) => new RegExp(`run ${run.id} completed\\b`).test(s.output()))), { what: 'every run’s log line' });
     const executedBy = created.map(({ run }) => servers.filter((s) => new RegExp(`run ${run.id} completed\\b`).test(s.output())).length);
     expect(executedBy).toEqual(created.map(() => 1));
     // The queue was shared: more than one instance executed runs.
@@ -232,7 +233,9 @@ describe.skipIf(unavailable !== null)('several instances on PostgreSQL and Redis
     const onGpu = await Promise.all([run('place-1', ['gpu']), run('place-2', [], ['gpu']), run('place-3', ['host-a'], ['gpu'])]);
     for (const r of onGpu) {
       await waitFor(async () => (await statusOf(plain, r.id)) === 'COMPLETED', { timeoutMs: 60_000, intervalMs: 100, what: `run ${r.id} to complete` });
-      owners.set(r.id, new RegExp(`run ${r.id} completed\\b`).test(gpu.output()) ? 'place-gpu' : new RegExp(`run ${r.id} completed\\b`).test(plain.output()) ? 'place-plain' : null);
+      // The executing instance logs the run's end just after its status changes.
+      const done = new RegExp(`run ${r.id} completed\\b`);
+      owners.set(r.id, await waitFor(() => (done.test(gpu.output()) ? 'place-gpu' : done.test(plain.output()) ? 'place-plain' : null), { what: `the log of run ${r.id}` }));
     }
     expect([...owners.values()]).toEqual(['place-gpu', 'place-gpu', 'place-gpu']);
 
@@ -245,7 +248,7 @@ describe.skipIf(unavailable !== null)('several instances on PostgreSQL and Redis
     // An instance that has it arrives: it takes the run, and the note is gone.
     const maven = await cluster.start('place-maven', { WORKER_LABELS: 'maven' });
     await waitFor(async () => (await statusOf(plain, waiting.id)) === 'COMPLETED', { timeoutMs: 60_000, intervalMs: 100, what: 'the maven run to complete' });
-    expect(maven.output()).toMatch(new RegExp(`run ${waiting.id} completed\\b`));
+    await waitFor(() => new RegExp(`run ${waiting.id} completed\\b`).test(maven.output()), { what: 'place-maven to have executed it' });
     expect((await plain.client.request(RunPlacementDocument, { id: waiting.id })).run?.placement).toBeNull();
   });
 });
