@@ -8,8 +8,8 @@
  * 1. Runs per second of a short workflow (two `sh -c` steps) with 1 and 3 instances, and with the
  *    default single SQLite server for reference: R runs created at once, spread over the instances,
  *    timed from the first createRun to the last run COMPLETED.
- * 2. Delivery latency of live events (event's createdAt on the executing instance → received by a
- *    WebSocket subscriber): a subscriber on the executing instance, one on another instance (through
+ * 2. Delivery latency of live events (event's createdAt on the executing instance, just before its
+ *    write → received by a WebSocket subscriber, same machine clock): a subscriber on the executing instance, one on another instance (through
  *    Redis), and one on a single SQLite server; p50/p99 over every SHELL_OUTPUT event of a run.
  * 3. Failover time after kill -9 of the executing instance: kill → RUN_RECOVERED (taken over) and →
  *    the interrupted step started again elsewhere, with LEASE_SECONDS as given.
@@ -43,10 +43,13 @@ inputs:
   delay:
     type: string
     default: "0"
+  wait:
+    type: string
+    default: "0"
 steps:
   - name: tick
     type: SHELL_COMMAND
-    command: 'for i in $(seq 1 \${{ inputs.lines }}); do echo "tick $i"; sleep \${{ inputs.delay }}; done'
+    command: 'sleep \${{ inputs.wait }}; for i in $(seq 1 \${{ inputs.lines }}); do echo "tick $i"; sleep \${{ inputs.delay }}; done'
   - name: tock
     type: SHELL_COMMAND
     command: echo tock
@@ -111,7 +114,7 @@ async function withDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
 }
 
 function clusterEnv(databaseUrl: string, id: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: databaseUrl, REDIS_URL, INSTANCE_ID: id, DATABASE_PATH: join(dir, `${id}.db`), WORKER_CONCURRENCY: '4', ...extra };
+  return { DATABASE_URL: databaseUrl, REDIS_URL, INSTANCE_ID: id, DATABASE_PATH: join(dir, `${id}.db`), WORKER_CONCURRENCY: '4', STREAM_COALESCE_MS: '5', ...extra };
 }
 
 async function project(client: AgentRunnerClient, name: string) {
@@ -184,7 +187,8 @@ function subscribeLatencies(url: string, runId: string): { done: Promise<number[
 
 async function latencyRun(subscribeOn: Instance[], creator: Instance, lines: number): Promise<number[][]> {
   const p = await project(creator.client, `lat-${randomBytes(3).toString('hex')}`);
-  const run = await createRun(creator.client, p.id, { lines, delay: '0.01' });
+  // The command waits 1.5 s before its first line, so the subscribers are live by then: every event measured is a live one.
+  const run = await createRun(creator.client, p.id, { lines, delay: '0.01', wait: '1.5' });
   const subs = subscribeOn.map((i) => subscribeLatencies(i.url, run.id));
   return Promise.all(subs.map((s) => s.done));
 }
@@ -249,7 +253,7 @@ async function main(): Promise<void> {
 
   // SQLite, one server: the default, for reference.
   {
-    const server = await startInstance({ DATABASE_PATH: join(dir, 'sqlite', 'a.db'), WORKER_CONCURRENCY: '4' });
+    const server = await startInstance({ DATABASE_PATH: join(dir, 'sqlite', 'a.db'), WORKER_CONCURRENCY: '4', STREAM_COALESCE_MS: '5' });
     report.sqliteRunsPerSecond = await throughput([server], RUNS);
     const [same] = await latencyRun([server], server, LINES);
     report.sqliteLatency = { p50: quantile(same!, 0.5), p99: quantile(same!, 0.99), n: same!.length };
