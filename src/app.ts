@@ -65,6 +65,10 @@ export function createLogger(level: Config['logLevel']): Logger {
   };
 }
 
+/** With several instances, how long a live subscriber that heard nothing waits before reading the database: with Redis (a lost message) and without it (no other way to hear of events written elsewhere), in ms. */
+const LIVE_CHECK_WITH_REDIS_MS = 2000;
+const LIVE_CHECK_WITHOUT_REDIS_MS = 500;
+
 /** Where the JSON Schema of workflow definition files is served. */
 export const WORKFLOW_SCHEMA_PATH = '/schemas/workflow.json';
 
@@ -202,6 +206,16 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         throw error;
       })
     : null;
+  if (config.databaseUrl) {
+    // Other instances write events too: a live subscriber here fills gaps from the database, and
+    // reads it when it hears nothing for a while (without Redis, that is how it follows runs elsewhere).
+    pubsub.lossy = {
+      idleCheckMs: redis ? LIVE_CHECK_WITH_REDIS_MS : LIVE_CHECK_WITHOUT_REDIS_MS,
+      onGap: (runId, fromSeq, toSeq) => {
+        if (redis) logger.info(`run ${runId}: events ${fromSeq}..${toSeq} missed live (lost between instances), read from the database`);
+      },
+    };
+  }
   if (redis) {
     runnerDeps.controlBus = { publish: (runId, request) => redis.publishControl(runId, request) };
     logger.info(`redis ${describeRedisUrl(config.redisUrl!)}: live events and run control across instances`);

@@ -8,8 +8,6 @@ import type { EventRecord, RunRecord } from '../engine/types.js';
 const PREFIX = 'agent-runner:';
 /** Stop and pause requests for the instance executing a run. */
 const CONTROL_CHANNEL = `${PREFIX}control`;
-/** How long a live subscriber that heard nothing reads the database for what it may have missed (ms). */
-const IDLE_CHECK_MS = 2000;
 /** While Redis is down, a failed publish is logged at most this often (ms). */
 const PUBLISH_ERROR_LOG_MS = 10_000;
 
@@ -87,10 +85,7 @@ export class RedisBus implements PubSubRelay {
       else if (topic === 'runUpdated') pubsub.deliver('runUpdated', key, payload as RunRecord);
     });
     await subscriber.subscribe(CONTROL_CHANNEL);
-    pubsub.attachRelay(bus, {
-      idleCheckMs: IDLE_CHECK_MS,
-      onGap: (runId, fromSeq, toSeq) => logger.info(`run ${runId}: events ${fromSeq}..${toSeq} missed live (lost between instances), read from the database`),
-    });
+    pubsub.attachRelay(bus);
     return bus;
   }
 

@@ -60,9 +60,8 @@ export class PubSub {
   }
 
   /** Connects this instance's pub/sub to the others' (see PubSubRelay); channels listened to already are watched at once. */
-  attachRelay(relay: PubSubRelay, lossy: LossyDelivery): void {
+  attachRelay(relay: PubSubRelay): void {
     this.relay = relay;
-    this.lossy = lossy;
     for (const channel of this.listeners.keys()) relay.watch(channel);
   }
 

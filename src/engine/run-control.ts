@@ -199,6 +199,12 @@ export class RunController {
         await this.untilReleased(runId);
         continue;
       }
+      if (run.status === 'RUNNING' && !execution && this.deps.store.leases) {
+        throw new RunControlError(
+          'CONFLICT',
+          `Run ${runId} is RUNNING on another instance: a pause asked for there cannot be cancelled from here. Resume it once it is PAUSED (at its next step boundary).`,
+        );
+      }
       if (run.status !== 'PAUSED') throw new RunControlError('CONFLICT', `Run ${runId} is ${run.status}: only a PAUSED run can be resumed.`);
       if (await this.untilReleased(runId)) continue; // paused a moment ago: look again once its execution has ended
       const queued = await changeRunStatus(this.deps, run, { status: 'QUEUED' });

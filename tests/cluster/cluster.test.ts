@@ -218,6 +218,30 @@ describe.skipIf(unavailable !== null)('several instances on PostgreSQL and Redis
     await waitFor(() => processesWithEnv(m2).length === 0, { timeoutMs: 15_000, intervalMs: 50, what: 'the stopped command’s processes to be gone' });
   });
 
+  it('without Redis: stop and pause reach the executing instance through the database, and a subscriber elsewhere still gets every event', async () => {
+    const noRedis = { REDIS_URL: '' };
+    const a = await cluster.start('db-a', { ...noRedis, DISABLE_WORKER: 'true' });
+    const b = await cluster.start('db-b', noRedis);
+    const { run } = await tickerRun(a.client, join(dir, 'db-ctl'), { lines: 10, delay: '0.1', marker: marker() });
+    const streamed = collect(a.client.subscribe(RunEventsDocument, { runId: run.id, after: 0 }), { timeoutMs: 120_000 });
+    await waitFor(async () => (await queryAllEvents(a.client, run.id)).some((e) => e.type === 'SHELL_OUTPUT'), { timeoutMs: 60_000, intervalMs: 50, what: 'tick output' });
+    expect(await leaseOwner(run.id)).toBe('db-b');
+    await a.client.request(PauseRunDocument, { id: run.id });
+    await waitFor(async () => (await statusOf(a, run.id)) === 'PAUSED', { timeoutMs: 30_000, intervalMs: 50, what: 'the pause (read at a lease renewal)' });
+    await a.client.request(ResumeRunDocument, { id: run.id });
+    const events = (await streamed).map((r) => r.runEvents);
+    expect(events.map((e) => e.seq)).toEqual((await queryAllEvents(b.client, run.id)).map((e) => e.seq));
+    expectGaplessSeqs(events);
+    expect(events.map((e) => e.type)).toContain('RUN_PAUSED');
+    expect(events.at(-1)!.type).toBe('WORKFLOW_COMPLETED');
+
+    const m = marker();
+    const { run: long } = await tickerRun(a.client, join(dir, 'db-long'), { lines: 600, delay: '0.1', marker: m });
+    await waitFor(() => processesWithEnv(m).length > 0, { timeoutMs: 60_000, intervalMs: 50, what: 'the long command to start' });
+    expect((await a.client.request(StopRunDocument, { id: long.id })).stopRun.status).toBe('STOPPED');
+    await waitFor(() => processesWithEnv(m).length === 0, { timeoutMs: 15_000, intervalMs: 50, what: 'the stopped command’s processes to be gone' });
+  });
+
   it('placement: only an instance with every required label (project’s and run’s) takes a run; a run none can take says so, until one can', async () => {
     const gpu = await cluster.start('place-gpu', { WORKER_LABELS: 'gpu,host-a' });
     const plain = await cluster.start('place-plain');
