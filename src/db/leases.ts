@@ -1,6 +1,8 @@
 import type { Knex } from '@mikro-orm/knex';
 import type { ControlRequest, LeaseRenewal, LeaseStore } from '../engine/store.js';
 import { LeaseLostError, type RunRecord } from '../engine/types.js';
+// A cycle (the store builds this class), safe: runFromRow is only called once both modules have loaded.
+import { runFromRow } from './store.js';
 
 /** The database's clock in milliseconds since the epoch: every lease is measured on this one clock, whatever the instances' clocks say. */
 const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
@@ -47,10 +49,9 @@ export class PostgresLeases implements LeaseStore {
        returning runs.*`,
       [JSON.stringify(this.labels), limit, startedAt.getTime(), this.instanceId, this.leaseMs],
     )) as { rows: Array<Record<string, unknown> & { id: number; lease_token: number }> };
-    const { runFromRow } = await import('./store.js');
     rows.sort((a, b) => a.id - b.id);
     for (const row of rows) this.fences.set(row.id, row.lease_token);
-    return rows.map((row) => runFromRow(row as never));
+    return rows.map((row) => runFromRow(row as unknown as Parameters<typeof runFromRow>[0]));
   }
 
   async renewLeases(): Promise<LeaseRenewal> {
