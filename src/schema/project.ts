@@ -53,7 +53,8 @@ builder.mutationFields((t) => ({
       name: t.arg.string({ required: true, description: 'A unique, non-empty name (at most 200 characters).' }),
       localPath: t.arg.string({ required: true, description: 'Absolute path of the workspace folder on the server.' }),
       requiredLabels: t.arg.stringList({
-        description: 'Labels an instance must have (WORKER_LABELS) to execute this project’s runs: 1 to 63 lower-case letters, digits, ".", "_" or "-" each (none: any instance).',
+        description:
+          'Labels an instance must have (WORKER_LABELS) to execute this project’s runs: 1 to 63 lower-case letters, digits, ".", "_" or "-" each (none: any instance). With several instances, send createProject to an instance that has them all: it checks the folder on its machine (BAD_USER_INPUT otherwise).',
       }),
     },
     resolve: (_root, args, { services }) => createProject(services, args.name, args.localPath, args.requiredLabels ?? []),

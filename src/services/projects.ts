@@ -28,7 +28,9 @@ const creating = new WeakMap<SqlStore, Promise<unknown>>();
  * Creates a project after checking its name and folder: an absolute path to a folder this server
  * can write (created if missing, as the seed did) that the workspace rules allow (workspace-rules.ts:
  * no system, home, credential or database folder; below WORKSPACE_ROOTS when set) and that no other
- * project already uses (compared by real location). Nothing is written when a check fails: no
+ * project already uses (compared by real location). With several instances, only an instance that has
+ * every one of `requiredLabels` checks the folder (it is on a machine where the project's runs execute).
+ * Nothing is written when a check fails: no
  * project record and no folder. Errors: BAD_USER_INPUT (the name or the folder), CONFLICT (the name
  * or the folder is another project's).
  */
@@ -69,6 +71,14 @@ export function checkLabels(labels: readonly string[], argument: string): string
 async function createChecked(services: Pick<Services, 'store' | 'config'>, name: string, localPath: string, requiredLabels: string[]): Promise<ProjectRecord> {
   const { store, config } = services;
   if (await store.findProjectByName(name)) throw conflict(`A project named "${name}" already exists: choose another name.`);
+  // With several instances, the folder is checked (and made) on a machine whose instances may run the
+  // project's runs: one with all its labels. Another machine may not have the folder, or have another one there.
+  const missing = config.databaseUrl ? requiredLabels.filter((label) => !config.workerLabels.includes(label)) : [];
+  if (missing.length > 0) {
+    throw badInput(
+      `Argument "requiredLabels": this instance (${config.instanceId}) lacks ${missing.join(', ')}, so its machine is not one where this project's runs execute, and it cannot check the folder there. Send createProject to an instance whose WORKER_LABELS include ${requiredLabels.join(', ')}.`,
+    );
+  }
 
   const check = await checkWorkspaceFolder(localPath, workspaceRulesOf(config));
   if (!check.ok) throw badInput(`Argument "localPath": ${check.problem} Choose another folder.`);

@@ -245,8 +245,13 @@ describe.skipIf(unavailable !== null)('several instances on PostgreSQL and Redis
   it('placement: only an instance with every required label (project’s and run’s) takes a run; a run none can take says so, until one can', async () => {
     const gpu = await cluster.start('place-gpu', { WORKER_LABELS: 'gpu,host-a' });
     const plain = await cluster.start('place-plain');
+    // A project's folder is checked on a machine where its runs execute: by an instance with its labels.
+    await expect(plain.client.request(CreateLabelledProjectDocument, { name: 'place-0', localPath: join(dir, 'place-0'), requiredLabels: ['gpu'] })).rejects.toThrow(
+      /this instance \(place-plain\) lacks gpu, so its machine is not one where this project's runs execute.*Send createProject to an instance whose WORKER_LABELS include gpu/,
+    );
     const run = async (projectName: string, labels: string[], runLabels: string[] = []) => {
-      const { createProject: project } = await plain.client.request(CreateLabelledProjectDocument, { name: projectName, localPath: join(dir, projectName), requiredLabels: labels });
+      const via = labels.every((l) => ['gpu', 'host-a'].includes(l)) ? gpu : null;
+      const { createProject: project } = await (via ?? plain).client.request(CreateLabelledProjectDocument, { name: projectName, localPath: join(dir, projectName), requiredLabels: labels });
       expect(project.requiredLabels).toEqual([...labels].sort());
       const { createRun: created } = await plain.client.request(CreateRunDocument, {
         input: { projectId: project.id, goal: 'tick', options: { workflowName: 'ticker' }, inputs: { lines: 1, delay: '0', marker: 'place' }, requiredLabels: runLabels },
@@ -264,7 +269,7 @@ describe.skipIf(unavailable !== null)('several instances on PostgreSQL and Redis
     expect([...owners.values()]).toEqual(['place-gpu', 'place-gpu', 'place-gpu']);
 
     // Nobody has `maven`: the run waits and says why.
-    const waiting = await run('place-4', ['maven']);
+    const waiting = await run('place-4', [], ['maven']);
     const noted = await waitFor(async () => (await plain.client.request(RunPlacementDocument, { id: waiting.id })).run?.placement, { timeoutMs: 30_000, intervalMs: 100, what: 'a placement note' });
     expect(noted).toMatch(/No live instance has every label this run requires \(maven\)/);
     expect(noted).toMatch(/place-gpu \[gpu, host-a\]/);
