@@ -108,6 +108,15 @@ export class PostgresLeases implements LeaseStore {
     await this.knex()('runs').where('id', runId).update({ control_request: request });
   }
 
+  async controlRequestOf(runId: number): Promise<ControlRequest | null> {
+    const row = (await this.knex()('runs').where('id', runId).first('control_request')) as { control_request: ControlRequest | null } | undefined;
+    return row?.control_request ?? null;
+  }
+
+  async acknowledgeControl(runId: number, request: ControlRequest): Promise<void> {
+    await this.knex()('runs').where({ id: runId, control_request: request }).update({ control_request: null });
+  }
+
   async heartbeatInstance(): Promise<void> {
     await this.knex().raw(
       `insert into instances (id, labels, seen_at) values (?, ?::jsonb, ${NOW_MS})

@@ -168,7 +168,17 @@ export class RunController {
     const execution = this.executions.get(runId);
     if (!execution || execution.leaseLost) return;
     if (request === 'STOP') execution.controller.abort(new RunStoppedError());
-    else if (!execution.pausing) execution.pauseRequested = true;
+    else if (request === 'PAUSE') {
+      if (!execution.pausing) execution.pauseRequested = true;
+    } else if (!execution.pausing) {
+      // RESUME: cancels a pause that has not taken effect (once pausing, the run pauses and is resumed from PAUSED).
+      const cancelled = execution.pauseRequested;
+      execution.pauseRequested = false;
+      void (async () => {
+        if (cancelled) await recordEvent(this.deps, runId, 'RUN_RESUMED', 'Pause cancelled: the run goes on without stopping.');
+        await this.deps.store.leases?.acknowledgeControl(runId, 'RESUME');
+      })().catch((error) => this.deps.logger.error(`run ${runId}: could not cancel its pause`, error));
+    }
   }
 
   /** This instance's lease on the run is gone (another instance took it over): cut its execution off, writing nothing more. */
@@ -200,10 +210,9 @@ export class RunController {
         continue;
       }
       if (run.status === 'RUNNING' && !execution && this.deps.store.leases) {
-        throw new RunControlError(
-          'CONFLICT',
-          `Run ${runId} is RUNNING on another instance: a pause asked for there cannot be cancelled from here. Resume it once it is PAUSED (at its next step boundary).`,
-        );
+        const resumed = await this.resumeElsewhere(runId);
+        if (resumed) return resumed;
+        continue; // it paused meanwhile (or ended): look again
       }
       if (run.status !== 'PAUSED') throw new RunControlError('CONFLICT', `Run ${runId} is ${run.status}: only a PAUSED run can be resumed.`);
       if (await this.untilReleased(runId)) continue; // paused a moment ago: look again once its execution has ended
@@ -254,6 +263,29 @@ export class RunController {
       if (stopped) return stopped;
     }
     throw new RunControlError('CONFLICT', `Run ${runId} kept changing status; try again.`);
+  }
+
+  /**
+   * Cancels the pending pause of a run another instance executes: the request is left on the run and
+   * sent there; that instance cancels the pause (RUN_RESUMED) and clears the request, or, too late
+   * to cancel, lets the run pause. Resolves with the run still RUNNING once cancelled, or null when it
+   * left RUNNING (the caller resumes it from PAUSED). CONFLICT when there was no pause to cancel.
+   */
+  private async resumeElsewhere(runId: number): Promise<RunRecord | null> {
+    const leases = this.deps.store.leases!;
+    if ((await leases.controlRequestOf(runId)) !== 'PAUSE') {
+      throw new RunControlError('CONFLICT', `Run ${runId} is RUNNING with no pause pending: only a PAUSED run can be resumed.`);
+    }
+    await leases.requestControl(runId, 'RESUME');
+    this.deps.controlBus?.publish(runId, 'RESUME');
+    const deadline = Date.now() + leases.leaseSeconds * 2000 + 5000;
+    for (;;) {
+      const run = await this.requireRun(runId);
+      if (run.status !== 'RUNNING') return null;
+      if ((await leases.controlRequestOf(runId)) !== 'RESUME') return run;
+      if (Date.now() > deadline) throw new RunControlError('CONFLICT', `Run ${runId} is still running on another instance, which did not act on the resume; try again.`);
+      await new Promise((resolve) => setTimeout(resolve, REMOTE_STOP_POLL_MS));
+    }
   }
 
   /**

@@ -43,7 +43,7 @@ export interface AgentMemoryStore {
 }
 
 /** A request to the instance executing a run, kept on the run until that instance acts on it (the backstop of Redis). */
-export type ControlRequest = 'STOP' | 'PAUSE';
+export type ControlRequest = 'STOP' | 'PAUSE' | 'RESUME';
 
 /** What a lease renewal found: runs this instance lost, and control requests waiting on the ones it keeps. */
 export interface LeaseRenewal {
@@ -68,6 +68,10 @@ export interface LeaseStore {
   releaseLease(runId: number): Promise<void>;
   /** Leaves a request for the instance executing the run (read at its next renewal); cleared when a run is claimed. */
   requestControl(runId: number, request: ControlRequest | null): Promise<void>;
+  /** The request left on the run, if any. */
+  controlRequestOf(runId: number): Promise<ControlRequest | null>;
+  /** Clears the run's request if it is still `request` (the executing instance acted on it). */
+  acknowledgeControl(runId: number, request: ControlRequest): Promise<void>;
   /** Marks QUEUED runs that no live instance's labels can take, and unmarks the rest (placement). */
   notePlacement(): Promise<void>;
   /** Records that this instance is alive with these labels (for placement notes). */

@@ -207,6 +207,16 @@ describe.skipIf(unavailable !== null)('several instances on PostgreSQL and Redis
     await a.client.request(ResumeRunDocument, { id: run.id });
     await waitFor(async () => (await statusOf(a, run.id)) === 'COMPLETED', { timeoutMs: 30_000, intervalMs: 50, what: 'the resumed run to complete' });
 
+    // A pause cancelled through a before it takes effect on b: RUN_RESUMED, and the run never pauses.
+    const { run: cancel } = await tickerRun(a.client, join(dir, 'ctl-cancel'), { lines: 30, delay: '0.1', marker: marker() });
+    await waitFor(async () => (await queryAllEvents(a.client, cancel.id)).some((e) => e.type === 'SHELL_OUTPUT'), { timeoutMs: 60_000, intervalMs: 50, what: 'tick output' });
+    await a.client.request(PauseRunDocument, { id: cancel.id });
+    expect((await a.client.request(ResumeRunDocument, { id: cancel.id })).resumeRun.status).toBe('RUNNING');
+    await waitFor(async () => (await statusOf(a, cancel.id)) === 'COMPLETED', { timeoutMs: 60_000, intervalMs: 100, what: 'the run to complete unpaused' });
+    const cancelled = await queryAllEvents(a.client, cancel.id);
+    expect(ofType(cancelled, 'RUN_PAUSED')).toEqual([]);
+    expect(ofType(cancelled, 'RUN_RESUMED').map((e) => e.message)).toEqual(['Pause cancelled: the run goes on without stopping.']);
+
     const m2 = marker();
     const { run: long } = await tickerRun(a.client, join(dir, 'ctl-long'), { lines: 600, delay: '0.1', marker: m2 });
     await waitFor(() => processesWithEnv(m2).length > 0, { timeoutMs: 60_000, intervalMs: 50, what: 'the long command to start' });
