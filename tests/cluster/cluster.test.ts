@@ -68,6 +68,10 @@ describe.skipIf(unavailable !== null)('several instances on PostgreSQL and Redis
 
   it('three instances racing for the queue claim every run once; each run runs on one instance, its seqs 1..n', async () => {
     const servers = await Promise.all(['race-a', 'race-b', 'race-c'].map((id) => cluster.start(id, { WORKER_CHECK_INTERVAL: '0.2', WORKER_CONCURRENCY: '4' })));
+    // /ready reports both services and the instance.
+    const ready = await fetch(`${servers[0]!.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', database: { kind: 'postgresql', status: 'ok' }, redis: { status: 'ok' }, instance: { id: 'race-a', labels: [] } });
     const RUNS = 18;
     const created = await Promise.all(
       Array.from({ length: RUNS }, (_, i) => tickerRun(servers[i % 3]!.client, join(dir, `race-${i}`), { lines: 2, delay: '0.05', marker: 'race' }, `race-${i}`)),
