@@ -7,8 +7,11 @@ import { agentDefaults, type Config } from './config.js';
 import type { Context, Services } from './context.js';
 import { WalCheckpointer } from './db/checkpointer.js';
 import { DatabaseLock } from './db/lock.js';
-import { initORM } from './db/orm.js';
+import { describeDatabaseUrl, initORM, initPostgresORM } from './db/orm.js';
+import { QueueListener } from './db/queue-listener.js';
 import { SqlStore } from './db/store.js';
+import { LeaseKeeper } from './engine/lease-keeper.js';
+import { RedisBus, describeRedisUrl } from './cluster/redis.js';
 import { EventLog } from './engine/event-log.js';
 import { killAllProcessGroups } from './engine/processes.js';
 import { PubSub } from './engine/pubsub.js';
@@ -61,6 +64,10 @@ export function createLogger(level: Config['logLevel']): Logger {
     error: (message, error) => console.error(`${stamp()} ERROR ${message}`, error ?? ''),
   };
 }
+
+/** With several instances, how long a live subscriber that heard nothing waits before reading the database: with Redis (a lost message) and without it (no other way to hear of events written elsewhere), in ms. */
+const LIVE_CHECK_WITH_REDIS_MS = 2000;
+const LIVE_CHECK_WITHOUT_REDIS_MS = 500;
 
 /** Where the JSON Schema of workflow definition files is served. */
 export const WORKFLOW_SCHEMA_PATH = '/schemas/workflow.json';
@@ -133,15 +140,29 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     mavenDir: config.sandboxM2Dir,
     hiddenPaths: config.sandboxHiddenPaths,
   });
-  // Before anything reads or migrates the database: a second server on it would recover the first one's live runs.
-  const lock = await DatabaseLock.acquire(config.databasePath);
   const busyTimeoutMs = config.databaseBusyTimeoutSeconds * 1000;
-  const orm = await initORM(config.databasePath, logger.info, { busyTimeoutMs }).catch(async (error: unknown) => {
-    await lock.release();
-    throw error;
-  });
-  const checkpointer = await WalCheckpointer.start(config.databasePath, (error) => logger.error('database checkpoint failed', error));
-  const store = new SqlStore(orm, { busyTimeoutMs });
+  let lock: DatabaseLock | null = null;
+  let checkpointer: WalCheckpointer | null = null;
+  let store: SqlStore;
+  let orm: { close(force?: boolean): Promise<void> };
+  if (config.databaseUrl) {
+    // PostgreSQL: any number of instances share the database; leases, not a file lock, keep each run to one.
+    const pgOrm = await initPostgresORM(config.databaseUrl, logger.info, { leaseSeconds: config.leaseSeconds });
+    orm = pgOrm;
+    store = new SqlStore(pgOrm, { busyTimeoutMs, postgres: { instanceId: config.instanceId, labels: config.workerLabels, leaseSeconds: config.leaseSeconds } });
+    logger.info(`database ${describeDatabaseUrl(config.databaseUrl)}: instance ${config.instanceId}, labels [${config.workerLabels.join(', ')}], leases of ${config.leaseSeconds} s`);
+  } else {
+    // Before anything reads or migrates the database: a second server on it would recover the first one's live runs.
+    const fileLock = await DatabaseLock.acquire(config.databasePath);
+    lock = fileLock;
+    const sqliteOrm = await initORM(config.databasePath, logger.info, { busyTimeoutMs }).catch(async (error: unknown) => {
+      await fileLock.release();
+      throw error;
+    });
+    orm = sqliteOrm;
+    checkpointer = await WalCheckpointer.start(config.databasePath, (error) => logger.error('database checkpoint failed', error));
+    store = new SqlStore(sqliteOrm as never, { busyTimeoutMs });
+  }
   const pubsub = new PubSub((error) => logger.error('a subscriber failed', error));
   const eventLog = new EventLog(store, pubsub);
   // Step types first: definitions are checked against them.
@@ -177,12 +198,36 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logger,
     workspaceRules: workspaceRulesOf(config),
   };
-  const control = new RunController(runnerDeps);
+  // Redis: live events and run control between instances. Stop and pause reach `control` through it.
+  let control: RunController | null = null;
+  const redis = config.redisUrl
+    ? await RedisBus.connect(config.redisUrl, config.instanceId, pubsub, logger, (runId, request) => control?.applyRequest(runId, request)).catch(async (error: unknown) => {
+        await orm.close(true);
+        throw error;
+      })
+    : null;
+  if (config.databaseUrl) {
+    // Other instances write events too: a live subscriber here fills gaps from the database, and
+    // reads it when it hears nothing for a while (without Redis, that is how it follows runs elsewhere).
+    pubsub.lossy = {
+      idleCheckMs: redis ? LIVE_CHECK_WITH_REDIS_MS : LIVE_CHECK_WITHOUT_REDIS_MS,
+      onGap: (runId, fromSeq, toSeq) => {
+        if (redis) logger.info(`run ${runId}: events ${fromSeq}..${toSeq} missed live (lost between instances), read from the database`);
+      },
+    };
+  }
+  if (redis) {
+    runnerDeps.controlBus = { publish: (runId, request) => redis.publishControl(runId, request) };
+    logger.info(`redis ${describeRedisUrl(config.redisUrl!)}: live events and run control across instances`);
+  }
+  control = new RunController(runnerDeps);
   const worker = new Worker(runnerDeps, control, {
     enabled: !config.disableWorker,
     concurrency: config.workerConcurrency,
     checkIntervalSeconds: config.workerCheckIntervalSeconds,
   });
+  const leaseKeeper = store.leases ? new LeaseKeeper(store.leases, control, logger, () => worker.notify()) : null;
+  let queueListener: QueueListener | null = null;
   const artifactLinks = new ArtifactLinks(config.apiToken, config.artifactLinkTtlSeconds);
   const services: Services = { config, store, eventLog, pubsub, worker, control, workflows, kinds, stepTypeProblems: stepTypes.problems, logger, artifactLinks };
 
@@ -230,6 +275,23 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logging: config.logLevel === 'silent' ? false : 'warn',
   });
 
+  /** What /ready answers: the database and (when configured) Redis, each `ok` or why not. */
+  async function readiness(): Promise<{ ok: boolean; body: Record<string, unknown> }> {
+    const check = (work: Promise<unknown>) => work.then(() => 'ok', (error: unknown) => (error as Error).message);
+    const [database, redisState] = await Promise.all([check(store.ping()), redis ? check(redis.ping()) : Promise.resolve(null)]);
+    const problems: string[] = [];
+    if (database !== 'ok') problems.push(`Database not reachable: ${database}`);
+    if (redisState !== null && redisState !== 'ok') problems.push(`Redis not reachable: ${redisState} (live events between instances wait for it; runs go on)`);
+    const body: Record<string, unknown> = {
+      status: problems.length === 0 ? 'ready' : 'unavailable',
+      database: { kind: config.databaseUrl ? 'postgresql' : 'sqlite', status: database },
+      redis: redis ? { status: redisState } : null,
+      instance: config.databaseUrl ? { id: config.instanceId, labels: config.workerLabels } : null,
+    };
+    if (problems.length > 0) body.error = problems.join('; ');
+    return { ok: problems.length === 0, body };
+  }
+
   const guard = { allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins };
   const httpServer = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -240,10 +302,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       if (!requestAuthorized(config.apiToken, req)) {
         return sendJson(res, 401, { status: 'unauthenticated', error: UNAUTHENTICATED_MESSAGE });
       }
-      store.ping().then(
-        () => sendJson(res, 200, { status: 'ready' }),
-        (error) => sendJson(res, 503, { status: 'unavailable', error: `Database not reachable: ${(error as Error).message}` }),
-      );
+      void readiness().then(({ ok, body }) => sendJson(res, ok ? 200 : 503, body));
       return;
     }
     if (path === '/graphql') return void yoga.requestListener(req, res);
@@ -289,12 +348,19 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       url = `http://${host}:${address.port}`;
       // Before any run is taken: no run may stay RUNNING with no process working on it.
       await control.recover();
+      if (config.databaseUrl) {
+        queueListener = await QueueListener.start(config.databaseUrl, () => worker.notify(), (error) => logger.error('queue notifications: connection lost; polling meanwhile', error));
+      }
+      leaseKeeper?.start();
       worker.start();
       return url;
     },
     stop() {
       stopping ??= (async () => {
+        await queueListener?.stop();
         await worker.stop(config.shutdownGraceSeconds * 1000);
+        await leaseKeeper?.stop();
+        await store.leases?.leave().catch((error: unknown) => logger.error('could not remove this instance from the live list', error));
         // What the runs recorded up to here reaches the live subscribers before their sockets close.
         await eventLog.flush();
         await webSocket.close();
@@ -303,10 +369,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         if (httpServer.listening) await closed;
         await eventLog.flush();
         await checkpointer?.stop();
+        await redis?.close();
         await orm.close(true);
         killAllProcessGroups();
         await stopSpawner();
-        await lock.release();
+        await lock?.release();
       })();
       return stopping;
     },

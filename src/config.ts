@@ -3,7 +3,8 @@
  * everything else is given a `Config`. Tests pass their own values instead of mutating `process.env`.
  */
 import { isIP } from 'node:net';
-import { userInfo } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
 import path, { isAbsolute, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_OPTION_RANGES, type AgentDefaults } from './engine/agent/settings.js';
@@ -17,6 +18,29 @@ export interface Config {
   host: string;
   /** SQLite database file (./data/agent-runner.db; its folder is created on first start). `DATABASE_PATH` */
   databasePath: string;
+  /**
+   * PostgreSQL instead of the SQLite file: several server instances then share one database and its
+   * queue (unset: SQLite at DATABASE_PATH, one server). `DATABASE_URL`, `postgres://user:password@host:5432/db`
+   */
+  databaseUrl: string | null;
+  /**
+   * Redis for live events and run control across instances (unset: in-process only). Only with
+   * DATABASE_URL. `REDIS_URL`, `redis://host:6379` (`rediss://` for TLS)
+   */
+  redisUrl: string | null;
+  /**
+   * Labels this instance offers (none): it claims only runs whose required labels (the project's
+   * and the run's) it has all of. `WORKER_LABELS`, comma-separated (`gpu,maven`)
+   */
+  workerLabels: string[];
+  /**
+   * With DATABASE_URL: how long a claimed run's lease lasts without renewal, in seconds (15). The
+   * executing instance renews it every third of that; another instance takes over a run whose lease
+   * expired (its instance died or hung) within about this time plus a second. `LEASE_SECONDS`
+   */
+  leaseSeconds: number;
+  /** This instance's name in leases and logs (host name, process id and a random suffix). `INSTANCE_ID` */
+  instanceId: string;
   /** When set, every request needs `Authorization: Bearer <token>` (unset). `API_TOKEN` */
   apiToken: string | null;
   /**
@@ -177,6 +201,34 @@ function nonNegativeNumber(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/** A URL with one of `protocols` (such as `postgres:`), or null when unset. */
+function serviceUrl(env: Env, name: string, protocols: readonly string[], example: string): string | null {
+  const raw = read(env, name);
+  if (raw === undefined) return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    // reported below
+  }
+  if (!url || !protocols.includes(url.protocol)) {
+    throw new ConfigError(`${name} is invalid: expected a URL such as ${example} (scheme ${protocols.map((p) => p.replace(/:$/, '')).join(' or ')}).`);
+  }
+  return raw;
+}
+
+/** Labels: lower-case letters, digits, `.`, `_`, `-`. */
+const LABEL = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** Checks placement labels (from a variable or an API argument); returns them sorted, without repeats, or throws with what is wrong. */
+export function normalizeLabels(labels: readonly string[], where: string): string[] {
+  const bad = labels.filter((label) => !LABEL.test(label));
+  if (bad.length > 0) {
+    throw new ConfigError(`${where} has ${bad.map((b) => JSON.stringify(b)).join(', ')}: a label is 1 to 63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit (such as gpu, maven, host-a).`);
+  }
+  return [...new Set(labels)].sort();
+}
+
 function boolean(env: Env, name: string, fallback: boolean): boolean {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -302,6 +354,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     port: integer(env, 'PORT', 8000, 0, 65535),
     host: read(env, 'HOST') ?? '127.0.0.1',
     databasePath: read(env, 'DATABASE_PATH') ?? './data/agent-runner.db',
+    databaseUrl: serviceUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/agent_runner'),
+    redisUrl: serviceUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+    workerLabels: normalizeLabels(list(env, 'WORKER_LABELS'), 'WORKER_LABELS'),
+    leaseSeconds: integer(env, 'LEASE_SECONDS', 15, 1, 3600),
+    instanceId: read(env, 'INSTANCE_ID') ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     apiToken: read(env, 'API_TOKEN') ?? null,
     allowedHosts: hostList(env, 'ALLOWED_HOSTS'),
     allowedOrigins: originList(env, 'ALLOWED_ORIGINS'),
@@ -347,6 +404,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   // Next to the database, wherever the overrides put it.
   const m2 = overrides.sandboxM2Dir ?? read(env, 'SANDBOX_M2_DIR') ?? path.join(path.dirname(path.resolve(base.databasePath)), 'sandbox-m2');
   const config: Config = { ...base, sandboxM2Dir: path.resolve(m2) };
+  if (config.redisUrl && !config.databaseUrl) {
+    throw new ConfigError('REDIS_URL is set without DATABASE_URL: Redis carries events and run control between instances that share one PostgreSQL database. Set DATABASE_URL too, or unset REDIS_URL.');
+  }
   if (!isLoopbackHost(config.host) && !config.apiToken && !config.allowRemoteWithoutToken) {
     throw new ConfigError(
       `HOST=${config.host} would let anyone on the network run commands through this server without a token: set API_TOKEN, listen on 127.0.0.1, or set ALLOW_REMOTE_WITHOUT_TOKEN=true to accept that.`,

@@ -4,6 +4,7 @@
  */
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { describeDatabaseUrl } from './db/orm.js';
 import { SandboxUnavailableError } from './engine/sandbox.js';
 import { ensureConsoleBuilt } from './http/console.js';
 
@@ -23,7 +24,8 @@ const app = await buildApp(config).catch((error: unknown) => {
     console.error(`agent-runner: ${error.message}`);
     process.exit(2);
   }
-  console.error(`agent-runner: cannot open the database at ${config.databasePath}: ${(error as Error).message}`);
+  const where = config.databaseUrl ? `DATABASE_URL (${describeDatabaseUrl(config.databaseUrl)})` : `the database at ${config.databasePath}`;
+  console.error(`agent-runner: cannot open ${where}: ${(error as Error).message}`);
   process.exit(1);
 });
 
@@ -38,7 +40,7 @@ try {
   const url = await app.start();
   console.log(`agent-runner listening on ${url}`);
   console.log(`Console: ${url}/`);
-  console.log(`GraphiQL: ${url}/graphql  (database ${config.databasePath}, Ollama ${config.ollamaBaseUrl}, worker ${config.disableWorker ? 'disabled' : 'enabled'})`);
+  console.log(`GraphiQL: ${url}/graphql  (database ${config.databaseUrl ? describeDatabaseUrl(config.databaseUrl) : config.databasePath}, Ollama ${config.ollamaBaseUrl}, worker ${config.disableWorker ? 'disabled' : 'enabled'})`);
   const { sandbox } = await app.services.worker.status();
   if (sandbox.active) console.log(sandbox.summary);
   else console.warn(`agent-runner: WARNING: ${sandbox.summary}`);

@@ -2,6 +2,8 @@ import { defineConfig, type Options } from '@mikro-orm/sqlite';
 import { Migrator } from '@mikro-orm/migrations';
 import { AgentMessageSchema, ArtifactSchema, DirectiveSchema, EventSchema, ProjectSchema, RunSchema, StepRunSchema, WorkflowVersionSchema } from './entities/index.js';
 import { migrationsList } from './migrations/index.js';
+import { postgresMigrationsList } from './migrations-pg/index.js';
+import { defineConfig as definePostgresConfig, type Options as PostgresOptions } from '@mikro-orm/postgresql';
 
 type SqliteConnection = { exec(sql: string, callback: (error: Error | null) => void): void };
 
@@ -43,6 +45,40 @@ export function ormOptions(dbName: string, { busyTimeoutMs = 60_000 }: DatabaseO
       acquireTimeoutMillis: busyTimeoutMs,
       afterCreate(connection: SqliteConnection, done: (error: Error | null, connection: SqliteConnection) => void) {
         connection.exec(pragmas, (error) => done(error, connection));
+      },
+    },
+    discovery: { warnWhenNoEntities: true },
+    debug: false,
+  });
+}
+
+/**
+ * MikroORM's options for PostgreSQL (DATABASE_URL): the same entities, its own migrations
+ * (migrations-pg), a pool of `poolSize` connections (10) whose sessions end when left idle inside a
+ * transaction for `idleInTransactionMs` (10000).
+ */
+export function postgresOrmOptions(clientUrl: string, { poolSize = 10, idleInTransactionMs = 10_000 }: { poolSize?: number; idleInTransactionMs?: number } = {}): PostgresOptions {
+  return definePostgresConfig({
+    clientUrl,
+    entities: [ProjectSchema, RunSchema, EventSchema, ArtifactSchema, StepRunSchema, WorkflowVersionSchema, AgentMessageSchema, DirectiveSchema],
+    extensions: [Migrator],
+    migrations: {
+      migrationsList: postgresMigrationsList,
+      path: 'src/db/migrations-pg',
+      pathTs: 'src/db/migrations-pg',
+      emit: 'ts',
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
+    pool: {
+      min: 0,
+      max: poolSize,
+      // An instance stalled inside a transaction (SIGSTOP, a frozen VM) would hold its runs' row
+      // locks, and so block the instance taking its runs over: PostgreSQL ends such a session.
+      afterCreate(connection: { query(sql: string, callback: (error: Error | null) => void): void }, done: (error: Error | null, connection: unknown) => void) {
+        connection.query(`set idle_in_transaction_session_timeout = ${Math.round(idleInTransactionMs)}`, (error) => done(error, connection));
       },
     },
     discovery: { warnWhenNoEntities: true },

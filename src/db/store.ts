@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UniqueConstraintViolationException, type EntityManager, type Knex, type MikroORM } from '@mikro-orm/sqlite';
-import type { DefinitionPin, NewStepRun, RunPatch, RunStore, StepRunPatch } from '../engine/store.js';
+import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/core';
+import type { Knex } from '@mikro-orm/knex';
+import type { ControlRequest, DefinitionPin, LeaseRenewal, LeaseStore, NewStepRun, RunPatch, RunStore, StepRunPatch } from '../engine/store.js';
 import {
+  LeaseLostError,
   TEXT_DELTA_EVENT_TYPES,
   type AgentMessage,
   type ArtifactKind,
@@ -23,6 +25,7 @@ import type { ProjectEntity } from './entities/project.entity.js';
 import type { RunEntity } from './entities/run.entity.js';
 import type { StepRunEntity } from './entities/step-run.entity.js';
 import type { WorkflowVersionEntity } from './entities/workflow-version.entity.js';
+import { PostgresLeases } from './leases.js';
 
 /** A statement the database stayed too busy to run for the whole busy timeout. */
 export class DatabaseBusyError extends Error {
@@ -65,6 +68,8 @@ export interface NewRun {
   options: RunRecord['options'];
   models: RunRecord['models'];
   timeoutSeconds: number | null;
+  /** Placement labels the run requires besides its project's (none when absent). */
+  requiredLabels?: string[];
   steps: NewStepRun[];
 }
 
@@ -83,7 +88,7 @@ const maybeDate = (ms: number | null): Date | null => (ms === null ? null : new 
 const millis = (value: Date | null | undefined): number | null => (value ? value.getTime() : null);
 
 function toProject(e: ProjectEntity): ProjectRecord {
-  return { id: e.id, name: e.name, localPath: e.localPath, createdAt: date(e.createdAt) };
+  return { id: e.id, name: e.name, localPath: e.localPath, createdAt: date(e.createdAt), requiredLabels: json<string[]>(e.requiredLabels ?? '[]') };
 }
 
 function toRun(e: RunEntity): RunRecord {
@@ -106,6 +111,8 @@ function toRun(e: RunEntity): RunRecord {
     createdAt: date(e.createdAt),
     startedAt: maybeDate(e.startedAt),
     finishedAt: maybeDate(e.finishedAt),
+    requiredLabels: json<string[]>(e.requiredLabels ?? '[]'),
+    placement: e.placementNote ?? null,
   };
 }
 
@@ -154,6 +161,8 @@ interface RunRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  required_labels: string | string[];
+  placement_note: string | null;
 }
 
 /** Row shape of the `step_runs` table. */
@@ -177,8 +186,13 @@ interface StepRunRow {
   skipped_reason: string | null;
 }
 
+/** A JSON column's value: text on SQLite, already parsed from PostgreSQL's jsonb. */
+function json<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
 /** A `runs` row as SQL returns it (column names, JSON as text). */
-function runFromRow(row: RunRow): RunRecord {
+export function runFromRow(row: RunRow): RunRecord {
   return toRun({
     id: row.id,
     projectId: row.project_id,
@@ -188,16 +202,18 @@ function runFromRow(row: RunRow): RunRecord {
     status: row.status as RunStatus,
     workflowName: row.workflow_name,
     workflowVersion: row.workflow_version,
-    definition: row.definition === null ? null : (JSON.parse(row.definition) as WorkflowDefinition),
+    definition: row.definition === null ? null : json<WorkflowDefinition>(row.definition),
     definitionHash: row.definition_hash,
-    inputs: JSON.parse(row.inputs || '{}') as RunRecord['inputs'],
-    options: JSON.parse(row.options) as RunRecord['options'],
-    models: JSON.parse(row.models) as RunRecord['models'],
+    inputs: json<RunRecord['inputs']>(row.inputs || '{}'),
+    options: json<RunRecord['options']>(row.options),
+    models: json<RunRecord['models']>(row.models),
     timeoutSeconds: row.timeout_seconds,
     error: row.error,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    requiredLabels: json<string[]>(row.required_labels ?? '[]'),
+    placementNote: row.placement_note ?? null,
   });
 }
 
@@ -281,6 +297,9 @@ function directiveFromRow(row: DirectiveRow): DirectiveRecord {
   return { id: row.id, runId: row.run_id, text: row.text, createdAt: date(row.created_at), deliveredAt: maybeDate(row.delivered_at), stepName: row.step_name };
 }
 
+/** The PostgreSQL channel on which a queued run is announced (LISTEN/NOTIFY). */
+export const QUEUE_CHANNEL = 'agent_runner_queue';
+
 /** Events per INSERT statement: a larger batch is written as several statements in one transaction. */
 const EVENT_INSERT_CHUNK = 2000;
 
@@ -350,6 +369,75 @@ async function insertEventChunk(knex: Knex, chunk: Array<Omit<EventRecord, 'id'>
   return records;
 }
 
+/**
+ * PostgreSQL's insert of one run's events, numbered by the database, in one statement (one round
+ * trip, atomic by itself): the UPDATE advances the run's `last_seq` by the number of events, which
+ * takes the run's row lock until the statement commits, so numbers are handed out, and committed, in
+ * order, with no gap and no repeat across instances; where this instance executes the run, the same
+ * UPDATE checks its fencing token, and a refused UPDATE inserts nothing. The rows come as arrays
+ * (unnest), a handful of bound parameters whatever their number.
+ */
+function insertRunEventsSql(fenced: boolean): string {
+  return (
+    `with counter as (update runs set last_seq = last_seq + ? where id = ?${fenced ? ' and lease_token = ?' : ''} returning last_seq) ` +
+    'insert into events (run_id, seq, type, message, step_name, data, created_at) ' +
+    'select ?, counter.last_seq - ? + e.ord, e.type, e.message, e.step_name, e.data, e.created_at ' +
+    'from counter, unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[]) with ordinality as e(type, message, step_name, data, created_at, ord) ' +
+    'returning id, seq'
+  );
+}
+
+/** PostgreSQL's text cannot hold NUL: shown as U+FFFD (SQLite keeps it). */
+const withoutNul = (text: string | null): string | null => (text !== null && text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text);
+
+/**
+ * PostgreSQL's insert of a batch of events (see insertRunEventsSql): one statement per run of the
+ * batch, each run's events stored whole or not at all. A refused run's events are returned as
+ * LeaseLostError (or an error saying the run does not exist); the others are stored.
+ */
+async function insertNumberedEvents(knex: Knex, rows: Array<Omit<EventRecord, 'id'>>, fences: ReadonlyMap<number, number>): Promise<Array<EventRecord | Error>> {
+  const byRun = new Map<number, number[]>();
+  rows.forEach((row, i) => {
+    const list = byRun.get(row.runId);
+    if (list) list.push(i);
+    else byRun.set(row.runId, [i]);
+  });
+  const outcomes: Array<EventRecord | Error> = new Array(rows.length);
+  await Promise.all(
+    [...byRun].map(async ([runId, indexes]) => {
+      const token = fences.get(runId);
+      const batch = indexes.map((i) => rows[i]);
+      const counter = token === undefined ? [batch.length, runId] : [batch.length, runId, token];
+      const { rows: returned } = (await knex.raw(insertRunEventsSql(token !== undefined), [
+        ...counter,
+        runId,
+        batch.length,
+        batch.map((r) => r.type),
+        batch.map((r) => withoutNul(r.message)),
+        batch.map((r) => withoutNul(r.stepName)),
+        batch.map((r) => eventDataColumn(r)),
+        batch.map((r) => r.createdAt.getTime()),
+      ] as never)) as { rows: Array<{ id: number; seq: number }> };
+      if (returned.length === 0) {
+        const refusal = token !== undefined ? new LeaseLostError(runId) : new Error(`Run ${runId} does not exist: its events were not stored.`);
+        for (const i of indexes) outcomes[i] = refusal;
+        return;
+      }
+      returned.sort((a, b) => a.seq - b.seq);
+      indexes.forEach((i, k) => {
+        const record = rows[i] as EventRecord;
+        record.id = returned[k]!.id;
+        record.seq = returned[k]!.seq;
+        outcomes[i] = record;
+      });
+      // A run's first events (RUN_QUEUED first): from now on it can be claimed (see PostgresLeases.claim);
+      // the listening instances hear of it at once.
+      if (returned[0]!.seq === 1) await knex.raw(`select pg_notify('${QUEUE_CHANNEL}', '')`);
+    }),
+  );
+  return outcomes;
+}
+
 /** Inserts PENDING step records numbered from `firstIndex`. */
 async function insertStepRuns(trx: Knex, runId: number, steps: NewStepRun[], firstIndex: number): Promise<void> {
   if (steps.length === 0) return;
@@ -389,12 +477,32 @@ export class SqlStore implements RunStore, WorkflowStore {
 
   private readonly busyTimeoutMs: number;
 
-  /** `busyTimeoutMs`: how long a statement the engine relies on is tried again while the database is busy (60000). */
+  /** PostgreSQL only: leases, fencing, the queue's notifications (see PostgresLeases). */
+  readonly leases?: PostgresLeases;
+  /** PostgreSQL only: events numbered by the database (see EventStore). */
+  readonly insertNumberedEvents?: (rows: Array<Omit<EventRecord, 'id'>>) => Promise<Array<EventRecord | Error>>;
+  private readonly postgres: boolean;
+
+  /**
+   * `busyTimeoutMs`: how long a statement the engine relies on is tried again while the database is
+   * busy (60000). `postgres`: the ORM is on PostgreSQL, shared by several instances: this one's id,
+   * labels and lease length.
+   */
   constructor(
     private readonly orm: MikroORM,
-    { busyTimeoutMs = 60_000 }: { busyTimeoutMs?: number } = {},
+    { busyTimeoutMs = 60_000, postgres }: { busyTimeoutMs?: number; postgres?: { instanceId: string; labels: string[]; leaseSeconds: number } } = {},
   ) {
     this.busyTimeoutMs = busyTimeoutMs;
+    this.postgres = postgres !== undefined;
+    if (postgres) {
+      this.leases = new PostgresLeases(() => this.knex(), postgres.instanceId, postgres.labels, postgres.leaseSeconds);
+      this.insertNumberedEvents = (rows) => insertNumberedEvents(this.knex(), rows, this.leases!.fences);
+    }
+  }
+
+  /** The fencing token this instance claimed `runId` with, if it executes it (PostgreSQL). */
+  private fence(runId: number): number | undefined {
+    return this.leases?.fences.get(runId);
   }
 
   /**
@@ -418,11 +526,11 @@ export class SqlStore implements RunStore, WorkflowStore {
   }
 
   private em(): EntityManager {
-    return this.orm.em.fork();
+    return this.orm.em.fork() as EntityManager;
   }
 
-  private knex() {
-    return this.orm.em.getKnex();
+  private knex(): Knex {
+    return (this.orm.em as unknown as { getKnex(): Knex }).getKnex();
   }
 
   async ping(): Promise<void> {
@@ -431,9 +539,9 @@ export class SqlStore implements RunStore, WorkflowStore {
 
   // Projects ------------------------------------------------------------------------------------
 
-  createProject(name: string, localPath: string): Promise<ProjectRecord> {
+  createProject(name: string, localPath: string, requiredLabels: string[] = []): Promise<ProjectRecord> {
     return this.patiently(async () => {
-      const row = { name, localPath, createdAt: Date.now() };
+      const row = { name, localPath, createdAt: Date.now(), requiredLabels };
       try {
         const id = (await this.em().insert<ProjectEntity>(ProjectSchema, row as ProjectEntity)) as number;
         const project = toProject({ id, ...row });
@@ -473,8 +581,8 @@ export class SqlStore implements RunStore, WorkflowStore {
   /** Creates the run and its pending step records in one transaction. */
   createRun(input: NewRun): Promise<RunRecord> {
     return this.patiently(async () => {
-      const { steps, ...fields } = input;
-      const record = { ...fields, status: 'QUEUED' as const, error: null, createdAt: Date.now(), startedAt: null, finishedAt: null };
+      const { steps, requiredLabels = [], ...fields } = input;
+      const record = { ...fields, status: 'QUEUED' as const, error: null, createdAt: Date.now(), startedAt: null, finishedAt: null, requiredLabels, placementNote: null };
       // knex's own transaction, not em.begin()/commit(): commit() flushes, and a flush runs in an AsyncLocalStorage.
       const id = await this.knex().transaction(async (trx) => {
         const [row] = await trx('runs')
@@ -496,6 +604,7 @@ export class SqlStore implements RunStore, WorkflowStore {
             created_at: record.createdAt,
             started_at: null,
             finished_at: null,
+            required_labels: JSON.stringify(requiredLabels),
           })
           .returning('id');
         const runId = (row as { id: number }).id;
@@ -543,12 +652,19 @@ export class SqlStore implements RunStore, WorkflowStore {
       if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
       if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
       // One conditional UPDATE: two workers racing for the same run cannot both see it succeed.
-      const rows: RunRow[] = await this.knex()('runs').where({ id, status: from }).update(changes).returning('*');
+      const token = this.fence(id);
+      const query = this.knex()('runs').where({ id, status: from });
+      if (token !== undefined) query.andWhere('lease_token', token);
+      if (this.postgres && patch.status === 'QUEUED') changes.control_request = null;
+      const rows: RunRow[] = await query.update(changes).returning('*');
+      if (rows.length === 0 && token !== undefined) await this.leases!.assertHeld(id);
+      if (rows.length > 0 && this.postgres && patch.status === 'QUEUED') await this.knex().raw(`select pg_notify('${QUEUE_CHANNEL}', '')`);
       return rows.length === 0 ? null : runFromRow(rows[0]);
     });
   }
 
   claimQueuedRuns(limit: number, startedAt: Date): Promise<RunRecord[]> {
+    if (this.leases) return this.leases.claim(limit, startedAt);
     return this.patiently(async () => {
       // Select and claim in one statement: nothing can claim the same runs in between.
       const oldest = this.knex()('runs').select('id').where('status', 'QUEUED').orderBy('id').limit(limit);
@@ -569,6 +685,11 @@ export class SqlStore implements RunStore, WorkflowStore {
     return this.patiently(async () => {
       if (steps.length === 0) return [];
       return this.knex().transaction(async (trx) => {
+        const token = this.fence(runId);
+        if (token !== undefined) {
+          const held = await trx('runs').where({ id: runId, lease_token: token }).forUpdate().first('id');
+          if (!held) throw new LeaseLostError(runId);
+        }
         const last = (await trx('step_runs').where('run_id', runId).max({ max: 'step_index' }).first()) as { max: number | null } | undefined;
         const first = (last?.max ?? -1) + 1;
         await insertStepRuns(trx, runId, steps, first);
@@ -679,7 +800,11 @@ export class SqlStore implements RunStore, WorkflowStore {
       if (patch.skippedReason !== undefined) changes.skipped_reason = patch.skippedReason;
       if (patch.startedAt !== undefined) changes.started_at = millis(patch.startedAt);
       if (patch.finishedAt !== undefined) changes.finished_at = millis(patch.finishedAt);
-      await this.knex()('step_runs').where({ run_id: runId, step_index: index }).update(changes);
+      const query = this.knex()('step_runs').where({ run_id: runId, step_index: index });
+      const token = this.fence(runId);
+      if (token !== undefined) query.whereExists((held) => held.select(held.client.raw('1')).from('runs').where({ id: runId, lease_token: token }));
+      const updated = (await query.update(changes)) as number;
+      if (updated === 0 && token !== undefined) throw new LeaseLostError(runId);
     });
   }
 

@@ -7,6 +7,13 @@ export interface EventStore {
   maxSeqs(runIds: number[]): Promise<Map<number, number>>;
   /** Stores the rows in one transaction, in order; returns them with their ids (the same objects, given an `id`). */
   insertEvents(rows: Array<Omit<EventRecord, 'id'>>): Promise<EventRecord[]>;
+  /**
+   * Present when the database numbers events itself (several instances write one run's events):
+   * stores the rows of each run in order, giving them the next numbers of that run's counter in the
+   * same transaction; each row's outcome is its record, or the error that refused it (LeaseLostError
+   * for a run this instance no longer holds). `seq` of the rows passed is ignored.
+   */
+  insertNumberedEvents?(rows: Array<Omit<EventRecord, 'id'>>): Promise<Array<EventRecord | Error>>;
 }
 
 /**
@@ -51,6 +58,7 @@ export class EventLog {
 
   /** A run just created has no events: its first `seq` is 1, without asking the database. */
   beginNewRun(runId: number): void {
+    if (this.store.insertNumberedEvents) return; // the database numbers them
     if (!this.nextSeqs.has(runId)) this.nextSeqs.set(runId, 1);
   }
 
@@ -92,6 +100,7 @@ export class EventLog {
     if (batch.length === 0) return;
     this.lastBatchAt = performance.now();
     this.lastBatchSize = batch.length;
+    if (this.store.insertNumberedEvents) return this.writeNumberedBatch(batch);
     try {
       const unknownRuns = [...new Set(batch.map((p) => p.runId))].filter((id) => !this.nextSeqs.has(id));
       if (unknownRuns.length > 0) {
@@ -124,6 +133,35 @@ export class EventLog {
       // Nothing of the batch was stored: forget the counters so they are read again from the database.
       for (const p of batch) this.nextSeqs.delete(p.runId);
       for (const p of batch) p.reject(error);
+    }
+  }
+
+  /** The batch written where the database numbers the events (PostgreSQL): one run's refusal leaves the others stored. */
+  private async writeNumberedBatch(batch: Pending[]): Promise<void> {
+    const rows = batch.map((p) => ({
+      runId: p.runId,
+      seq: 0,
+      type: p.event.type,
+      message: p.event.message,
+      stepName: p.event.stepName ?? null,
+      data: p.event.data ?? null,
+      createdAt: p.createdAt,
+    }));
+    let outcomes: Array<EventRecord | Error>;
+    try {
+      outcomes = await this.store.insertNumberedEvents!(rows);
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const outcome = outcomes[i];
+      if (outcome instanceof Error) {
+        batch[i].reject(outcome);
+        continue;
+      }
+      this.pubsub.publish('runEvent', outcome.runId, outcome);
+      batch[i].resolve(outcome);
     }
   }
 }

@@ -95,9 +95,22 @@ async function* runEvents(
       if (last && TERMINAL_EVENT_TYPES.has(last.type) && last.seq <= lastSeq) return;
       deadline = Date.now() + TERMINAL_EVENT_GRACE_MS;
     }
+    // Between instances (Redis) a live event can be lost: a gap in `seq` is filled from the database,
+    // and a subscriber that hears nothing for a while looks there too (the lost one may be the last).
+    const lossy = deps.pubsub.lossy;
     for (;;) {
       for (let event = live.shift(); event !== undefined; event = live.shift()) {
         if (event.seq <= lastSeq) continue;
+        if (lossy && event.seq > lastSeq + 1) {
+          const from = lastSeq + 1;
+          for (const missed of await deps.store.listEvents(runId, lastSeq, event.seq - lastSeq - 1)) {
+            lastSeq = missed.seq;
+            yield missed;
+            if (TERMINAL_EVENT_TYPES.has(missed.type)) return;
+          }
+          lossy.onGap(runId, from, event.seq - 1);
+          if (event.seq <= lastSeq) continue;
+        }
         lastSeq = event.seq;
         yield event;
         if (TERMINAL_EVENT_TYPES.has(event.type)) return;
@@ -105,8 +118,19 @@ async function* runEvents(
       if (live.overflowed) throw new SubscriberTooSlowError(lastSeq);
       if (deadline !== null && Date.now() >= deadline) return;
       if (live.isClosed) return;
-      await live.wait(deadline === null ? undefined : deadline - Date.now());
+      const waitMs = deadline === null ? lossy?.idleCheckMs : Math.min(deadline - Date.now(), lossy?.idleCheckMs ?? Infinity);
+      const heard = live.size;
+      await live.wait(waitMs);
       if (live.isClosed) return;
+      if (lossy && live.size === heard && !live.overflowed) {
+        const missed = await deps.store.listEvents(runId, lastSeq, REPLAY_PAGE);
+        if (missed.length > 0) lossy.onGap(runId, lastSeq + 1, missed[missed.length - 1].seq);
+        for (const event of missed) {
+          lastSeq = event.seq;
+          yield event;
+          if (TERMINAL_EVENT_TYPES.has(event.type)) return;
+        }
+      }
     }
   } finally {
     unsubscribe();

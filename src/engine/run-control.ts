@@ -13,8 +13,9 @@ import { ancestorsByName, descendantsOf } from './graph.js';
 import { killLeftoverProcessGroups } from './processes.js';
 import { RunInputError, agentSteps, carryOverModels, describeStep, resolveInputs } from './run-plan.js';
 import { changeRunStatus, executeRun, recordEvent, recordStopped, skippedByFlow, type RunnerDeps } from './runner.js';
-import type { DefinitionPin } from './store.js';
+import type { ControlRequest, DefinitionPin } from './store.js';
 import {
+  LeaseLostError,
   RunStoppedError,
   ServerShutdownError,
   coerceError,
@@ -41,7 +42,16 @@ export class RunControlError extends Error {
 export interface RunControllerDeps extends RunnerDeps {
   /** Step models from the environment (OLLAMA_<STEP>_MODEL), for a run moved onto another version. */
   stepModels: Record<string, string>;
+  /**
+   * With several instances: carries a stop or pause at once to the instance executing the run
+   * (Redis); the request left on the run in the database is the backstop, read at every lease
+   * renewal. Absent: the request waits for that renewal.
+   */
+  controlBus?: { publish(runId: number, request: ControlRequest): void };
 }
+
+/** How often a stop sent to an instance that does not execute the run looks whether the run has stopped. */
+const REMOTE_STOP_POLL_MS = 100;
 
 interface Execution {
   controller: AbortController;
@@ -49,6 +59,8 @@ interface Execution {
   pauseRequested: boolean;
   /** The run is pausing now (its execution committed the pause): too late to cancel. */
   pausing: boolean;
+  /** Another instance took the run over (this one's lease expired): nothing more is done or written. */
+  leaseLost: boolean;
   done: Promise<void>;
 }
 
@@ -88,19 +100,22 @@ export class RunController {
   /** Executes a run the worker has claimed (RUNNING). */
   execute(run: RunRecord): void {
     const id = run.id;
-    const execution: Execution = { controller: new AbortController(), pauseRequested: false, pausing: false, done: Promise.resolve() };
+    const execution: Execution = { controller: new AbortController(), pauseRequested: false, pausing: false, leaseLost: false, done: Promise.resolve() };
     const decision = (commit: boolean) => (): 'continue' | 'pause' | 'shutdown' => {
-      if (this.shuttingDown) return 'shutdown';
+      if (this.shuttingDown || execution.leaseLost) return 'shutdown';
       if (!execution.pauseRequested) return 'continue';
       if (commit) execution.pausing = true;
       return 'pause';
     };
     execution.done = executeRun(this.deps, run, { signal: execution.controller.signal, holding: decision(false), atStepBoundary: decision(true) })
       .catch((error) => this.deps.logger.error(`run ${id}: ${coerceError(error).message}`, error))
-      .finally(() => {
+      .then(() => {
+        // With leases: the token is forgotten at once (nothing more is written under it); the database learns it meanwhile.
+        const release = this.deps.store.leases?.releaseLease(id);
         // The run may have been claimed again (resumed, retried) by the time this one lets go.
         if (this.executions.get(id) === execution) this.executions.delete(id);
         for (const listener of this.released) listener();
+        return release?.catch((error) => this.deps.logger.error(`run ${id}: could not release its lease (it expires by itself)`, error));
       });
     this.executions.set(id, execution);
   }
@@ -134,9 +149,45 @@ export class RunController {
     const run = await this.requireRun(runId);
     if (run.status === 'PAUSED') return run;
     const execution = this.executions.get(runId);
+    if (run.status === 'RUNNING' && !execution && this.deps.store.leases) {
+      // Another instance executes it: leave the request on the run and send it there.
+      await this.deps.store.leases.requestControl(runId, 'PAUSE');
+      this.deps.controlBus?.publish(runId, 'PAUSE');
+      return run;
+    }
     if (run.status !== 'RUNNING' || !execution) throw new RunControlError('CONFLICT', `Run ${runId} is ${run.status}: only a RUNNING run can be paused.`);
     execution.pauseRequested = true;
     return run;
+  }
+
+  /**
+   * A stop or pause sent by another instance (Redis, or left on the run and read at a lease
+   * renewal) for a run this one executes; ignored for any other run.
+   */
+  applyRequest(runId: number, request: ControlRequest): void {
+    const execution = this.executions.get(runId);
+    if (!execution || execution.leaseLost) return;
+    if (request === 'STOP') execution.controller.abort(new RunStoppedError());
+    else if (request === 'PAUSE') {
+      if (!execution.pausing) execution.pauseRequested = true;
+    } else if (!execution.pausing) {
+      // RESUME: cancels a pause that has not taken effect (once pausing, the run pauses and is resumed from PAUSED).
+      const cancelled = execution.pauseRequested;
+      execution.pauseRequested = false;
+      void (async () => {
+        if (cancelled) await recordEvent(this.deps, runId, 'RUN_RESUMED', 'Pause cancelled: the run goes on without stopping.');
+        await this.deps.store.leases?.acknowledgeControl(runId, 'RESUME');
+      })().catch((error) => this.deps.logger.error(`run ${runId}: could not cancel its pause`, error));
+    }
+  }
+
+  /** This instance's lease on the run is gone (another instance took it over): cut its execution off, writing nothing more. */
+  leaseLost(runId: number): void {
+    const execution = this.executions.get(runId);
+    if (!execution || execution.leaseLost) return;
+    execution.leaseLost = true;
+    this.deps.logger.error(`run ${runId}: this instance lost its lease (it stalled past LEASE_SECONDS); another instance continues the run`);
+    execution.controller.abort(new LeaseLostError(runId));
   }
 
   /**
@@ -157,6 +208,11 @@ export class RunController {
         // Too late to cancel: the run is pausing now. Resume it once it has paused.
         await this.untilReleased(runId);
         continue;
+      }
+      if (run.status === 'RUNNING' && !execution && this.deps.store.leases) {
+        const resumed = await this.resumeElsewhere(runId);
+        if (resumed) return resumed;
+        continue; // it paused meanwhile (or ended): look again
       }
       if (run.status !== 'PAUSED') throw new RunControlError('CONFLICT', `Run ${runId} is ${run.status}: only a PAUSED run can be resumed.`);
       if (await this.untilReleased(runId)) continue; // paused a moment ago: look again once its execution has ended
@@ -196,6 +252,9 @@ export class RunController {
           // A pending pause took effect just before the stop arrived: the run waits PAUSED, and the
           // next pass stops it there.
           if (ended.status !== 'PAUSED') return ended;
+        } else if (this.deps.store.leases) {
+          const ended = await this.stopElsewhere(runId);
+          if (ended.status !== 'PAUSED' && ended.status !== 'QUEUED') return ended;
         }
         continue; // claimed but not registered yet, just finished, or paused meanwhile: look again
       }
@@ -204,6 +263,47 @@ export class RunController {
       if (stopped) return stopped;
     }
     throw new RunControlError('CONFLICT', `Run ${runId} kept changing status; try again.`);
+  }
+
+  /**
+   * Cancels the pending pause of a run another instance executes: the request is left on the run and
+   * sent there; that instance cancels the pause (RUN_RESUMED) and clears the request, or, too late
+   * to cancel, lets the run pause. Resolves with the run still RUNNING once cancelled, or null when it
+   * left RUNNING (the caller resumes it from PAUSED). CONFLICT when there was no pause to cancel.
+   */
+  private async resumeElsewhere(runId: number): Promise<RunRecord | null> {
+    const leases = this.deps.store.leases!;
+    if ((await leases.controlRequestOf(runId)) !== 'PAUSE') {
+      throw new RunControlError('CONFLICT', `Run ${runId} is RUNNING with no pause pending: only a PAUSED run can be resumed.`);
+    }
+    await leases.requestControl(runId, 'RESUME');
+    this.deps.controlBus?.publish(runId, 'RESUME');
+    const deadline = Date.now() + leases.leaseSeconds * 2000 + 5000;
+    for (;;) {
+      const run = await this.requireRun(runId);
+      if (run.status !== 'RUNNING') return null;
+      if ((await leases.controlRequestOf(runId)) !== 'RESUME') return run;
+      if (Date.now() > deadline) throw new RunControlError('CONFLICT', `Run ${runId} is still running on another instance, which did not act on the resume; try again.`);
+      await new Promise((resolve) => setTimeout(resolve, REMOTE_STOP_POLL_MS));
+    }
+  }
+
+  /**
+   * Stops a run another instance executes: the request is left on the run and sent there, then this
+   * waits until the run has left RUNNING (stopped there; or requeued by crash recovery, if that
+   * instance died, which the caller then stops in the queue), at most two leases and a few seconds.
+   */
+  private async stopElsewhere(runId: number): Promise<RunRecord> {
+    const leases = this.deps.store.leases!;
+    await leases.requestControl(runId, 'STOP');
+    this.deps.controlBus?.publish(runId, 'STOP');
+    const deadline = Date.now() + leases.leaseSeconds * 2000 + 5000;
+    for (;;) {
+      const run = await this.requireRun(runId);
+      if (run.status !== 'RUNNING') return run;
+      if (Date.now() > deadline) throw new RunControlError('CONFLICT', `Run ${runId} is still running on another instance, which did not act on the stop; try again.`);
+      await new Promise((resolve) => setTimeout(resolve, REMOTE_STOP_POLL_MS));
+    }
   }
 
   // Retry --------------------------------------------------------------------------------------
@@ -299,8 +399,16 @@ export class RunController {
   async recover(): Promise<number[]> {
     const { store, logger } = this.deps;
     const recovered: number[] = [];
-    for (const runId of await store.runIdsWithStatus('RUNNING', 10_000)) {
-      if (this.executions.has(runId)) continue;
+    // With several instances, only the runs whose lease expired (their instance died or hung), taken over here.
+    const candidates = store.leases ? await store.leases.takeExpiredLeases() : await store.runIdsWithStatus('RUNNING', 10_000);
+    for (const runId of candidates) {
+      const stale = this.executions.get(runId);
+      if (stale && !store.leases) continue;
+      if (stale) {
+        // This instance's own execution let its lease lapse (it stalled): it is cut off first.
+        this.leaseLost(runId);
+        await stale.done;
+      }
       const project = await store.getRun(runId).then((run) => (run ? store.getProject(run.projectId) : null));
       const killed = project ? await killLeftoverProcessGroups(runId, project.localPath) : [];
       const steps = await store.listStepRuns(runId);
@@ -314,11 +422,12 @@ export class RunController {
       const next = top.find((s) => s.status !== 'COMPLETED' && s.status !== 'SKIPPED');
       const during = interrupted.length > 0 ? ` during ${interrupted.map(describe).join(' and ')}` : '';
       const resume = next ? `it continues from ${describe(next)}` : 'it finishes now';
+      const who = store.leases ? 'The server instance executing this run stopped renewing its lease (it died or stalled)' : 'The server stopped while this run was running';
       await recordEvent(
         this.deps,
         runId,
         'RUN_RECOVERED',
-        `The server stopped while this run was running${during}; ${resume}. Completed steps are not redone.${killed.length > 0 ? ` Killed ${killed.length} leftover process group(s).` : ''}`,
+        `${who}${during}; ${resume}. Completed steps are not redone.${killed.length > 0 ? ` Killed ${killed.length} leftover process group(s).` : ''}`,
         null,
         {
           interruptedStep: interrupted[0]?.name ?? null,

@@ -42,6 +42,42 @@ export interface AgentMemoryStore {
   listDirectives(runId: number): Promise<DirectiveRecord[]>;
 }
 
+/** A request to the instance executing a run, kept on the run until that instance acts on it (the backstop of Redis). */
+export type ControlRequest = 'STOP' | 'PAUSE' | 'RESUME';
+
+/** What a lease renewal found: runs this instance lost, and control requests waiting on the ones it keeps. */
+export interface LeaseRenewal {
+  lost: number[];
+  requests: Array<{ runId: number; request: ControlRequest }>;
+}
+
+/**
+ * Leases, for several instances on one database (PostgreSQL). Glossary: a *lease* is a claimed
+ * run's owner (instance id) and expiry; its *fencing token* grows at every claim, and every write
+ * the owner makes for the run (events, step records, status) is refused once the token in the
+ * database is no longer the one it claimed with. The store keeps the tokens of the runs it claimed.
+ */
+export interface LeaseStore {
+  /** Seconds a lease lasts without renewal. */
+  readonly leaseSeconds: number;
+  /** Extends the leases of every run this instance executes; says which it lost and what is asked of the rest. */
+  renewLeases(): Promise<LeaseRenewal>;
+  /** Takes the runs whose lease expired (their instance died or hung) for crash recovery; returns their ids. */
+  takeExpiredLeases(): Promise<number[]>;
+  /** The execution of a run ended here: forget its token; a run still RUNNING (cut off) is left with an expired lease, so another instance takes it at once. */
+  releaseLease(runId: number): Promise<void>;
+  /** Leaves a request for the instance executing the run (read at its next renewal); cleared when a run is claimed. */
+  requestControl(runId: number, request: ControlRequest | null): Promise<void>;
+  /** The request left on the run, if any. */
+  controlRequestOf(runId: number): Promise<ControlRequest | null>;
+  /** Clears the run's request if it is still `request` (the executing instance acted on it). */
+  acknowledgeControl(runId: number, request: ControlRequest): Promise<void>;
+  /** Marks QUEUED runs that no live instance's labels can take, and unmarks the rest (placement). */
+  notePlacement(): Promise<void>;
+  /** Records that this instance is alive with these labels (for placement notes). */
+  heartbeatInstance(): Promise<void>;
+}
+
 /** What the engine (runner and worker) needs from storage; the database layer implements it. */
 export interface RunStore extends EventStore, AgentMemoryStore {
   getProject(id: number): Promise<ProjectRecord | null>;
@@ -66,4 +102,6 @@ export interface RunStore extends EventStore, AgentMemoryStore {
   listEvents(runId: number, after: number, first: number, stepName?: string): Promise<EventRecord[]>;
   /** The run's event with the highest `seq`, or null. */
   lastEvent(runId: number): Promise<EventRecord | null>;
+  /** Present with several instances on one database (PostgreSQL); absent on SQLite, where one server owns every run. */
+  readonly leases?: LeaseStore;
 }

@@ -381,6 +381,8 @@ export interface ProjectRecord {
   name: string;
   localPath: string;
   createdAt: Date;
+  /** Placement: an instance claims this project's runs only if its WORKER_LABELS include all of these (sorted; none: any). */
+  requiredLabels: string[];
 }
 
 export interface RunRecord {
@@ -408,6 +410,10 @@ export interface RunRecord {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** Placement: labels the executing instance must have besides the project's (sorted; none: any). */
+  requiredLabels: string[];
+  /** Why no live instance can take this queued run (set with several instances; null otherwise). */
+  placement: string | null;
 }
 
 export interface StepRunRecord {
@@ -738,6 +744,19 @@ export class ServerShutdownError extends Error {
   constructor() {
     super('the server shut down while the step was running');
     this.name = 'ServerShutdownError';
+  }
+}
+
+/**
+ * This instance no longer holds the run's lease (it expired while the instance was stalled, and
+ * another instance took the run over): its execution is cut off like a shutdown cuts it off, and
+ * every write it still tries for the run is refused (the fencing token no longer matches).
+ */
+export class LeaseLostError extends ServerShutdownError {
+  constructor(readonly runId: number) {
+    super();
+    this.message = `this server instance lost run ${runId}'s lease (another instance took the run over); it wrote nothing more for it`;
+    this.name = 'LeaseLostError';
   }
 }
 

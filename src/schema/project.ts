@@ -13,6 +13,9 @@ ProjectRef.implement({
     name: t.exposeString('name', { description: 'Unique name of the project.' }),
     localPath: t.exposeString('localPath', { description: 'Absolute path of the workspace folder on the server.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the project was created.' }),
+    requiredLabels: t.exposeStringList('requiredLabels', {
+      description: 'Placement: with several server instances (DATABASE_URL), only an instance whose WORKER_LABELS include every one of these executes this project’s runs (for instance the machine that has its folder, or a GPU). Empty: any instance. One server alone executes every run whatever its labels.',
+    }),
     runs: t.field({
       type: [RunRef],
       description: "The project's runs, newest first.",
@@ -49,7 +52,11 @@ builder.mutationFields((t) => ({
     args: {
       name: t.arg.string({ required: true, description: 'A unique, non-empty name (at most 200 characters).' }),
       localPath: t.arg.string({ required: true, description: 'Absolute path of the workspace folder on the server.' }),
+      requiredLabels: t.arg.stringList({
+        description:
+          'Labels an instance must have (WORKER_LABELS) to execute this project’s runs: 1 to 63 lower-case letters, digits, ".", "_" or "-" each (none: any instance). With several instances, send createProject to an instance that has them all: it checks the folder on its machine (BAD_USER_INPUT otherwise).',
+      }),
     },
-    resolve: (_root, args, { services }) => createProject(services, args.name, args.localPath),
+    resolve: (_root, args, { services }) => createProject(services, args.name, args.localPath, args.requiredLabels ?? []),
   }),
 }));

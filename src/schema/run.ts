@@ -99,6 +99,14 @@ RunRef.implement({
       resolve: (run, _args, { services }) => services.store.listArtifacts(run.id),
     }),
     error: t.exposeString('error', { nullable: true, description: 'Why the run failed, in words a user can act on.' }),
+    requiredLabels: t.exposeStringList('requiredLabels', {
+      description: 'Placement labels the executing instance must have besides its project’s (Project.requiredLabels). Empty: none beyond the project’s.',
+    }),
+    placement: t.exposeString('placement', {
+      nullable: true,
+      description:
+        'With several instances: why this QUEUED run waits, when no live instance has every label it requires (its own and its project’s), naming the labels and the live instances’ labels. Null when some instance can take it, and always with one server.',
+    }),
     pauseRequested: t.boolean({
       description: 'A pause was asked for and takes effect once the running steps have finished (an agent step: before its next model call).',
       resolve: (run, _args, { services }) => run.status === 'RUNNING' && services.control.isPauseRequested(run.id),
@@ -140,6 +148,9 @@ const CreateRunInput = builder.inputType('CreateRunInput', {
       type: 'JSON',
       description:
         'The workflow’s inputs, as an object by input name, such as {"service": "billing", "retries": 3}. Checked against the workflow’s declared inputs: BAD_USER_INPUT lists every missing, unknown or mistyped input (each also in extensions.problems, with its field).',
+    }),
+    requiredLabels: t.stringList({
+      description: 'Labels the instance executing this run must have (WORKER_LABELS), besides the project’s: 1 to 63 lower-case letters, digits, ".", "_" or "-" each. Only with several instances.',
     }),
   }),
 });
@@ -199,6 +210,7 @@ builder.mutationFields((t) => ({
           name: input.name ?? null,
           runType: input.runType ?? 'WORKFLOW',
           inputs: input.inputs ?? {},
+          requiredLabels: input.requiredLabels ?? [],
           options: {
             ...(input.options?.workflowName != null ? { workflowName: input.options.workflowName } : {}),
             ...(input.options?.workflowVersion != null ? { workflowVersion: input.options.workflowVersion } : {}),

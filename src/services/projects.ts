@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rmdir, stat } from 'node:fs/promises';
+import { ConfigError, normalizeLabels } from '../config.js';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { Services } from '../context.js';
 import { DuplicateProjectNameError, type SqlStore } from '../db/store.js';
@@ -27,11 +28,14 @@ const creating = new WeakMap<SqlStore, Promise<unknown>>();
  * Creates a project after checking its name and folder: an absolute path to a folder this server
  * can write (created if missing, as the seed did) that the workspace rules allow (workspace-rules.ts:
  * no system, home, credential or database folder; below WORKSPACE_ROOTS when set) and that no other
- * project already uses (compared by real location). Nothing is written when a check fails: no
+ * project already uses (compared by real location). With several instances, only an instance that has
+ * every one of `requiredLabels` checks the folder (it is on a machine where the project's runs execute).
+ * Nothing is written when a check fails: no
  * project record and no folder. Errors: BAD_USER_INPUT (the name or the folder), CONFLICT (the name
  * or the folder is another project's).
  */
-export async function createProject(services: Pick<Services, 'store' | 'config'>, rawName: string, rawPath: string): Promise<ProjectRecord> {
+export async function createProject(services: Pick<Services, 'store' | 'config'>, rawName: string, rawPath: string, rawLabels: readonly string[] = []): Promise<ProjectRecord> {
+  const requiredLabels = checkLabels(rawLabels, 'requiredLabels');
   const name = rawName.trim();
   if (name === '') throw badInput('Argument "name" must not be empty.');
   if (name.length > MAX_NAME_LENGTH) throw badInput(`Argument "name" is too long (${name.length} characters; at most ${MAX_NAME_LENGTH}).`);
@@ -49,14 +53,32 @@ export async function createProject(services: Pick<Services, 'store' | 'config'>
 
   const { store } = services;
   const previous = creating.get(store) ?? Promise.resolve();
-  const created = previous.catch(() => undefined).then(() => createChecked(services, name, localPath));
+  const created = previous.catch(() => undefined).then(() => createChecked(services, name, localPath, requiredLabels));
   creating.set(store, created);
   return created;
 }
 
-async function createChecked(services: Pick<Services, 'store' | 'config'>, name: string, localPath: string): Promise<ProjectRecord> {
+/** Placement labels from an API argument, checked and sorted; BAD_USER_INPUT naming `argument` otherwise. */
+export function checkLabels(labels: readonly string[], argument: string): string[] {
+  try {
+    return normalizeLabels(labels.map((l) => l.trim()), `Argument "${argument}"`);
+  } catch (error) {
+    if (error instanceof ConfigError) throw badInput(error.message);
+    throw error;
+  }
+}
+
+async function createChecked(services: Pick<Services, 'store' | 'config'>, name: string, localPath: string, requiredLabels: string[]): Promise<ProjectRecord> {
   const { store, config } = services;
   if (await store.findProjectByName(name)) throw conflict(`A project named "${name}" already exists: choose another name.`);
+  // With several instances, the folder is checked (and made) on a machine whose instances may run the
+  // project's runs: one with all its labels. Another machine may not have the folder, or have another one there.
+  const missing = config.databaseUrl ? requiredLabels.filter((label) => !config.workerLabels.includes(label)) : [];
+  if (missing.length > 0) {
+    throw badInput(
+      `Argument "requiredLabels": this instance (${config.instanceId}) lacks ${missing.join(', ')}, so its machine is not one where this project's runs execute, and it cannot check the folder there. Send createProject to an instance whose WORKER_LABELS include ${requiredLabels.join(', ')}.`,
+    );
+  }
 
   const check = await checkWorkspaceFolder(localPath, workspaceRulesOf(config));
   if (!check.ok) throw badInput(`Argument "localPath": ${check.problem} Choose another folder.`);
@@ -85,7 +107,7 @@ async function createChecked(services: Pick<Services, 'store' | 'config'>, name:
     }
   }
   try {
-    return await store.createProject(name, localPath);
+    return await store.createProject(name, localPath, requiredLabels);
   } catch (error) {
     if (madeFolder !== undefined) await removeMadeFolders(localPath, madeFolder);
     if (error instanceof DuplicateProjectNameError) throw conflict(`A project named "${name}" already exists: choose another name.`);

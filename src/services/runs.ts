@@ -1,4 +1,5 @@
 import type { NewStepRun, SqlStore } from '../db/store.js';
+import { checkLabels } from './projects.js';
 import type { EventLog } from '../engine/event-log.js';
 import type { EventData } from '../engine/events.js';
 import type { PubSub } from '../engine/pubsub.js';
@@ -20,6 +21,8 @@ export interface CreateRunRequest {
   options: RunOptions;
   /** The workflow inputs as the client gave them (checked here). */
   inputs?: unknown;
+  /** Placement labels the executing instance must have, besides the project's (checked here). */
+  requiredLabels?: readonly string[];
 }
 
 export interface RunSettings {
@@ -43,6 +46,7 @@ export async function createRun(
   const goalBytes = Buffer.byteLength(request.goal, 'utf8');
   if (goalBytes > MAX_GOAL_BYTES) throw badInput(`Argument "input.goal" is too large (${goalBytes} bytes; at most ${MAX_GOAL_BYTES}).`);
   if (request.name !== null && request.name.length > 200) throw badInput('Argument "input.name" is too long (at most 200 characters).');
+  const requiredLabels = checkLabels(request.requiredLabels ?? [], 'input.requiredLabels');
   const project = await deps.store.getProject(request.projectId);
   if (!project) throw notFound(`No project has id ${request.projectId}. List projects with the "projects" query.`);
 
@@ -71,6 +75,7 @@ export async function createRun(
     options: request.options,
     models: plan.models,
     timeoutSeconds: plan.timeoutSeconds,
+    requiredLabels,
     steps: stepRecordsOf(workflow.steps, plan.models),
   });
   // Announced before anything else can be awaited, so no worker claim can be announced first; the

@@ -116,7 +116,7 @@ describe('API_TOKEN', () => {
 
     const response = await fetch(`${t.url}/ready`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: 'ready' });
+    expect(await response.json()).toMatchObject({ status: 'ready', database: { status: 'ok' } });
   });
 
   it('the GraphiQL page itself needs no token (its requests do)', async () => {

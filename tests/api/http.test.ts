@@ -14,10 +14,11 @@ describe('HTTP endpoints', () => {
     expect(await response.json()).toEqual({ status: 'ok' });
   });
 
-  it('/ready → {status: "ready"} (the database answers)', async () => {
+  it('/ready → {status: "ready"} with the database it checked (and Redis: none here)', async () => {
     const response = await fetch(`${t.url}/ready`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: 'ready' });
+    const kind = t.config.databaseUrl ? 'postgresql' : 'sqlite';
+    expect(await response.json()).toMatchObject({ status: 'ready', database: { kind, status: 'ok' }, redis: null });
   });
 
   describe('GraphiQL (GET /graphql for a browser)', () => {

@@ -18,6 +18,8 @@ const run = (id: number, projectId = 1): RunRecord => ({
   inputs: {},
   options: {},
   models: [],
+  requiredLabels: [],
+  placement: null,
   timeoutSeconds: 300,
   error: null,
   createdAt: new Date(0),

@@ -29,7 +29,7 @@ export class MemoryStore implements RunStore {
   private readonly directives: DirectiveRecord[] = [];
 
   addProject(name: string, localPath: string): ProjectRecord {
-    const project = { id: this.projects.length + 1, name, localPath, createdAt: new Date() };
+    const project = { id: this.projects.length + 1, name, localPath, createdAt: new Date(), requiredLabels: [] };
     this.projects.push(project);
     return project;
   }
@@ -55,6 +55,8 @@ export class MemoryStore implements RunStore {
       createdAt: new Date(),
       startedAt: null,
       finishedAt: null,
+      requiredLabels: [],
+      placement: null,
     };
     this.runs.push(run);
     definition.steps.forEach((step, index) => this.steps.push(this.newStep(run.id, index, { name: step.name, type: step.type, typeName: step.type, description: step.description })));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { buildApp, type App, type AppOptions } from '../../src/app.js';
 import { AgentRunnerClient } from '../../src/client/client.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { databaseNameFor, dropDatabase, ensureDatabase, testDatabaseUrl } from './postgres.js';
 
 export interface TestApp {
   app: App;
@@ -25,11 +26,15 @@ export function makeTempDir(prefix = 'agent-runner-test-'): string {
 /**
  * Starts the real app on a free port with a real SQLite file in a temporary folder. Settings come
  * from `overrides` (never from the test process's environment); the Ollama URL defaults to a port
- * where nothing listens, so a test that needs Ollama must pass a fake's URL.
+ * where nothing listens, so a test that needs Ollama must pass a fake's URL. With `TEST_DATABASE_URL`
+ * set it runs on PostgreSQL instead, on a database of its own (see helpers/postgres.ts).
  */
 export async function startTestApp(overrides: Partial<Config> = {}, options: AppOptions & { dir?: string; env?: Record<string, string> } = {}): Promise<TestApp> {
   const dir = options.dir ?? makeTempDir();
+  const databaseName = testDatabaseUrl && overrides.databaseUrl === undefined ? databaseNameFor(dir) : null;
+  const databaseUrl = databaseName ? await ensureDatabase(testDatabaseUrl!, databaseName) : undefined;
   const config = loadConfig(options.env ?? {}, {
+    ...(databaseUrl ? { databaseUrl, leaseSeconds: 5 } : {}),
     port: 0,
     databasePath: join(dir, 'agent-runner.db'),
     ollamaBaseUrl: 'http://127.0.0.1:9',
@@ -54,6 +59,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: App
       await client.close();
       await app.stop();
       if (!keepFiles) rmSync(dir, { recursive: true, force: true });
+      if (!keepFiles && databaseName) await dropDatabase(testDatabaseUrl!, databaseName);
     },
   };
 }

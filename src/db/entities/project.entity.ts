@@ -6,6 +6,8 @@ export interface ProjectEntity {
   name: string;
   localPath: string;
   createdAt: number;
+  /** JSON array of labels (placement). */
+  requiredLabels: string[];
 }
 
 export const ProjectSchema = new EntitySchema<ProjectEntity>({
@@ -16,5 +18,6 @@ export const ProjectSchema = new EntitySchema<ProjectEntity>({
     name: { type: 'string', length: 200, unique: true },
     localPath: { type: 'text' },
     createdAt: { type: 'integer' },
+    requiredLabels: { type: 'json', default: '[]' },
   },
 });

@@ -22,6 +22,10 @@ export interface RunEntity {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** JSON array of labels (placement). */
+  requiredLabels: string[];
+  /** Why no live instance can take the queued run (several instances only). */
+  placementNote: string | null;
 }
 
 export const RunSchema = new EntitySchema<RunEntity>({
@@ -48,5 +52,7 @@ export const RunSchema = new EntitySchema<RunEntity>({
     createdAt: { type: 'integer' },
     startedAt: { type: 'integer', nullable: true },
     finishedAt: { type: 'integer', nullable: true },
+    requiredLabels: { type: 'json', default: '[]' },
+    placementNote: { type: 'text', nullable: true },
   },
 });

@@ -4,6 +4,7 @@ import { Migration20261126033441 } from './Migration20261126033441.js';
 import { Migration20261201013201 } from './Migration20261201013201.js';
 import { Migration20261201021938 } from './Migration20261201021938.js';
 import { Migration20261201022234 } from './Migration20261201022234.js';
+import { Migration20261201060000 } from './Migration20261201060000.js';
 
 /** Every committed migration, oldest first. Generated files are never edited after they land. */
 export const migrationsList: MigrationObject[] = [
@@ -17,4 +18,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261201021938', class: Migration20261201021938 },
   // Flow control: step records of loop iterations (their loop and iteration) and why a step was skipped.
   { name: 'Migration20261201022234', class: Migration20261201022234 },
+  // Placement (issue 15): labels a project and a run require of the instance that executes it, and why none can.
+  { name: 'Migration20261201060000', class: Migration20261201060000 },
 ];
