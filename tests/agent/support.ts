@@ -23,6 +23,22 @@ export const AGENT_MODELS: FakeModel[] = [
   { name: OTHER_TOOLS_MODEL, capabilities: ['completion', 'tools'] },
 ];
 
+/** The model of the LLM step in LOOP_MODELS_WORKFLOW (a model without tools suffices there). */
+export const DRAFT_MODEL = NO_TOOLS_MODEL;
+
+/** A loop holding an LLM step and an agent step: both take a model, though neither is at the top level. */
+export const LOOP_MODELS_WORKFLOW = `name: loop-models
+version: "1"
+steps:
+  - name: rounds
+    type: LOOP
+    maxIterations: 1
+    until: \${{ true }}
+    steps:
+      - { name: draft, type: LLM_GENERATE, model: "${DRAFT_MODEL}", prompt: "Draft {goal}", outputFile: draft.md }
+      - { name: fixer, type: AGENT, model: "${AGENT_MODEL}", task: "Fix the draft" }
+`;
+
 export type AgentOptions = NonNullable<NonNullable<CreateRunMutationVariables['input']['options']>['agent']>;
 export type RunOptions = NonNullable<CreateRunMutationVariables['input']['options']>;
 

@@ -10,25 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chatMessages, conversationScript, startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
-import { AGENT_MODEL, AGENT_MODELS, OTHER_TOOLS_MODEL, THINKING_MODEL, call, chatRequests } from '../agent/support.js';
+import { AGENT_MODEL, AGENT_MODELS, DRAFT_MODEL, LOOP_MODELS_WORKFLOW, OTHER_TOOLS_MODEL, THINKING_MODEL, call, chatRequests } from '../agent/support.js';
 import { register } from '../flow/support.js';
 import { createProject, queryEvents } from '../workflow/support.js';
 import { cli, ESCAPE, liveLines, screenOf, startCli, startCliInTerminal, waitForOutput } from './support.js';
-
-const DRAFT_MODEL = 'gemma3:27b';
-
-/** A loop holding an LLM step and an agent step. */
-const LOOP_MODELS = `name: loop-models
-version: "1"
-steps:
-  - name: rounds
-    type: LOOP
-    maxIterations: 1
-    until: \${{ true }}
-    steps:
-      - { name: draft, type: LLM_GENERATE, model: "${DRAFT_MODEL}", prompt: "Draft {goal}", outputFile: draft.md }
-      - { name: fixer, type: AGENT, model: "${AGENT_MODEL}", task: "Fix the draft" }
-`;
 
 /** A workflow without an agent that waits for its gate file. */
 const NO_AGENT = `name: no-agent
@@ -45,7 +30,7 @@ const ar = (args: string[], input?: string) => cli(args, { url: t.url, ...(input
 beforeAll(async () => {
   fake = await startFakeOllama({ models: AGENT_MODELS });
   t = await startTestApp({ ollamaBaseUrl: fake.url, streamCoalesceMs: 10 });
-  await register(t, LOOP_MODELS);
+  await register(t, LOOP_MODELS_WORKFLOW);
   await register(t, NO_AGENT);
 });
 afterAll(async () => {

@@ -9,23 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateProjectDocument, RegisterWorkflowDocument, RunDocument } from '../../src/client/generated/graphql.js';
 import { conversationScript, startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
-import { AGENT_MODEL, AGENT_MODELS, OTHER_TOOLS_MODEL, call } from '../agent/support.js';
+import { AGENT_MODEL, AGENT_MODELS, DRAFT_MODEL, LOOP_MODELS_WORKFLOW, OTHER_TOOLS_MODEL, call } from '../agent/support.js';
 import { launchBrowser, pagePerTest, screenshot } from './browser.js';
 
-const DRAFT_MODEL = 'gemma3:27b';
 const ENV_MODEL = 'mistral:7b';
-
-const DEFINITION = `name: loop-models
-version: "1"
-steps:
-  - name: rounds
-    type: LOOP
-    maxIterations: 1
-    until: \${{ true }}
-    steps:
-      - { name: draft, type: LLM_GENERATE, model: "${DRAFT_MODEL}", prompt: "Draft {goal}", outputFile: draft.md }
-      - { name: fixer, type: AGENT, model: "${AGENT_MODEL}", task: "Fix the draft" }
-`;
 
 let fake: FakeOllama;
 let t: TestApp;
@@ -37,7 +24,7 @@ beforeAll(async () => {
   fake.script(ENV_MODEL, { tokens: ['# draft\n'] });
   fake.script(OTHER_TOOLS_MODEL, conversationScript([call('finish', { summary: 'fixed' })]));
   t = await startTestApp({ ollamaBaseUrl: fake.url }, { env: { OLLAMA_DRAFT_MODEL: ENV_MODEL } });
-  await t.client.request(RegisterWorkflowDocument, { definition: DEFINITION });
+  await t.client.request(RegisterWorkflowDocument, { definition: LOOP_MODELS_WORKFLOW });
   await t.client.request(CreateProjectDocument, { name: 'loops', localPath: join(t.dir, 'workspaces', 'loops') });
   browser = await launchBrowser();
 });
