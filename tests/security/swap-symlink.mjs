@@ -2,8 +2,9 @@
  * The attacker of the symlink-race tests, as a process of its own: swaps the folder `argv[2]` with
  * a symbolic link to `argv[3]` and back, over and over (each state held ~0.1 ms), until `argv[4]`
  * milliseconds have passed or its stdin closes. With `argv[5]`, it starts only once that file
- * exists (the first file a run writes: the checks made before writing have passed by then). Prints
- * how many swaps it made.
+ * exists (the first file a run writes: the checks made before writing have passed by then). Says
+ * `waiting` when it waits for that file, `swapping` as it starts swapping, and at the end how many
+ * swaps it made.
  */
 import { existsSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
 
@@ -53,4 +54,5 @@ if (startWhenExists) {
   console.log('waiting');
   while (!existsSync(startWhenExists) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 0.05);
 }
+console.log('swapping');
 round();

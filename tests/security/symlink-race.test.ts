@@ -99,6 +99,8 @@ describe('a symbolic link swapped into the workspace while a run writes files', 
     const workspace = new Workspace(root);
     const outcomes = { written: 0, refused: 0 };
     try {
+      // The writes start once the swapper does: on a loaded machine its start-up can outlast 300 writes.
+      await new Promise<void>((resolve) => swapper.stdout!.on('data', () => said.includes('swapping') && resolve()));
       for (let i = 0; i < 300; i++) {
         try {
           await workspace.writeFile(`src/f${i}.txt`, `file ${i}\n`);
