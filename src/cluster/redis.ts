@@ -24,6 +24,11 @@ function revive(channel: string, payload: Record<string, unknown>): unknown {
   return payload;
 }
 
+/** Redis could not be reached when the server started (REDIS_URL): the message names the URL, the reason and what to do. */
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+}
+
 /**
  * Redis between instances (REDIS_URL): what one instance publishes (events after their commit, run
  * status changes) reaches the live subscribers of the others, and stop/pause reach the instance
@@ -46,21 +51,28 @@ export class RedisBus implements PubSubRelay {
 
   /**
    * Connects to `url`, relays `pubsub` through it, and hands stop/pause requests for runs to
-   * `onControl`. Rejects (with the reason) when Redis cannot be reached at start.
+   * `onControl`. Rejects with RedisUnavailableError (the URL and the reason) when Redis cannot be reached at start.
    */
   static async connect(url: string, instanceId: string, pubsub: PubSub, logger: Logger, onControl: (runId: number, request: ControlRequest) => void): Promise<RedisBus> {
     const options = { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: `agent-runner:${instanceId}` };
     const publisher = new Redis(url, options);
     const subscriber = new Redis(url, options);
-    for (const [name, client] of [['publishing', publisher], ['subscribing', subscriber]] as const) {
-      client.on('error', (error: Error) => logger.error(`redis (${name} connection): ${error.message}; reconnecting, the database covers meanwhile`));
-    }
+    // Until both are connected, an error is the reason the start fails (ioredis's own rejection only
+    // says "Connection is closed."), not one to log as a reconnection.
+    let connectError: Error | null = null;
+    const remember = (error: Error) => (connectError ??= error);
+    for (const client of [publisher, subscriber]) client.on('error', remember);
     try {
       await Promise.all([publisher.connect(), subscriber.connect()]);
     } catch (error) {
       publisher.disconnect();
       subscriber.disconnect();
-      throw new Error(`Redis is not reachable at ${describeRedisUrl(url)}: ${(error as Error).message}. Start Redis, or unset REDIS_URL.`, { cause: error });
+      const reason = (connectError ?? (error as Error)).message.replace(/\.+$/, '');
+      throw new RedisUnavailableError(`Redis is not reachable at ${describeRedisUrl(url)} (REDIS_URL): ${reason}. Start Redis there, fix REDIS_URL, or unset it (one instance needs no Redis).`, { cause: error });
+    }
+    for (const [name, client] of [['publishing', publisher], ['subscribing', subscriber]] as const) {
+      client.off('error', remember);
+      client.on('error', (error: Error) => logger.error(`redis (${name} connection): ${error.message}; reconnecting, the database covers meanwhile`));
     }
     const bus = new RedisBus(publisher, subscriber, instanceId, logger);
     subscriber.on('message', (channel: string, text: string) => {
