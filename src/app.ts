@@ -7,7 +7,7 @@ import { agentDefaults, type Config } from './config.js';
 import type { Context, Services } from './context.js';
 import { WalCheckpointer } from './db/checkpointer.js';
 import { DatabaseLock } from './db/lock.js';
-import { describeDatabaseUrl, initORM, initPostgresORM } from './db/orm.js';
+import { databaseNamespace, describeDatabaseUrl, initORM, initPostgresORM } from './db/orm.js';
 import { QueueListener } from './db/queue-listener.js';
 import { SqlStore } from './db/store.js';
 import { LeaseKeeper } from './engine/lease-keeper.js';
@@ -145,10 +145,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   let checkpointer: WalCheckpointer | null = null;
   let store: SqlStore;
   let orm: { close(force?: boolean): Promise<void> };
+  /** With DATABASE_URL: the database's name on Redis (databaseNamespace). */
+  let namespace = '';
   if (config.databaseUrl) {
     // PostgreSQL: any number of instances share the database; leases, not a file lock, keep each run to one.
     const pgOrm = await initPostgresORM(config.databaseUrl, logger.info, { leaseSeconds: config.leaseSeconds });
     orm = pgOrm;
+    namespace = await databaseNamespace(pgOrm);
     store = new SqlStore(pgOrm, { busyTimeoutMs, postgres: { instanceId: config.instanceId, labels: config.workerLabels, leaseSeconds: config.leaseSeconds } });
     logger.info(`database ${describeDatabaseUrl(config.databaseUrl)}: instance ${config.instanceId}, labels [${config.workerLabels.join(', ')}], leases of ${config.leaseSeconds} s`);
   } else {
@@ -201,7 +204,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Redis: live events and run control between instances. Stop and pause reach `control` through it.
   let control: RunController | null = null;
   const redis = config.redisUrl
-    ? await RedisBus.connect(config.redisUrl, config.instanceId, pubsub, logger, (runId, request) => control?.applyRequest(runId, request)).catch(async (error: unknown) => {
+    ? await RedisBus.connect(config.redisUrl, config.instanceId, namespace, pubsub, logger, (runId, request) => control?.applyRequest(runId, request)).catch(async (error: unknown) => {
         await orm.close(true);
         throw error;
       })

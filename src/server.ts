@@ -3,6 +3,7 @@
  * exit code); everything else is built by `buildApp`.
  */
 import { buildApp } from './app.js';
+import { RedisUnavailableError } from './cluster/redis.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { describeDatabaseUrl } from './db/orm.js';
 import { SandboxUnavailableError } from './engine/sandbox.js';
@@ -23,6 +24,10 @@ const app = await buildApp(config).catch((error: unknown) => {
   if (error instanceof SandboxUnavailableError) {
     console.error(`agent-runner: ${error.message}`);
     process.exit(2);
+  }
+  if (error instanceof RedisUnavailableError) {
+    console.error(`agent-runner: ${error.message}`);
+    process.exit(1);
   }
   const where = config.databaseUrl ? `DATABASE_URL (${describeDatabaseUrl(config.databaseUrl)})` : `the database at ${config.databasePath}`;
   console.error(`agent-runner: cannot open ${where}: ${(error as Error).message}`);

@@ -126,10 +126,11 @@ export class PostgresLeases implements LeaseStore {
   }
 
   async notePlacement(): Promise<void> {
-    // A queued run no live instance can take: name what it requires and what the live instances offer.
+    // A queued run no live instance can take: name what it requires and what the live instances offer,
+    // in a fixed order, so every instance writes the same note (and rewrites it only when it changes).
     await this.knex().raw(
       `with live as (select id, labels from instances where seen_at > ${NOW_MS} - ?),
-       offered as (select coalesce(string_agg(id || ' [' || (select coalesce(string_agg(l, ', '), '') from jsonb_array_elements_text(labels) l) || ']', '; '), 'none') as text from live),
+       offered as (select coalesce(string_agg(id || ' [' || (select coalesce(string_agg(l, ', ' order by l), '') from jsonb_array_elements_text(labels) l) || ']', '; ' order by id), 'none') as text from live),
        waiting as (select r.id, r.required_labels || p.required_labels as required from runs r join projects p on p.id = r.project_id where r.status = 'QUEUED'),
        notes as (
          select waiting.id, case when exists (select 1 from live where waiting.required <@ live.labels) then null

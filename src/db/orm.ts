@@ -45,3 +45,23 @@ export async function initPostgresORM(url: string, log?: (message: string) => vo
   }
   return orm as unknown as CoreORM;
 }
+
+/**
+ * A name of this PostgreSQL database that every instance on it computes alike, however it reaches
+ * it (host name, address, proxy): 16 hex digits of an MD5 of the server's system identifier
+ * (`pg_control_system()`, unique per PostgreSQL cluster) and the database's name. Instances of
+ * different databases sharing one Redis keep their channels apart with it (run ids repeat between
+ * databases). Where the system identifier may not be read, the database's name alone.
+ */
+export async function databaseNamespace(orm: CoreORM): Promise<string> {
+  const knex = (orm.em as unknown as { getKnex(): import('@mikro-orm/knex').Knex }).getKnex();
+  const read = async (identity: string) => {
+    const { rows } = (await knex.raw(`select substr(md5(${identity}), 1, 16) as namespace`)) as { rows: Array<{ namespace: string }> };
+    return rows[0]!.namespace;
+  };
+  try {
+    return await read(`(select system_identifier::text from pg_control_system()) || '/' || current_database()`);
+  } catch {
+    return read('current_database()');
+  }
+}

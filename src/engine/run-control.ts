@@ -422,7 +422,9 @@ export class RunController {
       const next = top.find((s) => s.status !== 'COMPLETED' && s.status !== 'SKIPPED');
       const during = interrupted.length > 0 ? ` during ${interrupted.map(describe).join(' and ')}` : '';
       const resume = next ? `it continues from ${describe(next)}` : 'it finishes now';
-      const who = store.leases ? 'The server instance executing this run stopped renewing its lease (it died or stalled)' : 'The server stopped while this run was running';
+      const who = store.leases
+        ? 'The server instance executing this run shut down, died or stalled (it gave up or stopped renewing its lease)'
+        : 'The server stopped while this run was running';
       await recordEvent(
         this.deps,
         runId,

@@ -198,7 +198,8 @@ export async function executeRun(deps: RunnerDeps, claimed: RunRecord, control: 
           return await fail(outcome.message);
         case 'interrupted': {
           if (outcome.reason instanceof ServerShutdownError) {
-            logger.info(`run ${runId}: cut off ${execution.where()} by the shutdown; it continues at the next start`);
+            const next = deps.store.leases ? 'another instance continues it now (its lease is given up)' : 'it continues at the next start';
+            logger.info(`run ${runId}: cut off ${execution.where()} by the shutdown; ${next}`);
             return;
           }
           if (outcome.reason instanceof RunStoppedError) {

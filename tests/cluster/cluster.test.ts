@@ -287,6 +287,9 @@ describe.skipIf(unavailable !== null)('several instances on PostgreSQL and Redis
     const noted = await waitFor(async () => (await plain.client.request(RunPlacementDocument, { id: waiting.id })).run?.placement, { timeoutMs: 30_000, intervalMs: 100, what: 'a placement note' });
     expect(noted).toMatch(/No live instance has every label this run requires \(maven\)/);
     expect(noted).toMatch(/place-gpu \[gpu, host-a\]/);
+    // The live instances in the order of their names, whichever instance wrote the note.
+    const live = /live instances: (.*)\. Start/.exec(noted!)![1]!.split('; ').map((entry) => entry.split(' [')[0]!);
+    expect(live).toEqual([...live].sort());
     expect(await statusOf(plain, waiting.id)).toBe('QUEUED');
     // An instance that has it arrives: it takes the run, and the note is gone.
     const maven = await cluster.start('place-maven', { WORKER_LABELS: 'maven' });
