@@ -17,7 +17,7 @@ describe('agent-runner serve', { timeout: 180_000 }, () => {
   it('starts the server from its environment; the other commands reach it; SIGTERM stops it', async () => {
     dir = makeTempDir();
     const serving = startCli(['serve'], {
-      env: { PORT: '0', DATABASE_PATH: join(dir, 'agent-runner.db'), OLLAMA_BASE_URL: 'http://127.0.0.1:9', DISABLE_WORKER: 'true' },
+      env: { PORT: '0', DATABASE_PATH: join(dir, 'agent-runner.db'), WORKFLOWS_DIR: join(dir, 'workflows'), OLLAMA_BASE_URL: 'http://127.0.0.1:9', DISABLE_WORKER: 'true' },
       timeoutMs: 170_000,
     });
     const output = liveLines(serving);

@@ -3,12 +3,13 @@
  * a second app on the same file is refused before it touches the database, and the lock is given
  * back when the first app stops.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { DatabaseLockedError } from '../../src/db/lock.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { makeTempDir, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 describe('the database lock', () => {
   const started: TestApp[] = [];
@@ -38,9 +39,13 @@ describe('the database lock', () => {
   });
 
   it('an in-memory database needs no lock', async () => {
-    const one = await buildApp(loadConfig({}, { databasePath: ':memory:', logLevel: 'silent', disableWorker: true }));
-    const two = await buildApp(loadConfig({}, { databasePath: ':memory:', logLevel: 'silent', disableWorker: true }));
+    // An in-memory database has no folder: the sandbox's Maven folder and the workflows folder are given one.
+    const dir = makeTempDir();
+    const config = () => loadConfig({}, { databasePath: ':memory:', sandboxM2Dir: join(dir, 'm2'), workflowsDir: join(dir, 'workflows'), logLevel: 'silent', disableWorker: true });
+    const one = await buildApp(config());
+    const two = await buildApp(config());
     await one.stop();
     await two.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
