@@ -707,7 +707,7 @@ export function skippedByFlow(record: Pick<StepRunRecord, 'status' | 'skippedRea
 /** How a record left by an earlier execution counts now: done with a conclusion, or still to run (null). */
 function doneConclusion(record: StepRunRecord, step: WorkflowStepDefinition): Outcome | null {
   if (record.status === 'COMPLETED') return 'success';
-  if (record.status === 'SKIPPED' && record.skippedReason !== null) return 'skipped';
+  if (skippedByFlow(record)) return 'skipped';
   if (record.status === 'FAILED') return step.continueOnError ? 'success' : 'failure';
   return null;
 }

@@ -53,11 +53,22 @@ steps:
   - { name: last, type: SHELL_COMMAND, command: "echo last >> last.log; test -f last-ok" }
 `;
 
+/** A diamond one step at a time: b waits for its gate, so a stop finds c not started yet. */
+const DIAMOND_ONE_AT_A_TIME = `name: diamond-one-at-a-time
+version: "1"
+maxParallel: 1
+steps:
+  - { name: a, type: SHELL_COMMAND, command: "echo a >> a.log" }
+  - { name: b, type: SHELL_COMMAND, needs: [a], command: "while [ ! -f go-b ]; do sleep 0.05; done; echo b >> b.log" }
+  - { name: c, type: SHELL_COMMAND, needs: [a], command: "echo c >> c.log" }
+  - { name: d, type: SHELL_COMMAND, needs: [b, c], command: "echo d >> d.log" }
+`;
+
 describe('run control on graphs and loops', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ streamCoalesceMs: 20, killGraceMs: 200 });
-    for (const definition of [GATED, DIAMOND_FILES, LOOP_FAILING, SKIPPED_BEFORE]) await register(t, definition);
+    for (const definition of [GATED, DIAMOND_FILES, LOOP_FAILING, SKIPPED_BEFORE, DIAMOND_ONE_AT_A_TIME]) await register(t, definition);
   });
   afterAll(() => t?.close());
 
@@ -159,6 +170,30 @@ describe('run control on graphs and loops', () => {
     ]);
     expect(readFileSync(join(project.path, 'last.log'), 'utf8')).toBe('last\nlast\n');
     expect(existsSync(join(project.path, 'report.log'))).toBe(false);
+    expectGaplessSeqs(await queryEvents(t, runId));
+  });
+
+  it('retryRun from a step of a stopped run: a step the stop left unstarted beside it runs too, not kept as skipped', async () => {
+    const { project, runId } = await start('diamond-one-at-a-time');
+    await waitForEvent(t, runId, isType('SHELL_EXECUTING', 'b'), 'b to run');
+    await t.client.request(StopRunDocument, { id: runId });
+    expect((await getRun(t, runId)).steps.map((s) => [s.name, s.status])).toEqual([
+      ['a', 'COMPLETED'],
+      ['b', 'STOPPED'],
+      ['c', 'SKIPPED'],
+      ['d', 'SKIPPED'],
+    ]);
+    writeFileSync(join(project.path, 'go-b'), '');
+    await t.client.request(RetryRunDocument, { id: runId, fromStep: 'b' });
+    await waitForStatus(t, runId, 'COMPLETED');
+    expect((await getRun(t, runId)).steps.map((s) => [s.name, s.status])).toEqual([
+      ['a', 'COMPLETED'],
+      ['b', 'COMPLETED'],
+      ['c', 'COMPLETED'],
+      ['d', 'COMPLETED'],
+    ]);
+    const read = (file: string) => readFileSync(join(project.path, file), 'utf8');
+    expect([read('a.log'), read('b.log'), read('c.log'), read('d.log')]).toEqual(['a\n', 'b\n', 'c\n', 'd\n']);
     expectGaplessSeqs(await queryEvents(t, runId));
   });
 
