@@ -38,14 +38,14 @@ describe('placement labels from a client', () => {
 
     it(`createRun refuses ${what} with a short message, storing nothing`, async () => {
       const project = await createProject(t);
-      const before = (await t.client.request(RunsDocument, {})).runs;
+      const before = (await t.client.request(RunsDocument, { projectId: project.id })).runs;
       const error = await expectGraphQLError(
         t.client.request(CreateRunDocument, { input: { projectId: project.id, goal: 'placed', requiredLabels: labels } }),
         'BAD_USER_INPUT',
         'input.requiredLabels',
       );
       expect(error.message.length).toBeLessThan(1000);
-      expect((await t.client.request(RunsDocument, {})).runs).toEqual(before);
+      expect((await t.client.request(RunsDocument, { projectId: project.id })).runs).toEqual(before);
     });
   }
 
