@@ -220,13 +220,30 @@ function serviceUrl(env: Env, name: string, protocols: readonly string[], exampl
 /** Labels: lower-case letters, digits, `.`, `_`, `-`. */
 const LABEL = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
-/** Checks placement labels (from a variable or an API argument); returns them sorted, without repeats, or throws with what is wrong. */
+/** Most placement labels in one list (a machine's WORKER_LABELS, a project's or a run's requiredLabels). */
+export const MAX_LABELS = 64;
+
+/** Bad labels quoted in an error, each cut to this many characters: the message stays short whatever a client sends. */
+const BAD_LABELS_QUOTED = 5;
+const BAD_LABEL_CHARS = 40;
+
+/**
+ * Checks placement labels (from a variable or an API argument); returns them sorted, without repeats,
+ * or throws a ConfigError saying what is wrong: a label that is not 1 to 63 of `a-z 0-9 . _ -`, or
+ * more than MAX_LABELS different labels. The message quotes at most a few bad labels, cut short.
+ */
 export function normalizeLabels(labels: readonly string[], where: string): string[] {
   const bad = labels.filter((label) => !LABEL.test(label));
   if (bad.length > 0) {
-    throw new ConfigError(`${where} has ${bad.map((b) => JSON.stringify(b)).join(', ')}: a label is 1 to 63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit (such as gpu, maven, host-a).`);
+    const quoted = bad.slice(0, BAD_LABELS_QUOTED).map((b) => JSON.stringify(b.length > BAD_LABEL_CHARS ? `${b.slice(0, BAD_LABEL_CHARS - 1)}…` : b));
+    const more = bad.length > BAD_LABELS_QUOTED ? ` and ${bad.length - BAD_LABELS_QUOTED} more` : '';
+    throw new ConfigError(`${where} has ${quoted.join(', ')}${more}: a label is 1 to 63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit (such as gpu, maven, host-a).`);
   }
-  return [...new Set(labels)].sort();
+  const unique = [...new Set(labels)].sort();
+  if (unique.length > MAX_LABELS) {
+    throw new ConfigError(`${where} has ${unique.length} labels: at most ${MAX_LABELS} are allowed. A label names what a machine has (gpu, maven, host-a); use fewer, broader ones.`);
+  }
+  return unique;
 }
 
 function boolean(env: Env, name: string, fallback: boolean): boolean {

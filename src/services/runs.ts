@@ -134,7 +134,7 @@ async function hasAgentToCome(deps: { store: SqlStore }, run: RunRecord): Promis
 /**
  * Stores a user's directive for an agent run and records AGENT_DIRECTIVE; the agent takes it into
  * its conversation before its next model call (a queued or paused run's agent, when it goes on).
- * NOT_FOUND for an unknown run, BAD_USER_INPUT for an empty or oversized text, CONFLICT for a run
+ * NOT_FOUND for an unknown run, BAD_USER_INPUT for an empty or oversized text or one with a NUL, CONFLICT for a run
  * that has ended or has no agent.
  */
 export async function sendDirective(
@@ -145,7 +145,11 @@ export async function sendDirective(
   const trimmed = text.trim();
   if (trimmed === '') throw badInput('Argument "text" must not be empty: say what the agent should do.');
   const bytes = Buffer.byteLength(trimmed, 'utf8');
-  if (bytes > MAX_DIRECTIVE_BYTES) throw badInput(`Argument "text" is too large (${bytes} bytes; at most ${MAX_DIRECTIVE_BYTES}).`);
+  if (bytes > MAX_DIRECTIVE_BYTES) {
+    throw badInput(`Argument "text" is too large (${bytes} bytes; at most ${MAX_DIRECTIVE_BYTES}): a directive is a short instruction. Put long material in a file in the project's folder and tell the agent to read it.`);
+  }
+  // PostgreSQL's text columns cannot hold NUL; nor is it anything a user means to say.
+  if (trimmed.includes('\0')) throw badInput('Argument "text" must not contain NUL characters: send text.');
   const run = await deps.store.getRun(runId);
   if (!run) throw notFound(`No run has id ${runId}. List runs with the "runs" query.`);
   if (FINAL_RUN_STATUSES.has(run.status)) {

@@ -13,6 +13,7 @@ import { startTestApp, waitFor, type TestApp } from '../helpers/test-app.js';
 import { AGENT_MODEL, AGENT_MODELS, DRAFT_MODEL, LOOP_MODELS_WORKFLOW, OTHER_TOOLS_MODEL, THINKING_MODEL, call, chatRequests } from '../agent/support.js';
 import { register } from '../flow/support.js';
 import { createProject, queryEvents } from '../workflow/support.js';
+import { RunDirectivesDocument, SendDirectiveDocument } from '../../src/client/generated/graphql.js';
 import { cli, ESCAPE, liveLines, screenOf, startCli, startCliInTerminal, waitForOutput } from './support.js';
 
 /** A workflow without an agent that waits for its gate file. */
@@ -25,7 +26,7 @@ steps:
 let fake: FakeOllama;
 let t: TestApp;
 let firstRequest = 0;
-const ar = (args: string[], input?: string) => cli(args, { url: t.url, ...(input !== undefined ? { input } : {}) });
+const ar = (args: string[], input?: string | Uint8Array) => cli(args, { url: t.url, ...(input !== undefined ? { input } : {}) });
 
 beforeAll(async () => {
   fake = await startFakeOllama({ models: AGENT_MODELS });
@@ -209,6 +210,46 @@ describe('agent-runner directive', { timeout: 90_000 }, () => {
     const notId = await ar(['directive', 'latest', 'Hello?']);
     expect(notId.exitCode).toBe(3);
     expect(notId.stderr).toContain('"latest" is not a run id');
+  });
+});
+
+describe('agent-runner directive with hostile input', { timeout: 90_000 }, () => {
+  it('refuses a huge stdin, binary and non-UTF-8 bytes, and an oversized argument in words a user can act on; the server refuses NUL and oversized texts; nothing is stored', async () => {
+    const project = await createProject(t);
+    const gate = gated(project.path, 'echo gate-open');
+    fake.script(AGENT_MODEL, conversationScript([call('run_command', { command: gate.command }), call('finish', { summary: 'Done' })]));
+    const started = await ar(['agent', '-p', project.id, '-g', 'Wait for the gate', '--json']);
+    expect(started.exitCode, started.stderr).toBe(0);
+    const runId = JSON.parse(started.stdout).id as string;
+
+    const huge = await ar(['directive', runId, '-'], 'x'.repeat(2 * 1024 * 1024));
+    expect(huge.exitCode).toBe(3);
+    expect(huge.stderr).toContain('The directive read from stdin is larger than 20 KB');
+    expect(huge.stderr).toContain("Put long material in a file in the project's folder");
+    // Just over the limit once trimmed (blank space around it does not count).
+    const justOver = await ar(['directive', runId, '-'], `  ${'y'.repeat(20 * 1024 + 1)}\n`);
+    expect(justOver.exitCode).toBe(3);
+    expect(justOver.stderr).toContain('larger than 20 KB');
+    const atLimitArgs = await ar(['directive', runId, 'z'.repeat(20 * 1024 + 10)]);
+    expect(atLimitArgs.exitCode).toBe(3);
+    expect(atLimitArgs.stderr).toContain('The directive given is larger than 20 KB');
+    const binary = await ar(['directive', runId, '-'], Uint8Array.from([0x55, 0x73, 0x65, 0x00, 0x01, 0x02, 0x1b, 0x5b]));
+    expect(binary.exitCode).toBe(3);
+    expect(binary.stderr).toContain('The directive read from stdin is not text');
+    const latin1 = await ar(['directive', runId, '-'], Uint8Array.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
+    expect(latin1.exitCode).toBe(3);
+    expect(latin1.stderr).toContain('is not text (it has NUL bytes or is not UTF-8)');
+
+    // A client other than the CLI: the server's own refusals.
+    await expect(t.client.request(SendDirectiveDocument, { runId, text: 'Use\u0000tabs' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringContaining('must not contain NUL') });
+    await expect(t.client.request(SendDirectiveDocument, { runId, text: 'w'.repeat(20 * 1024 + 1) })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+      message: expect.stringContaining('is too large (20481 bytes; at most 20480)'),
+    });
+    expect((await t.client.request(RunDirectivesDocument, { runId })).run?.directives).toEqual([]);
+
+    gate.open();
+    expect((await ar(['watch', runId])).exitCode).toBe(0);
   });
 });
 

@@ -304,6 +304,25 @@ describe('an agent step in the watch fold', () => {
     return { view, lines };
   }
 
+  it("a hostile model's escape sequences (clipboard, clear screen, links, carriage returns, C1 controls) never reach the terminal frame", () => {
+    const hostile = '\u001b]52;c;cm0gLXJmIH4=\u0007\u001b[2J\u001b]8;;https://evil.example\u001b\\click\u001b]8;;\u001b\\\roverwritten\u009b2J';
+    const { view, lines } = foldAgent([
+      ['STEP_STARTED', 'agent', { attempt: 1, maxAttempts: 1 }],
+      ['AGENT_STARTED', 'agent', { model: `qwen${hostile}`, turns: 0, tokens: 0, limits: { maxIterations: 3 } }],
+      // A tool the agent does not have, named and argued by the model: its keys and values are printed as key=value.
+      ['AGENT_TOOL_CALL', 'agent', { turn: 1, callId: 'c1', name: `web${hostile}`, arguments: { [`k${hostile}`]: hostile, nested: { deep: hostile } } }],
+      ['AGENT_TOOL_RESULT', 'agent', { turn: 1, callId: 'c1', name: 'web', ok: false, content: hostile }],
+      ['AGENT_TOOL_CALL', 'agent', { turn: 1, callId: 'c2', name: 'run_command', arguments: { command: hostile } }],
+      ['AGENT_DIRECTIVE', 'agent', { directiveId: '9', text: hostile, state: 'received' }],
+      ['AGENT_LIMIT_REACHED', 'agent', { limit: hostile, used: 3, max: 3 }],
+    ]);
+    const shown = [...frame(view, T0 + 2_000), ...lines.filter((line): line is string => line !== null)].join('\n');
+    // eslint-disable-next-line no-control-regex
+    expect(shown).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(shown).toContain('web');
+    expect(shown).toContain('run_command');
+  });
+
   it('turns and tokens against the limits, tool calls with their arguments and results, directives, the limit reached', () => {
     const { view, lines } = foldAgent([
       ['WORKFLOW_STARTED', null],

@@ -50,8 +50,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
   timeoutMs?: number;
-  /** Written to the child's stdin, which is then closed. */
-  input?: string;
+  /** Written to the child's stdin, which is then closed (bytes as they are, for binary input). */
+  input?: string | Uint8Array;
 }
 
 /** Starts `agent-runner …args` (stdin a pipe, stdout and stderr captured); await it for the result. */

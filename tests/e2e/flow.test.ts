@@ -212,6 +212,59 @@ describe('flow control in the console', () => {
     await screenshot(page, 'e2e-flow-390px');
   });
 
+  it('hostile text stays text: markup in a condition and until, and odd ?step= values (markup, 5000 characters, an unknown step) leave the page working', async () => {
+    const { page } = session;
+    const MARKUP = `<img src=x onerror="window.__pwned=1">`;
+    await t.client.request(RegisterWorkflowDocument, {
+      definition: `name: hostile-text
+version: "1"
+steps:
+  - { name: a, type: SHELL_COMMAND, command: "echo a" }
+  - name: b
+    type: SHELL_COMMAND
+    needs: [a]
+    if: \${{ steps.a.outcome == '${MARKUP}' }}
+    command: echo b
+  - name: again
+    type: LOOP
+    needs: [a]
+    maxIterations: 1
+    until: \${{ steps.inner.outcome == '${MARKUP}' }}
+    steps:
+      - { name: inner, type: SHELL_COMMAND, command: "echo inner" }
+`,
+    });
+    const { createRun } = await t.client.request(CreateRunDocument, { input: { projectId, goal: 'hostile text', options: { workflowName: 'hostile-text' } } });
+    // The loop's until never holds: its one iteration runs out and the run fails.
+    await eventually(async () => (await eventsOf(createRun.id)).some((e) => e.type === 'WORKFLOW_COMPLETED' || e.type === 'WORKFLOW_FAILED'), 'the run to end', 40_000);
+
+    const pwned = () => page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned);
+    for (const step of ['<script>window.__pwned=1</script>', MARKUP, 's'.repeat(5000), 'no-such-step', '%', '']) {
+      await page.goto(`${t.url}/runs/${createRun.id}?step=${encodeURIComponent(step)}`);
+      await page.locator('.graph-step[data-step=b]').waitFor();
+      // The condition is shown as the text it is, not as an element.
+      expect(await page.locator('.graph-step[data-step=b] .step-condition').textContent()).toContain(MARKUP);
+      expect(await page.locator('.graph-step img').count()).toBe(0);
+      if (step === '') {
+        await eventually(async () => (await seqsOnScreen(page)).length === (await eventsOf(createRun.id)).length, 'every event');
+      } else {
+        // A step the run does not have: no event of it, said in words, and a way back to every event.
+        await page.getByText(`Step ${step} has no events.`).waitFor();
+        expect(await seqsOnScreen(page)).toEqual([]);
+        await page.getByRole('button', { name: 'Show all events' }).click();
+        await eventually(async () => (await seqsOnScreen(page)).length === (await eventsOf(createRun.id)).length, 'every event');
+      }
+      expect(await pwned()).toBeUndefined();
+    }
+
+    await page.goto(`${t.url}/workflows`);
+    const card = page.locator('[data-workflow=hostile-text]');
+    await card.waitFor();
+    expect(await card.textContent()).toContain(MARKUP);
+    expect(await card.locator('img').count()).toBe(0);
+    expect(await pwned()).toBeUndefined();
+  });
+
   it('opens a shared ?step= link with only that step’s events, and the workflows page shows needs, conditions, the loop and the limits', async () => {
     const { page } = session;
     const { createRun } = await t.client.request(CreateRunDocument, { input: { projectId, goal: 'a shared link', options: { workflowName: 'diamond-loop' } } });

@@ -493,7 +493,8 @@ export function RunPage({ runId }: { runId: string }) {
 
   // The timeline's step filter lives in the URL (?step=NAME): shareable, and Back undoes it.
   const { search } = useLocation();
-  const stepFilter = search.get('step');
+  // `?step=` with nothing after it is no filter (not a filter to a step named '').
+  const stepFilter = search.get('step') || null;
   const filterStep = (step: string | null) => navigate(`/runs/${runId}${step === null ? '' : `?step=${encodeURIComponent(step)}`}`, { inPage: true });
 
   // A run that leaves an ended status (retryRun) produces events again: follow them.

@@ -74,11 +74,43 @@ async function checkedInput(ctx: CliContext, options: AgentCommandOptions): Prom
   return { input, projectName: project.name };
 }
 
-/** Reads all of stdin as UTF-8 (`directive RUN -`). */
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+/**
+ * Largest directive in bytes of UTF-8 once trimmed: the server's MAX_DIRECTIVE_BYTES (src/services/runs.ts;
+ * not imported: the CLI does not load the server's services). The server checks it again.
+ */
+const MAX_DIRECTIVE_BYTES = 20 * 1024;
+
+/** Bytes of blank space around a directive read beyond the limit before stdin is given up as too large. */
+const STDIN_SLACK_BYTES = 4096;
+
+const tooLargeDirective = (what: string) =>
+  new CliError(
+    `The directive ${what} is larger than ${MAX_DIRECTIVE_BYTES / 1024} KB (${MAX_DIRECTIVE_BYTES} bytes of UTF-8 at most): a directive is a short instruction. Put long material in a file in the project's folder and tell the agent to read it, such as: agent-runner directive RUN "Follow the plan in NOTES.md"`,
+  );
+
+/**
+ * Reads stdin as UTF-8 text (`directive RUN -`), stopping as soon as it is larger than a directive
+ * can be (`cat /dev/urandom |` does not fill the memory). Throws a CliError for too much, or for bytes
+ * that are not text (a NUL, or not UTF-8).
+ */
+async function readDirective(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
+  let size = 0;
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    chunks.push(bytes);
+    size += bytes.length;
+    if (size > MAX_DIRECTIVE_BYTES + STDIN_SLACK_BYTES) throw tooLargeDirective('read from stdin');
+  }
+  const all = Buffer.concat(chunks);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(all);
+  } catch {
+    text = '\0';
+  }
+  if (text.includes('\0')) throw new CliError('The directive read from stdin is not text (it has NUL bytes or is not UTF-8): pipe in a message, such as: echo "Use tabs" | agent-runner directive RUN -');
+  return text;
 }
 
 export const registerAgent: CommandModule = (program, host) => {
@@ -137,7 +169,8 @@ export const registerAgent: CommandModule = (program, host) => {
       defineAction(host, async (ctx, _options, id: string, words: string[]) => {
         const runId = parseRunId(id);
         const fromStdin = words.length === 1 && words[0] === '-';
-        const text = fromStdin ? await readAll(ctx.io.stdin) : words.join(' ');
+        const text = fromStdin ? await readDirective(ctx.io.stdin) : words.join(' ');
+        if (Buffer.byteLength(text.trim(), 'utf8') > MAX_DIRECTIVE_BYTES) throw tooLargeDirective(fromStdin ? 'read from stdin' : 'given');
         if (text.trim() === '') {
           throw new CliError(fromStdin ? 'The directive read from stdin is empty: pipe the message in, such as: echo "Use tabs" | agent-runner directive RUN -' : 'The directive is empty: give the message, such as: agent-runner directive RUN "Use tabs"');
         }

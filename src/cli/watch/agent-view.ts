@@ -81,7 +81,8 @@ export function callSummary(name: string | null, args: unknown): string {
     if (value === null) return name;
     return `${name} ${name === 'search' || name === 'finish' ? JSON.stringify(short(value)) : short(value)}`;
   }
-  const parts = Object.entries(given).map(([key, value]) => `${key}=${short(typeof value === 'string' ? value : JSON.stringify(value), 30)}`);
+  // The model chooses the keys and values too: made printable (JSON.stringify leaves C1 controls such as U+009B as they are).
+  const parts = Object.entries(given).map(([key, value]) => `${printable(key)}=${short(printable(typeof value === 'string' ? value : (JSON.stringify(value) ?? '')), 30)}`);
   return short(`${name} ${parts.join(' ')}`.trim(), ARGUMENT_CHARS + 20);
 }
 

@@ -78,7 +78,7 @@ const time = (iso: string | null | undefined): number | null => (iso ? Date.pars
 export function createRunView(run: CliRunFragment, tailLines: number, options: { reasoning?: boolean } = {}): RunView {
   return {
     id: run.id,
-    workflowName: run.workflowName ?? (run.runType === 'AGENT' ? 'agent run' : null),
+    workflowName: run.workflowName !== null && run.workflowName !== undefined ? printable(run.workflowName) : (run.runType === 'AGENT' ? 'agent run' : null),
     projectName: printable(run.project.name),
     status: 'QUEUED',
     createdAt: Date.parse(run.createdAt),
