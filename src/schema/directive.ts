@@ -28,7 +28,7 @@ builder.mutationFields((t) => ({
   sendDirective: t.field({
     type: DirectiveRef,
     description:
-      'Sends a message to a running (or queued, or paused) agent: it is added to the agent’s conversation as a user message before its next model call, and recorded as AGENT_DIRECTIVE. NOT_FOUND for an unknown run; BAD_USER_INPUT for an empty text or one over 20 KB; CONFLICT for a run that has ended or has no agent.',
+      'Sends a message to a running (or queued, or paused) agent: it is added to the agent’s conversation as a user message before its next model call, and recorded as AGENT_DIRECTIVE. NOT_FOUND for an unknown run; BAD_USER_INPUT for an empty text, one over 20 KB or one holding a NUL character; CONFLICT for a run that has ended or has no agent.',
     args: {
       runId: t.arg.id({ required: true, description: 'The agent run.' }),
       text: t.arg.string({ required: true, description: 'What the agent should do (or stop doing) next.' }),

@@ -54,7 +54,7 @@ builder.mutationFields((t) => ({
       localPath: t.arg.string({ required: true, description: 'Absolute path of the workspace folder on the server.' }),
       requiredLabels: t.arg.stringList({
         description:
-          'Labels an instance must have (WORKER_LABELS) to execute this project’s runs: 1 to 63 lower-case letters, digits, ".", "_" or "-" each (none: any instance). With several instances, send createProject to an instance that has them all: it checks the folder on its machine (BAD_USER_INPUT otherwise).',
+          'Labels an instance must have (WORKER_LABELS) to execute this project’s runs: at most 64, each 1 to 63 lower-case letters, digits, ".", "_" or "-" (none: any instance). With several instances, send createProject to an instance that has them all: it checks the folder on its machine (BAD_USER_INPUT otherwise).',
       }),
     },
     resolve: (_root, args, { services }) => createProject(services, args.name, args.localPath, args.requiredLabels ?? []),

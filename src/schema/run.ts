@@ -150,7 +150,7 @@ const CreateRunInput = builder.inputType('CreateRunInput', {
         'The workflow’s inputs, as an object by input name, such as {"service": "billing", "retries": 3}. Checked against the workflow’s declared inputs: BAD_USER_INPUT lists every missing, unknown or mistyped input (each also in extensions.problems, with its field).',
     }),
     requiredLabels: t.stringList({
-      description: 'Labels the instance executing this run must have (WORKER_LABELS), besides the project’s: 1 to 63 lower-case letters, digits, ".", "_" or "-" each. Only with several instances.',
+      description: 'Labels the instance executing this run must have (WORKER_LABELS), besides the project’s: at most 64, each 1 to 63 lower-case letters, digits, ".", "_" or "-". Only with several instances.',
     }),
   }),
 });

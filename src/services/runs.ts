@@ -3,7 +3,7 @@ import { checkLabels } from './projects.js';
 import type { EventLog } from '../engine/event-log.js';
 import type { EventData } from '../engine/events.js';
 import type { PubSub } from '../engine/pubsub.js';
-import type { AgentDefaults } from '../engine/agent/settings.js';
+import { MAX_DIRECTIVE_BYTES, type AgentDefaults } from '../engine/agent/settings.js';
 import { agentSteps, describeStep, planRun, RunInputError } from '../engine/run-plan.js';
 import { recordEvent, type Logger } from '../engine/runner.js';
 import { FINAL_RUN_STATUSES, type DirectiveRecord, type RunOptions, type RunRecord, type RunType, type StepModel, type WorkflowStepDefinition } from '../engine/types.js';
@@ -113,8 +113,6 @@ export function stepRecordsOf(steps: readonly WorkflowStepDefinition[], models: 
   }));
 }
 
-/** Largest directive accepted, in bytes of UTF-8. */
-export const MAX_DIRECTIVE_BYTES = 20 * 1024;
 
 /**
  * Whether a run has an agent to read directives: an AGENT run, or a workflow run with an AGENT step

@@ -5,7 +5,7 @@
  * the agent of a run a message it reads before its next model call.
  */
 import { Option } from 'commander';
-import { AGENT_OPTION_RANGES } from '../../engine/agent/settings.js';
+import { AGENT_OPTION_RANGES, MAX_DIRECTIVE_BYTES } from '../../engine/agent/settings.js';
 import { GraphQLRequestError } from '../../client/client.js';
 import { CliCreateRunDocument, CliSendDirectiveDocument, type AgentThink, type CreateRunInput } from '../../client/generated/graphql.js';
 import { defineAction, examples, wholeNumber, type CommandModule } from '../command.js';
@@ -73,12 +73,6 @@ async function checkedInput(ctx: CliContext, options: AgentCommandOptions): Prom
   };
   return { input, projectName: project.name };
 }
-
-/**
- * Largest directive in bytes of UTF-8 once trimmed: the server's MAX_DIRECTIVE_BYTES (src/services/runs.ts;
- * not imported: the CLI does not load the server's services). The server checks it again.
- */
-const MAX_DIRECTIVE_BYTES = 20 * 1024;
 
 /** Bytes of blank space around a directive read beyond the limit before stdin is given up as too large. */
 const STDIN_SLACK_BYTES = 4096;

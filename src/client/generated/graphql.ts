@@ -61,7 +61,7 @@ export type CreateRunInput = {
   options?: RunOptionsInput | null | undefined;
   /** The project whose workspace the run uses. */
   projectId: string;
-  /** Labels the instance executing this run must have (WORKER_LABELS), besides the project’s: 1 to 63 lower-case letters, digits, ".", "_" or "-" each. Only with several instances. */
+  /** Labels the instance executing this run must have (WORKER_LABELS), besides the project’s: at most 64, each 1 to 63 lower-case letters, digits, ".", "_" or "-". Only with several instances. */
   requiredLabels?: Array<string> | null | undefined;
   /** WORKFLOW (the default) executes a workflow; AGENT has a model work on the goal with tools. */
   runType?: RunType | null | undefined;

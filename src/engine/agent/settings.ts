@@ -16,6 +16,9 @@ export interface AgentDefaults {
 
 type NumericOption = Exclude<keyof AgentOptions, 'think'>;
 
+/** Largest directive (sendDirective) accepted, in bytes of UTF-8 once trimmed; the CLI refuses a larger one before sending it. */
+export const MAX_DIRECTIVE_BYTES = 20 * 1024;
+
 /** The values a run or a step definition may give each numeric agent option, inclusive. */
 export const AGENT_OPTION_RANGES: Readonly<Record<NumericOption, readonly [number, number]>> = {
   maxIterations: [1, 1000],
