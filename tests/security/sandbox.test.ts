@@ -154,7 +154,7 @@ describe('without bubblewrap on PATH', () => {
   it('SANDBOX=on refuses to start, saying what to install', async () => {
     vi.stubEnv('PATH', join(scratch, 'no-such-bin'));
     const dir = mkdtempSync(join(scratch, 'refused-'));
-    const config = loadConfig({}, { databasePath: join(dir, 'agent-runner.db'), sandbox: 'on', logLevel: 'silent', port: 0 });
+    const config = loadConfig({}, { databasePath: join(dir, 'agent-runner.db'), workflowsDir: join(dir, 'workflows'), sandbox: 'on', logLevel: 'silent', port: 0 });
     await expect(buildApp(config)).rejects.toThrow(
       'SANDBOX=on, but commands cannot be sandboxed: bubblewrap (bwrap) is not installed or not on PATH. Install bubblewrap (apt-get install -y bubblewrap), or set SANDBOX=auto to run commands unsandboxed with a warning.',
     );
@@ -164,7 +164,7 @@ describe('without bubblewrap on PATH', () => {
 
   it('the server (npm start’s entry): SANDBOX=on exits with one line saying what to install; SANDBOX=auto starts and warns', async () => {
     const dir = mkdtempSync(join(scratch, 'entry-'));
-    const env = { PATH: join(scratch, 'no-such-bin'), DATABASE_PATH: join(dir, 'agent-runner.db') };
+    const env = { PATH: join(scratch, 'no-such-bin'), DATABASE_PATH: join(dir, 'agent-runner.db'), WORKFLOWS_DIR: join(dir, 'workflows') };
     const refused = await spawnServer({ ...env, SANDBOX: 'on' }).then(
       () => 'started',
       (error: Error) => error.message,
